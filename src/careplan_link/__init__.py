@@ -1,0 +1,21 @@
+"""careplan_link: read, validate, seal and exchange ケアプランデータ連携 files.
+
+The public API is exactly what `__all__` lists; every other module is private.
+"""
+
+from __future__ import annotations
+
+from ._issue import Issue, Severity
+from ._version import __version__
+from .errors import CareplanLinkError, FormatError
+from .format import *  # noqa: F403  (the format layer's __all__ is public)
+from .format import __all__ as _format_all
+
+__all__ = [
+    "CareplanLinkError",
+    "FormatError",
+    "Issue",
+    "Severity",
+    "__version__",
+    *_format_all,
+]

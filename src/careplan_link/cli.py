@@ -1,0 +1,164 @@
+"""The `careplan-link` command. Thin: it parses arguments and calls the public API.
+
+Exit status: 0 success, 1 the input has errors, 2 usage error or unreadable path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+from ._version import __version__
+from .errors import FormatError
+from .format import CareplanFile, parse_plan
+from .format._convert import format_value
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    status: int = args.run(args)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="careplan-link",
+        description="Read, check and exchange ケアプランデータ連携 (care-plan data) files.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands")
+
+    inspect = commands.add_parser(
+        "inspect", help="show a file's name fields and records (項目名 and values)"
+    )
+    inspect.add_argument("file", type=Path, help="a standard CSV file")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object")
+    inspect.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="show at most N records"
+    )
+    inspect.set_defaults(run=_inspect)
+    return parser
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    if not path.is_file():
+        print(f"careplan-link: cannot read {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        file = parse_plan(path)
+    except FormatError as error:
+        for issue in error.issues:
+            print(issue.message("en"), file=sys.stderr)
+            print(f"  {issue.message_ja}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as error:
+        print(f"careplan-link: cannot read {path}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        json.dump(_as_json(file, args.limit), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        _print_table(file, args.limit)
+    return EXIT_OK
+
+
+def _name_fields(file: CareplanFile) -> dict[str, Any]:
+    name = file.name
+    return {
+        "name": str(name),
+        "prefix": name.prefix,
+        "interface": name.layout_id,
+        "naming": name.naming,
+        "month": name.month,
+        "sender_office_no": name.sender.number,
+        "sender_service_type": name.sender.service_type,
+        "receiver_office_no": name.receiver.number,
+        "receiver_service_type": name.receiver.service_type,
+        "serial": name.serial,
+    }
+
+
+def _record_texts(file: CareplanFile, limit: int | None) -> list[list[str]]:
+    records = file.records if limit is None else file.records[:limit]
+    columns = file.layout.columns
+    return [
+        [format_value(c.kind, v) for c, v in zip(columns, r.values(), strict=True)]
+        for r in records
+    ]
+
+
+def _as_json(file: CareplanFile, limit: int | None) -> dict[str, Any]:
+    columns = file.layout.columns
+    return {
+        "file": _name_fields(file),
+        "layout": {"id": file.layout.id, "name_ja": file.layout.name_ja},
+        "csv_version": file.csv_version,
+        "record_count": len(file.records),
+        "records": [
+            {c.attribute: (text or None) for c, text in zip(columns, texts, strict=True)}
+            for texts in _record_texts(file, limit)
+        ],
+        "notes": [note.to_dict() for note in file.notes],
+    }
+
+
+def _print_table(file: CareplanFile, limit: int | None) -> None:
+    out = sys.stdout
+    out.write(f"{file.name}\n")
+    labels = {
+        "prefix": "接頭辞 prefix",
+        "interface": "インタフェース interface",
+        "naming": "命名規則 naming",
+        "month": "対象年月 month",
+        "sender_office_no": "送信元事業所番号 sender",
+        "sender_service_type": "送信元サービス種類 sender type",
+        "receiver_office_no": "送信先事業所番号 receiver",
+        "receiver_service_type": "送信先サービス種類 receiver type",
+        "serial": "ファイル連番 serial",
+    }
+    fields = _name_fields(file)
+    for key, label in labels.items():
+        out.write(f"  {label}: {fields[key] if fields[key] is not None else '-'}\n")
+    out.write(
+        f"  レイアウト layout: {file.layout.name_ja} ({file.layout.id}), "
+        f"CSVバージョン {file.csv_version or '-'}, {len(file.records)} records\n"
+    )
+    for note in file.notes:
+        out.write(f"  note: {note.message('en')}\n")
+    width = max(_display_width(c.name_ja) for c in file.layout.columns)
+    for number, texts in enumerate(_record_texts(file, limit), start=1):
+        out.write(f"\nrecord {number}\n")
+        for column, text in zip(file.layout.columns, texts, strict=True):
+            pad = " " * (width - _display_width(column.name_ja))
+            shown = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
+            out.write(f"  {column.no:>3} {column.name_ja}{pad}  {shown}\n")
+    if limit is not None and len(file.records) > limit:
+        out.write(f"\n… {len(file.records) - limit} more records\n")
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns: full-width characters take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "FW" else 1 for c in text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""careplan_link.format: the standard's files — layouts, records, CSV codec, names, units.
+
+Everything public here is also re-exported from `careplan_link`.
+"""
+
+from __future__ import annotations
+
+from ._bundle import Bundle, UnitKind, group_units
+from ._file import CareplanFile
+from ._filename import JST, FileName, Office, SerialClock, new_serial
+from ._generated import (
+    SupplementRecord,
+    Table1DeleteRecord,
+    Table1Record,
+    Table2Record,
+    Table3Record,
+    Table6ActualDeleteRecord,
+    Table6ActualRecord,
+    Table6ActualV3Record,
+    Table6PlanDeleteRecord,
+    Table6PlanRecord,
+    Table6PlanV3Record,
+    Table7Record,
+    Table7V3Record,
+    YoboBasicDeleteRecord,
+    YoboBasicRecord,
+    YoboBasicSub1Record,
+    YoboBasicSub2Record,
+    YoboPlanDeleteRecord,
+    YoboPlanRecord,
+    YoboPlanSubRecord,
+)
+from ._layout import CodeTable, Column, Kind, Layout
+from ._layouts import (
+    CODE_TABLES,
+    CSV_VERSION_CURRENT,
+    CSV_VERSION_V3,
+    KNOWN_CSV_VERSIONS,
+    LAYOUTS,
+    PREFIXES,
+    get_layout,
+)
+from ._ms932 import COMMON_SUBSTITUTES, Substitution
+from ._reader import Source, iter_records, layout_for, parse_plan
+from ._record import Record
+from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, NoTime, YearMonth, ZeroDate, ZeroMonth
+from ._writer import QuotePolicy, write_file
+
+__all__ = [
+    "CODE_TABLES",
+    "COMMON_SUBSTITUTES",
+    "CSV_VERSION_CURRENT",
+    "CSV_VERSION_V3",
+    "JST",
+    "KNOWN_CSV_VERSIONS",
+    "LAYOUTS",
+    "NO_TIME",
+    "PREFIXES",
+    "ZERO_DATE",
+    "ZERO_MONTH",
+    "Bundle",
+    "CareplanFile",
+    "CodeTable",
+    "Column",
+    "FileName",
+    "Kind",
+    "Layout",
+    "NoTime",
+    "Office",
+    "QuotePolicy",
+    "Record",
+    "SerialClock",
+    "Source",
+    "Substitution",
+    "SupplementRecord",
+    "Table1DeleteRecord",
+    "Table1Record",
+    "Table2Record",
+    "Table3Record",
+    "Table6ActualDeleteRecord",
+    "Table6ActualRecord",
+    "Table6ActualV3Record",
+    "Table6PlanDeleteRecord",
+    "Table6PlanRecord",
+    "Table6PlanV3Record",
+    "Table7Record",
+    "Table7V3Record",
+    "UnitKind",
+    "YearMonth",
+    "YoboBasicDeleteRecord",
+    "YoboBasicRecord",
+    "YoboBasicSub1Record",
+    "YoboBasicSub2Record",
+    "YoboPlanDeleteRecord",
+    "YoboPlanRecord",
+    "YoboPlanSubRecord",
+    "ZeroDate",
+    "ZeroMonth",
+    "get_layout",
+    "group_units",
+    "iter_records",
+    "layout_for",
+    "new_serial",
+    "parse_plan",
+    "write_file",
+]

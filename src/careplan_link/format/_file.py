@@ -1,0 +1,38 @@
+"""`CareplanFile`: one standard file, read or about to be written."""
+
+from __future__ import annotations
+
+import attrs
+
+from .._issue import Issue
+from ._filename import FileName
+from ._layout import Layout
+from ._ms932 import Substitution
+from ._record import Record
+from ._writer import QuotePolicy, write_file
+
+__all__ = ["CareplanFile"]
+
+
+@attrs.frozen
+class CareplanFile:
+    """A standard file: its name, layout, CSVバージョン and typed records."""
+
+    name: FileName
+    layout: Layout
+    csv_version: str | None
+    """The CSVバージョン of the first record (None for a file without records)."""
+    records: tuple[Record, ...] = attrs.field(repr=lambda records: f"<{len(records)} records>")
+    notes: tuple[Issue, ...] = ()
+    """Warnings found while reading (BOM, header line, blank lines); never errors."""
+
+    def to_bytes(
+        self,
+        *,
+        quoting: QuotePolicy = QuotePolicy.CANONICAL,
+        substitution: Substitution | None = None,
+    ) -> bytes:
+        """The file in canonical form (or with another quoting policy)."""
+        return write_file(
+            self.records, self.name, quoting=quoting, substitution=substitution
+        )

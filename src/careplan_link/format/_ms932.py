@@ -1,0 +1,179 @@
+"""MS932 as Windows writes it: decoding with precise error locations, canonical encoding.
+
+Python's `cp932` codec decodes MS932 correctly but, where MS932 has two codes for one character,
+it does not always encode the one Windows encodes: Windows prefers JIS X 0208, then NEC row 13,
+then the IBM extensions (0xFA40–0xFC4B), and only last the NEC-selected IBM extensions
+(0xED40–0xEEFC). Python writes 髙 as 0xEEE0 where Windows writes 0xFBFC. Receiving software that
+compares names byte-wise then sees two different people, so the writer corrects those characters.
+
+Some bytes decode in Python to private-use characters that are not MS932 characters at all: 0x80,
+0xA0, 0xFD–0xFF and the user-defined area 0xF040–0xF9FC (外字). The standard forbids them; they
+are reported, never passed through.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = [
+    "COMMON_SUBSTITUTES",
+    "Substitution",
+    "bad_characters",
+    "decode",
+    "encode",
+    "is_encodable",
+]
+
+# Characters a decoded text may hold that are not MS932 characters: U+0080 (byte 0x80), the
+# private-use area (0xA0, 0xFD-0xFF and 外字 0xF040-0xF9FC decode there) and the lone surrogates
+# that `surrogateescape` makes of undecodable bytes.
+_BAD_DECODED = re.compile("[\x80\ue000-\uf8ff\udc80-\udcff]")
+
+# Characters that are never written: the same private-use characters (Python's codec would encode
+# them into the forbidden areas) and surrogates.
+_NOT_WRITABLE = re.compile("[\x80\ue000-\uf8ff\ud800-\udfff]")
+
+#: Well-known characters outside MS932 and the MS932 character users mean by them: the JIS/Mac
+#: forms of 〜 ‖ − ¢ £ ¬ — ¦, and 𠮷 (つちよし), common in names. Opt in with `Substitution`.
+COMMON_SUBSTITUTES: Mapping[str, str] = {
+    "\u301c": "\uff5e",  # 〜 WAVE DASH → ～ FULLWIDTH TILDE
+    "\u2016": "\u2225",  # ‖ DOUBLE VERTICAL LINE → ∥ PARALLEL TO
+    "\u2212": "\uff0d",  # − MINUS SIGN → － FULLWIDTH HYPHEN-MINUS
+    "\u00a2": "\uffe0",  # ¢ → ￠
+    "\u00a3": "\uffe1",  # £ → ￡
+    "\u00ac": "\uffe2",  # ¬ → ￢
+    "\u2014": "\u2015",  # — EM DASH → ― HORIZONTAL BAR
+    "\u00a6": "\uffe4",  # ¦ → ￤
+    "\U00020bb7": "\u5409",  # 𠮷 → 吉
+}
+
+
+@attrs.frozen
+class Substitution:
+    """Opt-in replacement of characters that MS932 cannot encode, used when writing.
+
+    `mapping` replaces known characters (by default `COMMON_SUBSTITUTES`); `fallback`, if given,
+    replaces every other one (the traditional choice is 〓, the geta mark). A character neither
+    covers stays an error.
+    """
+
+    mapping: Mapping[str, str] = attrs.field(factory=lambda: dict(COMMON_SUBSTITUTES))
+    fallback: str | None = None
+
+    def replacement(self, char: str) -> str | None:
+        replacement = self.mapping.get(char, self.fallback)
+        if replacement is not None and not is_encodable(replacement):
+            raise ValueError(f"substitute {replacement!r} is not an MS932 character")
+        return replacement
+
+
+def _rank(code: int) -> int:
+    """Windows' preference among duplicate codes (lower wins)."""
+    lead = code >> 8
+    if lead == 0x87:
+        return 1  # NEC row 13
+    if 0xFA <= lead <= 0xFC:
+        return 2  # IBM extensions
+    if 0xED <= lead <= 0xEE:
+        return 3  # NEC-selected IBM extensions
+    return 0  # JIS X 0208
+
+
+@functools.cache
+def _corrections() -> dict[str, bytes]:
+    """Characters Python's cp932 encodes differently from Windows, with the Windows bytes."""
+    codes: dict[str, list[int]] = {}
+    leads = [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
+    trails = [*range(0x40, 0x7F), *range(0x80, 0xFD)]
+    for lead in leads:
+        for trail in trails:
+            try:
+                char = bytes((lead, trail)).decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if _BAD_DECODED.search(char):
+                continue
+            codes.setdefault(char, []).append(lead << 8 | trail)
+    corrections: dict[str, bytes] = {}
+    for char, candidates in codes.items():
+        best = min(candidates, key=lambda code: (_rank(code), code))
+        wanted = best.to_bytes(2, "big")
+        if char.encode("cp932") != wanted:
+            corrections[char] = wanted
+    return corrections
+
+
+@functools.cache
+def _corrections_pattern() -> re.Pattern[str]:
+    return re.compile("[" + "".join(sorted(_corrections())) + "]")
+
+
+def decode(data: bytes) -> str:
+    """Decode MS932; undecodable bytes become lone surrogates, found by `bad_characters`."""
+    return data.decode("cp932", "surrogateescape")
+
+
+def bad_characters(text: str) -> list[tuple[int, str]]:
+    """Offsets and characters of a decoded text that are not MS932 characters."""
+    return [(m.start(), m.group()) for m in _BAD_DECODED.finditer(text)]
+
+
+def has_bad_characters(text: str) -> bool:
+    return _BAD_DECODED.search(text) is not None
+
+
+def describe_bad_character(char: str) -> str:
+    """How a bad decoded character looked in the file, e.g. `byte 0x80` or `外字 0xF040`."""
+    if "\udc80" <= char <= "\udcff":
+        return f"byte 0x{ord(char) - 0xDC00:02X}"
+    raw = char.encode("cp932")
+    if 0xF0 <= raw[0] <= 0xF9:
+        return f"外字 0x{raw.hex().upper()}"
+    return f"byte 0x{raw.hex().upper()}"
+
+
+def is_encodable(text: str) -> bool:
+    """True when every character of `text` is an MS932 character (no 外字)."""
+    if _NOT_WRITABLE.search(text):
+        return False
+    try:
+        text.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def unencodable_characters(text: str) -> list[str]:
+    """The characters of `text` that MS932 cannot encode (or that are 外字), in order."""
+    return [c for c in text if _NOT_WRITABLE.match(c) or not _encodes(c)]
+
+
+def _encodes(char: str) -> bool:
+    try:
+        char.encode("cp932")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def encode(text: str) -> bytes:
+    """Encode as Windows encodes MS932. The caller has checked `is_encodable(text)`."""
+    pattern = _corrections_pattern()
+    if pattern.search(text) is None:
+        return text.encode("cp932")
+    return _encode_corrected(text, pattern, _corrections())
+
+
+def _encode_corrected(text: str, pattern: re.Pattern[str], corrections: dict[str, bytes]) -> bytes:
+    out = bytearray()
+    position = 0
+    for match in pattern.finditer(text):
+        out += text[position : match.start()].encode("cp932")
+        out += corrections[match.group()]
+        position = match.end()
+    out += text[position:].encode("cp932")
+    return bytes(out)

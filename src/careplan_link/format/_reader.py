@@ -1,0 +1,423 @@
+"""Reading standard files: `parse_plan` (whole file) and `iter_records` (streaming).
+
+The pipeline: bytes are read in chunks cut only after a line break (in MS932 the bytes of CR, LF,
+comma and double quote never occur inside a double-byte character, so the cut is safe), decoded,
+split into physical lines and fed to the C `csv` state machine (quoted fields, doubled quotes,
+line breaks inside quotes, CRLF/LF/CR). Each row is then typed column by column. Conversions of
+repeated values (dates, months, times, numbers) are cached per column, because a 第6表 repeats
+the same few values on every line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gc
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Union
+
+from .._issue import Issue
+from ..errors import FormatError
+from . import _ms932
+from ._convert import TYPED_KINDS, parse_value, type_error_message
+from ._file import CareplanFile
+from ._filename import FileName
+from ._layout import Kind, Layout
+from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
+from ._record import Record
+
+__all__ = ["Source", "iter_records", "parse_plan"]
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
+
+_CHUNK_SIZE = 1 << 20
+_CACHE_LIMIT = 4096
+_BOM = b"\xef\xbb\xbf"
+
+
+def parse_plan(source: Source, *, name: str | FileName | None = None) -> CareplanFile:
+    """Read any standard file completely.
+
+    `source` is a path, bytes or a binary stream; the interface comes from the file name (a
+    path's own name, or `name=` for bytes and streams). Raises `FormatError` with every issue of
+    the file when a name or a value cannot be read; reading notes that are not errors (a BOM, a
+    header line, blank lines) are in `CareplanFile.notes`.
+    """
+    with _open(source, name) as (stream, file_name):
+        reader = _Reader(stream, file_name)
+        # Millions of fresh records would make the cyclic collector rescan them again and again;
+        # they hold no cycles, so pause it while they are made.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            records = tuple(reader.records())
+        finally:
+            if was_enabled:
+                gc.enable()
+    if reader.errors:
+        raise FormatError(reader.errors)
+    return CareplanFile(
+        name=reader.name,
+        layout=reader.layout,
+        csv_version=reader.csv_version,
+        records=records,
+        notes=tuple(reader.notes),
+    )
+
+
+def iter_records(source: Source, *, name: str | FileName | None = None) -> Iterator[Record]:
+    """Stream the records of a standard file with bounded memory.
+
+    Raises `FormatError` at the first record that cannot be read (with all of that record's
+    issues): records before it have been yielded, so a consumer that must import all or nothing
+    should collect them first, or use `parse_plan`.
+    """
+    with _open(source, name) as (stream, file_name):
+        reader = _Reader(stream, file_name)
+        for record in reader.records():
+            yield record
+            if reader.errors:
+                break
+        if reader.errors:
+            # Only the issues of the first bad record (which was not yielded).
+            first = reader.errors[0].record
+            raise FormatError([i for i in reader.errors if i.record == first])
+
+
+@contextlib.contextmanager
+def _open(source: Source, name: str | FileName | None) -> Iterator[tuple[IO[bytes], FileName]]:
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        file_name = _parse_name(name if name is not None else path.name)
+        with path.open("rb") as stream:
+            yield stream, file_name
+        return
+    if isinstance(source, bytes | bytearray | memoryview):
+        if name is None:
+            raise ValueError("name= is required when reading bytes")
+        yield io.BytesIO(bytes(source)), _parse_name(name)
+        return
+    if hasattr(source, "read"):
+        if name is None:
+            stream_name = getattr(source, "name", None)
+            if not isinstance(stream_name, str):
+                raise ValueError("name= is required when reading a stream without a name")
+            name = Path(stream_name).name
+        yield source, _parse_name(name)
+        return
+    raise TypeError(f"cannot read from {type(source).__name__}")
+
+
+def _parse_name(name: str | FileName) -> FileName:
+    file_name = name if isinstance(name, FileName) else FileName.parse(name)
+    if file_name.is_image:
+        raise FormatError(
+            [
+                Issue(
+                    "name.not_csv",
+                    "error",
+                    "画像ファイル（UPKIHON_IMAGE）はCSVではありません",
+                    "an UPKIHON_IMAGE file is a JPEG image, not a CSV file",
+                    file=str(file_name),
+                )
+            ]
+        )
+    return file_name
+
+
+class _TextLines:
+    """Physical lines of a binary stream, decoded chunk by chunk."""
+
+    def __init__(self, stream: IO[bytes], file: str, notes: list[Issue]) -> None:
+        self._stream = stream
+        self._file = file
+        self._notes = notes
+        self.encoding = "cp932"
+        self.saw_bad_characters = False
+
+    def __iter__(self) -> Iterator[str]:
+        pending = self._stream.read(_CHUNK_SIZE)
+        if pending.startswith(_BOM):
+            pending = pending[len(_BOM) :]
+            self.encoding = "utf-8"
+            self._notes.append(
+                Issue(
+                    "read.bom",
+                    "warning",
+                    "UTF-8 のBOMがあります。UTF-8 として読みました（標準はBOMなしの MS932 です）",
+                    "the file starts with a UTF-8 BOM and was read as UTF-8 "
+                    "(the standard is MS932 without BOM)",
+                    file=self._file,
+                )
+            )
+        at_end = False
+        while not at_end:
+            chunk = self._stream.read(_CHUNK_SIZE)
+            at_end = not chunk
+            data = pending + chunk
+            if at_end:
+                cut = len(data)
+            else:
+                cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
+            if cut == 0:
+                pending = data
+                continue
+            pending = data[cut:]
+            yield from io.StringIO(self._decode(data[:cut]), newline="")
+
+    def _decode(self, data: bytes) -> str:
+        if self.encoding == "utf-8":
+            text = data.decode("utf-8", "surrogateescape")
+        else:
+            text = _ms932.decode(data)
+        if not self.saw_bad_characters and _ms932.has_bad_characters(text):
+            self.saw_bad_characters = True
+            if self.encoding == "cp932" and _is_utf8(data):
+                raise FormatError(
+                    [
+                        Issue(
+                            "encoding.utf8",
+                            "error",
+                            "ファイルが UTF-8 で書かれています。MS932（Shift_JIS）で出力してください",
+                            "the file is encoded in UTF-8; the standard requires MS932 "
+                            "(Shift_JIS)",
+                            file=self._file,
+                        )
+                    ]
+                )
+        return text
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Reader:
+    """Reads one file: yields good records, collects errors and notes."""
+
+    def __init__(self, stream: IO[bytes], name: FileName) -> None:
+        self.name = name
+        self.file = str(name)
+        self.errors: list[Issue] = []
+        self.notes: list[Issue] = []
+        self.csv_version: str | None = None
+        self.layout: Layout = get_layout(
+            name.layout_id, CSV_VERSION_V3 if name.naming == "v3" else CSV_VERSION_CURRENT
+        )
+        self._lines = _TextLines(stream, self.file, self.notes)
+
+    def records(self) -> Iterator[Record]:
+        reader = csv.reader(self._lines, strict=True)
+        last_line = 0
+        record_no = 0
+        seen_data = False
+        plan: _RowPlan | None = None
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                record_no += 1
+                end_of_data = self._csv_error(error, record_no, last_line + 1)
+                last_line = reader.line_num
+                if end_of_data:
+                    return
+                continue
+            line = last_line + 1
+            last_line = reader.line_num
+            if not row:
+                self.notes.append(self._note_blank_line(line))
+                continue
+            if not seen_data:
+                seen_data = True
+                if row[0] and not any(c.isascii() and c.isdigit() for c in row[0]):
+                    self.notes.append(self._note_header(line))
+                    continue
+                self.csv_version = row[0]
+                self.layout = get_layout(self.name.layout_id, row[0])
+                plan = _RowPlan(self.layout)
+            assert plan is not None
+            record_no += 1
+            record = plan.build(row, self, record_no, line)
+            if record is not None:
+                yield record
+
+    # -- issues ----------------------------------------------------------------------------
+
+    def error(self, code: str, ja: str, en: str, **where: Any) -> None:
+        self.errors.append(Issue(code, "error", ja, en, file=self.file, **where))
+
+    def _csv_error(self, error: csv.Error, record: int, line: int) -> bool:
+        text = str(error)
+        if "end of data" in text:
+            self.error(
+                "csv.unterminated_quote",
+                "引用符（\"）が閉じられないままファイルが終わっています",
+                'the file ends inside a quoted item (a " is not closed)',
+                record=record,
+                line=line,
+            )
+            return True
+        if "field limit" in text:
+            self.error(
+                "csv.field_too_large",
+                f"項目が長すぎます（{csv.field_size_limit()}文字まで）",
+                f"an item is longer than {csv.field_size_limit()} characters",
+                record=record,
+                line=line,
+            )
+            return False
+        self.error(
+            "csv.bad_quote",
+            "引用符の使い方が正しくありません（閉じた \" の後にはカンマか改行が必要です）",
+            'malformed quoting: a closing " must be followed by a comma or a line break',
+            record=record,
+            line=line,
+        )
+        return False
+
+    def _note_blank_line(self, line: int) -> Issue:
+        return Issue(
+            "read.blank_line",
+            "warning",
+            "空行があります（読み飛ばしました）",
+            "blank line (skipped)",
+            file=self.file,
+            line=line,
+        )
+
+    def _note_header(self, line: int) -> Issue:
+        return Issue(
+            "read.header",
+            "warning",
+            "1行目は見出し行として読み飛ばしました（標準のCSVに見出し行はありません）",
+            "the first line was skipped as a header line (standard files have none)",
+            file=self.file,
+            line=line,
+        )
+
+
+class _RowPlan:
+    """How to type the rows of one layout: which columns convert, with per-column caches."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.width = len(layout.columns)
+        self.record_type = layout.record_type
+        self.typed = [
+            (column.no - 1, column, {"": None})
+            for column in layout.columns
+            if column.kind in TYPED_KINDS
+        ]
+        # Column 1 (CSVバージョン) stays a str even when empty; it is never None.
+        self.plain = [
+            column.no - 1
+            for column in layout.columns
+            if column.kind not in TYPED_KINDS and column.kind is not Kind.CSV_VERSION
+        ]
+
+    def build(self, row: list[Any], reader: _Reader, record: int, line: int) -> Record | None:
+        if len(row) != self.width:
+            self._column_count_error(row, reader, record, line)
+            return None
+        errors_before = len(reader.errors)
+        if reader._lines.saw_bad_characters or reader._lines.encoding == "utf-8":
+            self._check_characters(row, reader, record, line)
+        for index, column, cache in self.typed:
+            raw = row[index]
+            try:
+                row[index] = cache[raw]
+            except KeyError:
+                try:
+                    value = parse_value(column.kind, raw)
+                except ValueError:
+                    ja, en = type_error_message(column.kind)
+                    reader.error(
+                        f"value.{column.kind.value}",
+                        ja,
+                        en,
+                        record=record,
+                        line=line,
+                        column=column.no,
+                        item=column.name_ja,
+                        value=raw,
+                    )
+                    continue
+                if len(cache) < _CACHE_LIMIT:
+                    cache[raw] = value
+                row[index] = value
+        if len(reader.errors) != errors_before:
+            return None
+        for index in self.plain:
+            if not row[index]:
+                row[index] = None
+        return self.record_type(*row)
+
+    def _column_count_error(self, row: list[Any], reader: _Reader, record: int, line: int) -> None:
+        hint_ja = hint_en = ""
+        family = self.layout.csv_version
+        other = CSV_VERSION_V3 if family == CSV_VERSION_CURRENT else CSV_VERSION_CURRENT
+        other_layout = LAYOUTS.get((self.layout.id, other))
+        if other_layout is not None and len(row) == len(other_layout.columns):
+            hint_ja = f"（CSVバージョン {other} の項目数です。CSVバージョンの値を確認してください）"
+            hint_en = f" (that is the {other} layout's count: check the CSVバージョン value)"
+        reader.error(
+            "csv.column_count",
+            f"項目数が {len(row)} です。{self.layout.name_ja}（CSVバージョン {family}）は "
+            f"{self.width} 項目です{hint_ja}",
+            f"{len(row)} items, but {self.layout.id} (CSVバージョン {family}) has "
+            f"{self.width}{hint_en}",
+            record=record,
+            line=line,
+            value=str(len(row)),
+        )
+
+    def _check_characters(self, row: list[Any], reader: _Reader, record: int, line: int) -> None:
+        utf8 = reader._lines.encoding == "utf-8"
+        for index, text in enumerate(row):
+            column = self.layout.columns[index]
+            for _, char in _ms932.bad_characters(text):
+                shown = _ms932.describe_bad_character(char)
+                reader.error(
+                    "encoding.bad_character",
+                    f"MS932 の文字ではありません（{shown}。外字・未定義の文字は使えません）",
+                    f"not an MS932 character ({shown}; 外字 and undefined codes are not "
+                    "allowed)",
+                    record=record,
+                    line=line,
+                    column=column.no,
+                    item=column.name_ja,
+                    value=text,
+                )
+            if utf8:
+                for char in _ms932.unencodable_characters(text):
+                    if _ms932.has_bad_characters(char):
+                        continue
+                    reader.error(
+                        "encoding.not_ms932",
+                        f"MS932 で表せない文字です: {char}（U+{ord(char):04X}）",
+                        f"a character MS932 cannot represent: {char} (U+{ord(char):04X})",
+                        record=record,
+                        line=line,
+                        column=column.no,
+                        item=column.name_ja,
+                        value=text,
+                    )
+
+
+def layout_for(record: Record) -> Layout:
+    """The layout a record belongs to (by its class and CSVバージョン)."""
+    for layout in LAYOUTS.values():
+        if type(record) is layout.record_type and layout.csv_version == layout_family(
+            record.csv_version
+        ):
+            return layout
+    raise KeyError(f"no layout for {type(record).__name__} {record.csv_version!r}")

@@ -1,0 +1,243 @@
+"""Writing standard files: canonical MS932 CSV from typed records.
+
+Canonical form: CRLF after every record, non-empty free-text items in double quotes (inner quotes
+doubled), every other item unquoted, empty items empty, characters encoded as Windows encodes
+MS932. A file in canonical form read and written back gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._issue import Issue
+from ..errors import FormatError
+from . import _ms932
+from ._convert import format_value
+from ._filename import FileName
+from ._layout import Column, Kind, Layout
+from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, get_layout, layout_family
+from ._ms932 import Substitution
+from ._record import Record
+
+__all__ = ["QuotePolicy", "write_file"]
+
+
+class QuotePolicy(enum.Enum):
+    """Which items are written in double quotes."""
+
+    CANONICAL = "canonical"
+    """Non-empty free-text items (フリーテキスト), as the standard prescribes."""
+    ALL = "all"
+    """Every non-empty item, for a receiver that insists on it."""
+    MINIMAL = "minimal"
+    """Only items holding a comma, a quote or a line break."""
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _needs_quotes(text: str) -> bool:
+    return "," in text or '"' in text or "\n" in text or "\r" in text
+
+
+def write_file(
+    records: Iterable[Record],
+    name: FileName | str,
+    *,
+    to: str | os.PathLike[str] | None = None,
+    quoting: QuotePolicy = QuotePolicy.CANONICAL,
+    substitution: Substitution | None = None,
+) -> bytes:
+    """Write records as the standard file `name`; returns the bytes (also written to `to`).
+
+    `to` is a file path, or a folder to write `name` into. Records must all be of the layout the
+    name's prefix and their CSVバージョン call for. Characters MS932 cannot encode (and 外字)
+    raise `FormatError` unless `substitution` replaces them.
+    """
+    file_name = name if isinstance(name, FileName) else FileName.parse(name)
+    if file_name.is_image:
+        raise ValueError("UPKIHON_IMAGE files are JPEG images; write their bytes directly")
+    rows = list(records)
+    layout = _layout_of(rows, file_name)
+    text = _Formatter(layout, str(file_name), quoting, substitution).text(rows)
+    data = _ms932.encode(text)
+    if to is not None:
+        target = Path(to)
+        if target.is_dir():
+            target = target / str(file_name)
+        target.write_bytes(data)
+    return data
+
+
+def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
+    if rows:
+        layout = get_layout(file_name.layout_id, rows[0].csv_version)
+    else:
+        family = CSV_VERSION_V3 if file_name.naming == "v3" else CSV_VERSION_CURRENT
+        layout = get_layout(file_name.layout_id, family)
+    issues = []
+    for number, record in enumerate(rows, start=1):
+        if type(record) is layout.record_type and layout_family(record.csv_version) == (
+            layout.csv_version
+        ):
+            continue
+        issues.append(
+            Issue(
+                "write.layout_mismatch",
+                "error",
+                f"このレコード（{type(record).__name__}、CSVバージョン {record.csv_version}）は"
+                f"ファイル {file_name.prefix} のレイアウト（{layout.record_type.__name__}、"
+                f"CSVバージョン {layout.csv_version}）と合いません",
+                f"record of type {type(record).__name__} (CSVバージョン "
+                f"{record.csv_version}) does not match the layout of {file_name.prefix} "
+                f"({layout.record_type.__name__}, CSVバージョン {layout.csv_version})",
+                file=str(file_name),
+                record=number,
+            )
+        )
+        if len(issues) >= 100:
+            break
+    if issues:
+        raise FormatError(issues)
+    return layout
+
+
+class _Formatter:
+    """Turns records into the text of a file, column by column."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        file: str,
+        quoting: QuotePolicy,
+        substitution: Substitution | None,
+    ) -> None:
+        self.layout = layout
+        self.file = file
+        self.quoting = quoting
+        self.substitution = substitution
+        self.getter = operator.attrgetter(*(c.attribute for c in layout.columns))
+        self.cells: list[Callable[[Any], str]] = [self._cell(c) for c in layout.columns]
+        self.issues: list[Issue] = []
+
+    def _cell(self, column: Column) -> Callable[[Any], str]:
+        """The function that writes one item of this column, quoting per the policy."""
+        kind = column.kind
+        quote_always = self.quoting is QuotePolicy.ALL or (
+            self.quoting is QuotePolicy.CANONICAL and kind is Kind.FREE_TEXT
+        )
+        if kind in (Kind.INTEGER, Kind.DECIMAL, Kind.YYYYMM, Kind.YYYYMMDD, Kind.HHMM):
+            cache: dict[Any, str] = {None: ""}
+
+            def typed(value: Any) -> str:
+                try:
+                    return cache[value]
+                except (KeyError, TypeError):
+                    text = format_value(kind, value)
+                    if len(cache) < 4096 and not isinstance(value, bool):
+                        cache[value] = text
+                    return text
+
+            if quote_always:
+                return lambda value: _quote(t) if (t := typed(value)) else ""
+            return typed
+
+        def plain(value: Any) -> str:
+            if value is None:
+                return ""
+            if not isinstance(value, str):
+                raise TypeError(f"expected str, got {type(value).__name__}")
+            if not value:
+                return ""
+            if quote_always or _needs_quotes(value):
+                return _quote(value)
+            return value
+
+        return plain
+
+    def text(self, records: Sequence[Record]) -> str:
+        lines = []
+        getter = self.getter
+        cells = self.cells
+        for number, record in enumerate(records, start=1):
+            values = getter(record)
+            try:
+                lines.append(",".join([cell(v) for cell, v in zip(cells, values, strict=True)]))
+            except (TypeError, ValueError):
+                lines.append(self._slow_row(number, values))
+        if self.issues:
+            raise FormatError(self.issues)
+        text = "\r\n".join(lines) + "\r\n" if lines else ""
+        if _ms932.is_encodable(text):
+            return text
+        # Slow path, only for files with characters MS932 cannot encode.
+        lines = [self._encodable_row(number, getter(r)) for number, r in enumerate(records, 1)]
+        if self.issues:
+            raise FormatError(self.issues)
+        return "\r\n".join(lines) + "\r\n"
+
+    def _slow_row(self, number: int, values: Sequence[Any]) -> str:
+        cells = []
+        for column, cell, value in zip(self.layout.columns, self.cells, values, strict=True):
+            try:
+                cells.append(cell(value))
+            except (TypeError, ValueError) as error:
+                self._issue(
+                    "write.type",
+                    f"{column.name_ja} に書けない値です（{error}）",
+                    f"cannot write this value as {column.kind.value} ({error})",
+                    number,
+                    column,
+                    repr(value),
+                )
+                cells.append("")
+        return ",".join(cells)
+
+    def _encodable_row(self, number: int, values: Sequence[Any]) -> str:
+        cells = []
+        for column, cell, value in zip(self.layout.columns, self.cells, values, strict=True):
+            if isinstance(value, str) and not _ms932.is_encodable(value):
+                value = self._substitute(number, column, value)
+            cells.append(cell(value))
+        return ",".join(cells)
+
+    def _substitute(self, number: int, column: Column, value: str) -> str:
+        bad = _ms932.unencodable_characters(value)
+        out = value
+        for char in dict.fromkeys(bad):
+            replacement = self.substitution.replacement(char) if self.substitution else None
+            if replacement is None:
+                self._issue(
+                    "write.unencodable",
+                    f"MS932 で表せない文字（外字を含む）です: {char}（U+{ord(char):04X}）",
+                    f"a character MS932 cannot encode (or 外字): {char} (U+{ord(char):04X})",
+                    number,
+                    column,
+                    value,
+                )
+                continue
+            out = out.replace(char, replacement)
+        return out
+
+    def _issue(
+        self, code: str, ja: str, en: str, record: int, column: Column, value: str
+    ) -> None:
+        self.issues.append(
+            Issue(
+                code,
+                "error",
+                ja,
+                en,
+                file=self.file,
+                record=record,
+                column=column.no,
+                item=column.name_ja,
+                value=value,
+            )
+        )
