@@ -34,8 +34,10 @@ __all__ = [
 _BAD_DECODED = re.compile("[\x80\ue000-\uf8ff\udc80-\udcff]")
 
 # Characters that are never written: the same private-use characters (Python's codec would encode
-# them into the forbidden areas) and surrogates.
-_NOT_WRITABLE = re.compile("[\x80\ue000-\uf8ff\ud800-\udfff]")
+# them into the forbidden areas), surrogates, and the six characters Python's cp932 encoder maps
+# one way onto other characters (¢ £ ¬ ‖ − 〜 → ￠ ￡ ￢ ∥ － ～): writing them silently would
+# change the text, so they are errors unless a `Substitution` says otherwise.
+_NOT_WRITABLE = re.compile("[\x80\ue000-\uf8ff\ud800-\udfff\u00a2\u00a3\u00ac\u2016\u2212\u301c]")
 
 #: Well-known characters outside MS932 and the MS932 character users mean by them: the JIS/Mac
 #: forms of 〜 ‖ − ¢ £ ¬ — ¦, and 𠮷 (つちよし), common in names. Opt in with `Substitution`.

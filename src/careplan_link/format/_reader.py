@@ -76,11 +76,8 @@ def iter_records(source: Source, *, name: str | FileName | None = None) -> Itera
     should collect them first, or use `parse_plan`.
     """
     with _open(source, name) as (stream, file_name):
-        reader = _Reader(stream, file_name)
-        for record in reader.records():
-            yield record
-            if reader.errors:
-                break
+        reader = _Reader(stream, file_name, stop_at_first_error=True)
+        yield from reader.records()
         if reader.errors:
             # Only the issues of the first bad record (which was not yielded).
             first = reader.errors[0].record
@@ -202,8 +199,9 @@ def _is_utf8(data: bytes) -> bool:
 class _Reader:
     """Reads one file: yields good records, collects errors and notes."""
 
-    def __init__(self, stream: IO[bytes], name: FileName) -> None:
+    def __init__(self, stream: IO[bytes], name: FileName, stop_at_first_error: bool = False) -> None:
         self.name = name
+        self.stop_at_first_error = stop_at_first_error
         self.file = str(name)
         self.errors: list[Issue] = []
         self.notes: list[Issue] = []
@@ -228,7 +226,7 @@ class _Reader:
                 record_no += 1
                 end_of_data = self._csv_error(error, record_no, last_line + 1)
                 last_line = reader.line_num
-                if end_of_data:
+                if end_of_data or self.stop_at_first_error:
                     return
                 continue
             line = last_line + 1
@@ -241,14 +239,16 @@ class _Reader:
                 if row[0] and not any(c.isascii() and c.isdigit() for c in row[0]):
                     self.notes.append(self._note_header(line))
                     continue
+            if plan is None:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
                 plan = _RowPlan(self.layout)
-            assert plan is not None
             record_no += 1
             record = plan.build(row, self, record_no, line)
             if record is not None:
                 yield record
+            elif self.stop_at_first_error:
+                return
 
     # -- issues ----------------------------------------------------------------------------
 
