@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attribute_names import ATTRIBUTE_NAMES  # noqa: E402
+from attribute_names import ATTRIBUTE_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "spec" / "careplan-csv-spec.json"
@@ -105,9 +105,7 @@ def _columns(interface: dict[str, Any]) -> list[dict[str, Any]]:
                 "name_ja": column["name_ja"],
                 "attribute": name,
                 "kind": _kind(interface["id"], column),
-                "max_length": LENGTH_OVERRIDES.get(
-                    (interface["id"], no), column.get("max_length")
-                ),
+                "max_length": LENGTH_OVERRIDES.get((interface["id"], no), column.get("max_length")),
                 "required": bool(column.get("required")),
                 "code_table": codes.get("table") if codes else None,
                 "uncertain": bool(column.get("uncertain")),
@@ -147,8 +145,8 @@ def _render_class(
         default = f'"{csv_version}"' if column["kind"] == "csv_version" else "None"
         lines.append(
             f"    {column['attribute']}: {python_type} = attrs.field(\n"
-            f"        default={default}, metadata={{\"no\": {column['no']}, "
-            f"\"item\": \"{column['name_ja']}\"}}\n"
+            f'        default={default}, metadata={{"no": {column["no"]}, '
+            f'"item": "{column["name_ja"]}"}}\n'
             "    )"
         )
     return "\n".join(lines) + "\n"

@@ -35,9 +35,7 @@ USERS = [
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
-    plan = FileName.new(
-        "UPPLAN", sender=CARE_OFFICE, receiver=PROVIDER, month=MONTH, serial=SERIAL
-    )
+    plan = FileName.new("UPPLAN", sender=CARE_OFFICE, receiver=PROVIDER, month=MONTH, serial=SERIAL)
     schedule: list[Table6PlanRecord] = []
     totals: list[Table7Record] = []
     supplements: list[SupplementRecord] = []

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
 from ._version import __version__
 from .errors import FormatError
 from .format import CareplanFile, parse_plan
@@ -99,8 +98,7 @@ def _record_texts(file: CareplanFile, limit: int | None) -> list[list[str]]:
     records = file.records if limit is None else file.records[:limit]
     columns = file.layout.columns
     return [
-        [format_value(c.kind, v) for c, v in zip(columns, r.values(), strict=True)]
-        for r in records
+        [format_value(c.kind, v) for c, v in zip(columns, r.values(), strict=True)] for r in records
     ]
 
 

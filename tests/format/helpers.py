@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from careplan_link.format._ms932 import encode
-
 from careplan_link import NO_TIME, FileName, Office, Table6PlanRecord, YearMonth
+from careplan_link.format._ms932 import encode
 
 CARE = Office("1370100012", "43")
 PROVIDER = Office("1370200028", "11")

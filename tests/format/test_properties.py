@@ -21,7 +21,9 @@ ALL_LAYOUTS = sorted(LAYOUTS)
 
 @pytest.mark.parametrize(("interface_id", "csv_version"), ALL_LAYOUTS)
 @given(data=st.data())
-def test_parse_of_write_is_identity(interface_id: str, csv_version: str, data: st.DataObject) -> None:
+def test_parse_of_write_is_identity(
+    interface_id: str, csv_version: str, data: st.DataObject
+) -> None:
     file: CareplanFile = data.draw(cst.csv_files(interface_id, csv_version))
     written = write_file(file.records, file.name)
     read = parse_plan(written, name=str(file.name))

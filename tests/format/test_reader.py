@@ -59,9 +59,10 @@ def test_special_values_have_explicit_representation() -> None:
     assert isinstance(supplement, SupplementRecord)
     assert supplement.plan_date is ZERO_DATE
     assert supplement.target_month is ZERO_MONTH
-    assert read((",".join(row) + "\r\n").encode(), supplement_name).to_bytes() == (
-        ",".join(row) + "\r\n"
-    ).encode()
+    assert (
+        read((",".join(row) + "\r\n").encode(), supplement_name).to_bytes()
+        == (",".join(row) + "\r\n").encode()
+    )
 
 
 def test_decimal_unit_price() -> None:
@@ -141,9 +142,7 @@ def test_header_line_is_a_note() -> None:
 def test_blank_lines_are_notes_and_records_are_counted_not_lines() -> None:
     data = table6_csv(table6_row()) + b"\r\n" + table6_csv(table6_row(units="x"))
     issues = errors_of(data)
-    assert [(i.code, i.record, i.line, i.column) for i in issues] == [
-        ("value.integer", 2, 3, 8)
-    ]
+    assert [(i.code, i.record, i.line, i.column) for i in issues] == [("value.integer", 2, 3, 8)]
     file = read(table6_csv(table6_row()) + b"\r\n" + table6_csv(table6_row()))
     assert [(n.code, n.line) for n in file.notes] == [("read.blank_line", 2)]
 

@@ -51,7 +51,9 @@ def test_quote_policies() -> None:
     minimal = write_file([record], PLAN_NAME, quoting=QuotePolicy.MINIMAL).decode("cp932")
     assert ",佐藤," in minimal
     with_comma = table6_record(planner_name="a,b")
-    assert ',"a,b",' in write_file([with_comma], PLAN_NAME, quoting=QuotePolicy.MINIMAL).decode("cp932")
+    assert ',"a,b",' in write_file([with_comma], PLAN_NAME, quoting=QuotePolicy.MINIMAL).decode(
+        "cp932"
+    )
     for policy in QuotePolicy:
         data = write_file([record, with_comma], PLAN_NAME, quoting=policy)
         assert parse_plan(data, name=PLAN_NAME).records == (record, with_comma)
@@ -100,7 +102,9 @@ def test_wrong_value_types_are_reported_with_location(attribute: str, value: obj
     assert issue.code == "write.type"
     assert issue.record == 2
     assert issue.item == next(
-        c.name_ja for c in parse_plan(b"", name=PLAN_NAME).layout.columns if c.attribute == attribute
+        c.name_ja
+        for c in parse_plan(b"", name=PLAN_NAME).layout.columns
+        if c.attribute == attribute
     )
 
 

@@ -128,6 +128,14 @@ def _kind_of(names: Iterable[FileName]) -> UnitKind:
     return UnitKind.UNKNOWN
 
 
+def _frozen_files(files: Mapping[str, bytes]) -> Mapping[str, bytes]:
+    return MappingProxyType(dict(files))
+
+
+def _files_repr(files: Mapping[str, bytes]) -> str:
+    return f"<{len(files)} files: {', '.join(files)}>"
+
+
 def _import_key(name: FileName) -> tuple[int, str]:
     return (_IMPORT_ORDER[name.layout_id], str(name))
 
@@ -141,10 +149,7 @@ class Bundle:
     receiver: Office
     serial: str
     """The ファイル連番 shared by every file."""
-    files: Mapping[str, bytes] = attrs.field(
-        converter=lambda files: MappingProxyType(dict(files)),
-        repr=lambda files: f"<{len(files)} files: {', '.join(files)}>",
-    )
+    files: Mapping[str, bytes] = attrs.field(converter=_frozen_files, repr=_files_repr)
     """File name → bytes, in the order a receiver imports them (parents first)."""
 
     @classmethod

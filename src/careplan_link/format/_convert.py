@@ -101,7 +101,7 @@ def format_value(kind: Kind, value: Any) -> str:
         expected = {Kind.YYYYMMDD: ZeroDate, Kind.YYYYMM: ZeroMonth, Kind.HHMM: NoTime}
         if not isinstance(value, expected.get(kind, ())):
             raise TypeError(f"{value!r} is not a value for a {kind.value} item")
-        return value.value
+        return str(value)
     if kind is Kind.INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"expected int, got {type(value).__name__}")

@@ -33,6 +33,4 @@ class CareplanFile:
         substitution: Substitution | None = None,
     ) -> bytes:
         """The file in canonical form (or with another quoting policy)."""
-        return write_file(
-            self.records, self.name, quoting=quoting, substitution=substitution
-        )
+        return write_file(self.records, self.name, quoting=quoting, substitution=substitution)

@@ -36,9 +36,7 @@ _SERIAL = re.compile(r"\d{14}")
 _MONTH = re.compile(r"\d{6}")
 _BRANCH = re.compile(r"\d{4}")
 
-_MONTH_PREFIXES = frozenset(
-    layout.prefix for layout in LAYOUTS.values() if layout.has_month
-)
+_MONTH_PREFIXES = frozenset(layout.prefix for layout in LAYOUTS.values() if layout.has_month)
 
 
 @attrs.frozen

@@ -178,9 +178,9 @@ class _TextLines:
                         Issue(
                             "encoding.utf8",
                             "error",
-                            "ファイルが UTF-8 で書かれています。MS932（Shift_JIS）で出力してください",
-                            "the file is encoded in UTF-8; the standard requires MS932 "
-                            "(Shift_JIS)",
+                            "ファイルが UTF-8 で書かれています。"
+                            "MS932（Shift_JIS）で出力してください",
+                            "the file is encoded in UTF-8; the standard requires MS932 (Shift_JIS)",
                             file=self._file,
                         )
                     ]
@@ -199,7 +199,9 @@ def _is_utf8(data: bytes) -> bool:
 class _Reader:
     """Reads one file: yields good records, collects errors and notes."""
 
-    def __init__(self, stream: IO[bytes], name: FileName, stop_at_first_error: bool = False) -> None:
+    def __init__(
+        self, stream: IO[bytes], name: FileName, stop_at_first_error: bool = False
+    ) -> None:
         self.name = name
         self.stop_at_first_error = stop_at_first_error
         self.file = str(name)
@@ -260,7 +262,7 @@ class _Reader:
         if "end of data" in text:
             self.error(
                 "csv.unterminated_quote",
-                "引用符（\"）が閉じられないままファイルが終わっています",
+                '引用符（"）が閉じられないままファイルが終わっています',
                 'the file ends inside a quoted item (a " is not closed)',
                 record=record,
                 line=line,
@@ -277,7 +279,7 @@ class _Reader:
             return False
         self.error(
             "csv.bad_quote",
-            "引用符の使い方が正しくありません（閉じた \" の後にはカンマか改行が必要です）",
+            '引用符の使い方が正しくありません（閉じた " の後にはカンマか改行が必要です）',
             'malformed quoting: a closing " must be followed by a comma or a line break',
             record=record,
             line=line,
@@ -389,8 +391,7 @@ class _RowPlan:
                 reader.error(
                     "encoding.bad_character",
                     f"MS932 の文字ではありません（{shown}。外字・未定義の文字は使えません）",
-                    f"not an MS932 character ({shown}; 外字 and undefined codes are not "
-                    "allowed)",
+                    f"not an MS932 character ({shown}; 外字 and undefined codes are not allowed)",
                     record=record,
                     line=line,
                     column=column.no,

@@ -225,9 +225,7 @@ class _Formatter:
             out = out.replace(char, replacement)
         return out
 
-    def _issue(
-        self, code: str, ja: str, en: str, record: int, column: Column, value: str
-    ) -> None:
+    def _issue(self, code: str, ja: str, en: str, record: int, column: Column, value: str) -> None:
         self.issues.append(
             Issue(
                 code,

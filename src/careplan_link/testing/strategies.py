@@ -176,8 +176,10 @@ def file_names(layout: Layout) -> st.SearchStrategy[FileName]:
     v4 = layout.csv_version == "202407"
     month: st.SearchStrategy[Any] = st.none()
     if layout.has_month:
-        month = st.one_of(_year_months(), st.just(ZERO_MONTH)) if layout.id == "supplement" else (
-            _year_months()
+        month = (
+            st.one_of(_year_months(), st.just(ZERO_MONTH))
+            if layout.id == "supplement"
+            else (_year_months())
         )
     serial = st.datetimes(datetime.datetime(2020, 1, 1), datetime.datetime(2099, 12, 31)).map(
         lambda moment: moment.strftime("%Y%m%d%H%M%S")
