@@ -163,11 +163,25 @@ def _encodes(char: str) -> bool:
 
 
 def encode(text: str) -> bytes:
-    """Encode as Windows encodes MS932. The caller has checked `is_encodable(text)`."""
-    pattern = _corrections_pattern()
-    if pattern.search(text) is None:
-        return text.encode("cp932")
-    return _encode_corrected(text, pattern, _corrections())
+    """Encode as Windows encodes MS932; ValueError if a character is not writable.
+
+    One scan finds both the characters that are never written and those Windows encodes
+    differently from Python; text with neither (nearly all) is encoded by the C codec directly.
+    """
+    if _special_pattern().search(text) is None:
+        try:
+            return text.encode("cp932")
+        except UnicodeEncodeError as error:
+            raise ValueError("text is not encodable in MS932") from error
+    if not is_encodable(text):
+        raise ValueError("text is not encodable in MS932")
+    return _encode_corrected(text, _corrections_pattern(), _corrections())
+
+
+@functools.cache
+def _special_pattern() -> re.Pattern[str]:
+    corrected = "".join(sorted(_corrections()))
+    return re.compile("[" + _NOT_WRITABLE.pattern[1:-1] + corrected + "]")
 
 
 def _encode_corrected(text: str, pattern: re.Pattern[str], corrections: dict[str, bytes]) -> bytes:

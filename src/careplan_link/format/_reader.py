@@ -28,13 +28,13 @@ from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
 from ._record import Record
+from ._rowcode import row_builder
 
 __all__ = ["Source", "iter_records", "parse_plan"]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 _CHUNK_SIZE = 1 << 20
-_CACHE_LIMIT = 4096
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -314,10 +314,9 @@ class _RowPlan:
         self.layout = layout
         self.width = len(layout.columns)
         self.record_type = layout.record_type
+        self.fast_build = row_builder(layout)
         self.typed = [
-            (column.no - 1, column, {"": None})
-            for column in layout.columns
-            if column.kind in TYPED_KINDS
+            (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]
         # Column 1 (CSVバージョン) stays a str even when empty; it is never None.
         self.plain = [
@@ -330,32 +329,37 @@ class _RowPlan:
         if len(row) != self.width:
             self._column_count_error(row, reader, record, line)
             return None
-        errors_before = len(reader.errors)
         if reader._lines.saw_bad_characters or reader._lines.encoding == "utf-8":
+            errors_before = len(reader.errors)
             self._check_characters(row, reader, record, line)
-        for index, column, cache in self.typed:
+            if len(reader.errors) != errors_before:
+                return None
+        try:
+            return self.fast_build(row)
+        except ValueError:
+            return self._explicit_build(row, reader, record, line)
+
+    def _explicit_build(
+        self, row: list[Any], reader: _Reader, record: int, line: int
+    ) -> Record | None:
+        """Type the row column by column, reporting every item that cannot be typed."""
+        errors_before = len(reader.errors)
+        for index, column in self.typed:
             raw = row[index]
             try:
-                row[index] = cache[raw]
-            except KeyError:
-                try:
-                    value = parse_value(column.kind, raw)
-                except ValueError:
-                    ja, en = type_error_message(column.kind)
-                    reader.error(
-                        f"value.{column.kind.value}",
-                        ja,
-                        en,
-                        record=record,
-                        line=line,
-                        column=column.no,
-                        item=column.name_ja,
-                        value=raw,
-                    )
-                    continue
-                if len(cache) < _CACHE_LIMIT:
-                    cache[raw] = value
-                row[index] = value
+                row[index] = parse_value(column.kind, raw) if raw else None
+            except ValueError:
+                ja, en = type_error_message(column.kind)
+                reader.error(
+                    f"value.{column.kind.value}",
+                    ja,
+                    en,
+                    record=record,
+                    line=line,
+                    column=column.no,
+                    item=column.name_ja,
+                    value=raw,
+                )
         if len(reader.errors) != errors_before:
             return None
         for index in self.plain:

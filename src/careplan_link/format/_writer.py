@@ -23,6 +23,7 @@ from ._layout import Column, Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, get_layout, layout_family
 from ._ms932 import Substitution
 from ._record import Record
+from ._rowcode import row_formatter
 
 __all__ = ["QuotePolicy", "write_file"]
 
@@ -65,8 +66,7 @@ def write_file(
         raise ValueError("UPKIHON_IMAGE files are JPEG images; write their bytes directly")
     rows = list(records)
     layout = _layout_of(rows, file_name)
-    text = _Formatter(layout, str(file_name), quoting, substitution).text(rows)
-    data = _ms932.encode(text)
+    data = _Formatter(layout, str(file_name), quoting, substitution).encoded(rows)
     if to is not None:
         target = Path(to)
         if target.is_dir():
@@ -81,6 +81,12 @@ def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
     else:
         family = CSV_VERSION_V3 if file_name.naming == "v3" else CSV_VERSION_CURRENT
         layout = get_layout(file_name.layout_id, family)
+    # The common case in two C-level passes: one record type, one CSVバージョン family.
+    versions = set(map(operator.attrgetter("csv_version"), rows))
+    if set(map(type, rows)) <= {layout.record_type} and {layout_family(v) for v in versions} <= {
+        layout.csv_version
+    }:
+        return layout
     issues = []
     for number, record in enumerate(rows, start=1):
         if type(record) is layout.record_type and layout_family(record.csv_version) == (
@@ -124,6 +130,13 @@ class _Formatter:
         self.substitution = substitution
         self.getter = operator.attrgetter(*(c.attribute for c in layout.columns))
         self.cells: list[Callable[[Any], str]] = [self._cell(c) for c in layout.columns]
+        if quoting is QuotePolicy.ALL:
+            quote_kinds = frozenset(Kind)
+        elif quoting is QuotePolicy.CANONICAL:
+            quote_kinds = frozenset({Kind.FREE_TEXT})
+        else:
+            quote_kinds = frozenset()
+        self.fast_line = row_formatter(layout, quote_kinds)
         self.issues: list[Issue] = []
 
     def _cell(self, column: Column) -> Callable[[Any], str]:
@@ -161,26 +174,28 @@ class _Formatter:
 
         return plain
 
-    def text(self, records: Sequence[Record]) -> str:
+    def encoded(self, records: Sequence[Record]) -> bytes:
         lines = []
-        getter = self.getter
-        cells = self.cells
+        fast_line = self.fast_line
         for number, record in enumerate(records, start=1):
-            values = getter(record)
             try:
-                lines.append(",".join([cell(v) for cell, v in zip(cells, values, strict=True)]))
+                lines.append(fast_line(record))
             except (TypeError, ValueError):
-                lines.append(self._slow_row(number, values))
+                lines.append(self._slow_row(number, self.getter(record)))
         if self.issues:
             raise FormatError(self.issues)
         text = "\r\n".join(lines) + "\r\n" if lines else ""
-        if _ms932.is_encodable(text):
-            return text
-        # Slow path, only for files with characters MS932 cannot encode.
+        try:
+            return _ms932.encode(text)
+        except ValueError:
+            pass
+        # Slow path, only for files with characters MS932 cannot encode: find them (or
+        # substitute them) record by record, column by column.
+        getter = self.getter
         lines = [self._encodable_row(number, getter(r)) for number, r in enumerate(records, 1)]
         if self.issues:
             raise FormatError(self.issues)
-        return "\r\n".join(lines) + "\r\n"
+        return _ms932.encode("\r\n".join(lines) + "\r\n")
 
     def _slow_row(self, number: int, values: Sequence[Any]) -> str:
         cells = []

@@ -1,0 +1,182 @@
+"""Per-layout row builders and formatters, compiled once per layout.
+
+Typing a row column by column through a loop of Python calls costs more than decoding and
+splitting it. As attrs does for `__init__`, we generate one function per layout whose body is a
+single expression over the row, e.g. for 第6表
+
+    def build(r):
+        return record_type(r[0], r[1] or None, ..., c3[r[3]], c4[r[4]], ...)
+
+where each `cN` is a dict of already converted values whose `__missing__` converts (and raises
+`ValueError` for a value that cannot be typed). Repeated values — a 第6表 repeats the same dates,
+times and codes on every line — cost one dictionary lookup. Any exception sends the row to the
+slow, explicit path in the reader, which reports every issue precisely; the fast path therefore
+never has to be right about errors, only about valid rows.
+
+The formatter is the mirror image: `",".join((r.a, c1[r.b], ...))` with caches of written text.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from types import CodeType
+from typing import Any
+
+from ._convert import TYPED_KINDS, format_value, parse_value
+from ._layout import Column, Kind, Layout
+from ._record import Record
+from ._values import YearMonth
+
+__all__ = ["row_builder", "row_formatter"]
+
+_CACHE_LIMIT = 4096
+
+
+class _ParseCache(dict[str, Any]):
+    """Text → typed value of one column; converts on a miss, remembers up to a limit."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__({"": None})
+        self.kind = kind
+
+    def __missing__(self, text: str) -> Any:
+        value = parse_value(self.kind, text)
+        if len(self) < _CACHE_LIMIT:
+            self[text] = value
+        return value
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _needs_quotes(text: str) -> bool:
+    return "," in text or '"' in text or "\n" in text or "\r" in text
+
+
+# Numbers compare equal across types (1 == True == Decimal(1)); the formatter writes them inline
+# after an exact type check, and their caches never store anything.
+_UNCACHED = frozenset({Kind.INTEGER, Kind.DECIMAL, Kind.YYYYMM})
+
+
+class _FormatCache(dict[Any, str]):
+    """Value → written text of one column; formats (and type-checks) on a miss.
+
+    Values are keys, so only types whose equal values always write the same text are stored:
+    str, date, time and the special values.
+    """
+
+    __slots__ = ("column", "quote_always")
+
+    def __init__(self, column: Column, quote_always: bool) -> None:
+        super().__init__({None: ""})
+        self.column = column
+        self.quote_always = quote_always
+
+    def __missing__(self, value: Any) -> str:
+        text = format_value(self.column.kind, value)
+        if text and (self.quote_always or _needs_quotes(text)):
+            text = _quote(text)
+        if len(self) < _CACHE_LIMIT and self.column.kind not in _UNCACHED:
+            self[value] = text
+        return text
+
+
+def row_builder(layout: Layout) -> Callable[[list[str]], Record]:
+    """A function that types a row of `layout` (exactly as wide) into its record.
+
+    Raises ValueError (or another exception) for a row it cannot type; the caller then takes the
+    explicit path to report why. Each call gives fresh caches (so one file's values do not stay
+    in memory after it); the code is compiled once per layout.
+    """
+    namespace: dict[str, Any] = {"record_type": layout.record_type}
+    for index, column in enumerate(layout.columns):
+        if column.kind in TYPED_KINDS:
+            namespace[f"c{index}"] = _ParseCache(column.kind)
+    exec(_builder_code(layout), namespace)
+    build: Callable[[list[str]], Record] = namespace["make"]()
+    return build
+
+
+@functools.cache
+def _builder_code(layout: Layout) -> CodeType:
+    args = []
+    for index, column in enumerate(layout.columns):
+        if column.kind is Kind.CSV_VERSION:
+            args.append(f"r[{index}]")
+        elif column.kind in TYPED_KINDS:
+            args.append(f"c{index}[r[{index}]]")
+        else:
+            args.append(f"r[{index}] or None")
+    # Caches are bound as default arguments: local lookups are faster than global ones.
+    names = ["record_type"] + [
+        f"c{i}" for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS
+    ]
+    defaults = ", ".join(f"{n}={n}" for n in names)
+    source = (
+        f"def make():\n def build(r, {defaults}):\n  return record_type("
+        + ", ".join(args)
+        + ")\n return build\n"
+    )
+    return compile(source, f"<row builder {layout.id} {layout.csv_version}>", "exec")
+
+
+def row_formatter(layout: Layout, quote_kinds: frozenset[Kind]) -> Callable[[Any], str]:
+    """A function that writes one record of `layout` as a line (without the line break).
+
+    `quote_kinds` are the kinds written in quotes whenever non-empty. Raises TypeError or
+    ValueError for a value it cannot write; the caller then reports where.
+    """
+    namespace: dict[str, Any] = {
+        "_q": _quote,
+        "Decimal": Decimal,
+        "YearMonth": YearMonth,
+    }
+    for index, column in enumerate(layout.columns):
+        # For ints, decimals and months the cache only sees values of another type (and so
+        # raises, sending the row to the explicit path); for the others it is the fast path.
+        namespace[f"c{index}"] = _FormatCache(column, column.kind in quote_kinds)
+    exec(_formatter_code(layout, quote_kinds), namespace)
+    line: Callable[[Any], str] = namespace["make"]()
+    return line
+
+
+@functools.cache
+def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
+    parts = []
+    for index, column in enumerate(layout.columns):
+        v = f"a{index}"
+        get = f"(a{index} := r.{column.attribute})"
+        quoted = column.kind in quote_kinds
+        if column.kind is Kind.INTEGER:
+            # str() of an int is one C call, cheaper than a cache for high-cardinality sums;
+            # `type(...) is int` also keeps bool out (True == 1 but is no number of the standard).
+            text = f"str({v})"
+            guard = "int"
+        elif column.kind is Kind.DECIMAL:
+            # Never cached: Decimal('11.4') == Decimal('11.40') but they write differently.
+            text = f"format({v}, 'f')"
+            guard = "Decimal"
+        elif column.kind is Kind.YYYYMM:
+            # YearMonth hashes in Python; formatting it inline is cheaper than a cache lookup.
+            text = f"f'{{{v}.year:04d}}{{{v}.month:02d}}'"
+            guard = "YearMonth"
+        else:
+            parts.append(f"c{index}[r.{column.attribute}]")
+            continue
+        shown = f"_q({text})" if quoted else text
+        # The condition runs first and binds the value once; the branches reuse it.
+        parts.append(
+            f"({shown} if type({get}) is {guard} else '' if {v} is None else c{index}[{v}])"
+        )
+    names = ["_q", "Decimal", "YearMonth"] + [f"c{i}" for i in range(len(layout.columns))]
+    defaults = ", ".join(f"{n}={n}" for n in names)
+    source = (
+        f"def make():\n def line(r, {defaults}):\n"
+        "  return ','.join((" + ", ".join(parts) + ",))\n return line\n"
+    )
+    return compile(source, f"<row formatter {layout.id} {layout.csv_version}>", "exec")
