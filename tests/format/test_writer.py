@@ -142,3 +142,27 @@ def test_roundtrip_of_every_special_and_typed_value() -> None:
 def test_canonical_bytes_roundtrip_exactly() -> None:
     data = table6_csv(table6_row(), table6_row(planner_name='"a""b\r\nc"'))
     assert parse_plan(data, name=PLAN_NAME).to_bytes() == data
+
+
+def test_equal_decimals_keep_their_own_text() -> None:
+    # Decimal('11.4') == Decimal('11.40'): a cache keyed by value would write one as the other.
+    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    records = [Table7Record(unit_price=Decimal("11.4")), Table7Record(unit_price=Decimal("11.40"))]
+    lines = write_file(records, name).split(b"\r\n")
+    assert b",11.4," in lines[0] and b",11.40," in lines[1]
+
+
+def test_int_and_bool_and_decimal_in_integer_column_after_cached_values() -> None:
+    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    for wrong in (True, Decimal(1), 1.0):
+        with pytest.raises(FormatError) as caught:
+            write_file([Table7Record(units=1), Table7Record(units=wrong)], name)  # type: ignore[arg-type]
+        assert [(i.code, i.record, i.column) for i in caught.value.issues] == [
+            ("write.type", 2, 13)
+        ]
+
+
+def test_int_in_decimal_column_is_written() -> None:
+    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    data = write_file([Table7Record(unit_price=11)], name)  # type: ignore[arg-type]
+    assert parse_plan(data, name=name).records[0].unit_price == Decimal(11)  # type: ignore[attr-defined]

@@ -1,0 +1,21 @@
+"""The documentation lists every issue code the code can produce."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from careplan_link.format._convert import TYPED_KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_issue_code_is_documented() -> None:
+    source = "\n".join(p.read_text("utf-8") for p in (ROOT / "src").rglob("*.py"))
+    codes = set(re.findall(r'"((?:name|csv|encoding|read|write)\.[a-z0-9_]+)"', source))
+    codes |= {f"value.{kind.value}" for kind in TYPED_KINDS}
+    documented = set(
+        re.findall(r"`([a-z]+\.[a-z0-9_]+)`", (ROOT / "docs" / "error-codes.md").read_text("utf-8"))
+    )
+    assert codes, "no codes found"
+    assert sorted(codes - documented) == []
