@@ -43,7 +43,9 @@ from ._layouts import (
 from ._ms932 import COMMON_SUBSTITUTES, Substitution
 from ._reader import Source, iter_records, layout_for, parse_plan
 from ._record import Record
+from ._validation import ValidationReport, ValidationSource, validate
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, NoTime, YearMonth, ZeroDate, ZeroMonth
+from ._versions import Conversion, convert
 from ._writer import QuotePolicy, write_file
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "CareplanFile",
     "CodeTable",
     "Column",
+    "Conversion",
     "FileName",
     "Kind",
     "Layout",
@@ -86,6 +89,8 @@ __all__ = [
     "Table7Record",
     "Table7V3Record",
     "UnitKind",
+    "ValidationReport",
+    "ValidationSource",
     "YearMonth",
     "YoboBasicDeleteRecord",
     "YoboBasicRecord",
@@ -96,11 +101,13 @@ __all__ = [
     "YoboPlanSubRecord",
     "ZeroDate",
     "ZeroMonth",
+    "convert",
     "get_layout",
     "group_units",
     "iter_records",
     "layout_for",
     "new_serial",
     "parse_plan",
+    "validate",
     "write_file",
 ]

@@ -25,6 +25,12 @@ class CareplanFile:
     records: tuple[Record, ...] = attrs.field(repr=lambda records: f"<{len(records)} records>")
     notes: tuple[Issue, ...] = ()
     """Warnings found while reading (BOM, header line, blank lines); never errors."""
+    record_lines: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
+    """The physical line each record starts on (from `parse_plan`; empty otherwise)."""
+
+    def line_of(self, index: int) -> int | None:
+        """The line where record `index` (0-based) starts, if known."""
+        return self.record_lines[index] if index < len(self.record_lines) else None
 
     def to_bytes(
         self,

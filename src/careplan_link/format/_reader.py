@@ -65,6 +65,7 @@ def parse_plan(source: Source, *, name: str | FileName | None = None) -> Carepla
         csv_version=reader.csv_version,
         records=records,
         notes=tuple(reader.notes),
+        record_lines=tuple(reader.record_lines),
     )
 
 
@@ -76,7 +77,8 @@ def iter_records(source: Source, *, name: str | FileName | None = None) -> Itera
     should collect them first, or use `parse_plan`.
     """
     with _open(source, name) as (stream, file_name):
-        reader = _Reader(stream, file_name, stop_at_first_error=True)
+        # Streaming keeps nothing per record (no line table), so memory stays bounded.
+        reader = _Reader(stream, file_name, stop_at_first_error=True, keep_lines=False)
         yield from reader.records()
         if reader.errors:
             # Only the issues of the first bad record (which was not yielded).
@@ -200,13 +202,19 @@ class _Reader:
     """Reads one file: yields good records, collects errors and notes."""
 
     def __init__(
-        self, stream: IO[bytes], name: FileName, stop_at_first_error: bool = False
+        self,
+        stream: IO[bytes],
+        name: FileName,
+        stop_at_first_error: bool = False,
+        keep_lines: bool = True,
     ) -> None:
         self.name = name
+        self.keep_lines = keep_lines
         self.stop_at_first_error = stop_at_first_error
         self.file = str(name)
         self.errors: list[Issue] = []
         self.notes: list[Issue] = []
+        self.record_lines: list[int] = []
         self.csv_version: str | None = None
         self.layout: Layout = get_layout(
             name.layout_id, CSV_VERSION_V3 if name.naming == "v3" else CSV_VERSION_CURRENT
@@ -248,6 +256,8 @@ class _Reader:
             record_no += 1
             record = plan.build(row, self, record_no, line)
             if record is not None:
+                if self.keep_lines:
+                    self.record_lines.append(line)
                 yield record
             elif self.stop_at_first_error:
                 return

@@ -1,0 +1,182 @@
+"""Rules across the files of a transmission unit, and across units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from operator import attrgetter
+
+from .._issue import Issue
+from ._bundle import Bundle, UnitKind
+from ._file import CareplanFile
+from ._findings import Findings
+from ._layouts import get_layout
+
+__all__ = ["check_units"]
+
+# child interface → (parent interface, key attributes of the child, key attributes of the parent)
+_PARENTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "table2": ("table1", ("insurer_no", "insured_no", "plan_date"),
+               ("insurer_no", "insured_no", "plan_date")),
+    "table3": ("table1", ("insurer_no", "insured_no", "plan_date"),
+               ("insurer_no", "insured_no", "plan_date")),
+    "table7": ("table6_plan", ("insurer_no", "insured_no", "target_month"),
+               ("insurer_no", "insured_no", "target_month")),
+    "yobo_basic_sub1": ("yobo_basic", ("insurer_no", "insured_no", "consultation_date"),
+                        ("insurer_no", "insured_no", "consultation_date")),
+    "yobo_basic_sub2": ("yobo_basic", ("insurer_no", "insured_no", "consultation_date"),
+                        ("insurer_no", "insured_no", "consultation_date")),
+    "yobo_plan_sub": ("yobo_plan", ("insurer_no", "insured_no", "plan_date"),
+                      ("insurer_no", "insured_no", "plan_date")),
+}  # fmt: skip
+
+# 利用者補足情報 links to 第1表 (plan) or 第6表 (schedule) depending on the unit.
+_SUPPLEMENT_PARENT = {
+    UnitKind.PLAN: ("table1", ("insurer_no", "insured_no", "plan_date")),
+    UnitKind.SCHEDULE: ("table6_plan", ("insurer_no", "insured_no", "target_month")),
+}
+
+_PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in
+              ("table1", "table2", "table3", "supplement", "table6_plan", "table7",
+               "table1_delete", "table6_plan_delete", "table6_actual", "table6_actual_delete",
+               "yobo_basic", "yobo_plan", "yobo_basic_delete", "yobo_plan_delete")}  # fmt: skip
+
+
+def check_units(units: list[Bundle], parsed: Mapping[str, CareplanFile]) -> list[Issue]:
+    """Issues of each unit (companions, parent keys) and between units (shared 連番)."""
+    issues: list[Issue] = []
+    for unit in units:
+        issues += _check_unit(unit, parsed)
+    issues += _check_shared_serials(units)
+    return issues
+
+
+def _describe(unit: Bundle) -> str:
+    return f"{unit.sender} → {unit.receiver} {unit.serial}"
+
+
+def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile]) -> list[Issue]:
+    first_file = next(iter(unit.files))
+    issues = []
+    if unit.kind is UnitKind.UNKNOWN:
+        kinds = ", ".join(sorted({name.prefix for name in unit.names}))
+        issues.append(
+            Issue(
+                "unit.mixed",
+                "error",
+                f"同じ送受信事業所・ファイル連番に、別々の送信単位のファイルが混ざっています（{kinds}）",
+                f"files of different transmission units share this office pair and ファイル連番 "
+                f"({kinds}): {_describe(unit)}",
+                file=first_file,
+            )
+        )
+        return issues
+    for layout_id in unit.missing:
+        prefix = _PREFIX_OF.get(layout_id, layout_id)
+        issues.append(
+            Issue(
+                "unit.missing_file",
+                "error",
+                f"送信単位（{unit.kind.value}）に {prefix} のファイルがありません",
+                f"the {unit.kind.value} unit {_describe(unit)} has no {prefix} file",
+                file=first_file,
+                value=prefix,
+            )
+        )
+    by_layout: dict[str, list[CareplanFile]] = defaultdict(list)
+    for name in unit.files:
+        if name in parsed:
+            by_layout[parsed[name].layout.id].append(parsed[name])
+    for child_id, (parent_id, child_keys, parent_keys) in _PARENTS.items():
+        issues += _check_parent_keys(by_layout, child_id, parent_id, child_keys, parent_keys)
+    if unit.kind in _SUPPLEMENT_PARENT:
+        parent_id, keys = _SUPPLEMENT_PARENT[unit.kind]
+        issues += _check_parent_keys(by_layout, "supplement", parent_id, keys, keys)
+        issues += _check_every_parent_has_supplement(by_layout, parent_id, keys)
+    return issues
+
+
+def _check_parent_keys(
+    by_layout: Mapping[str, list[CareplanFile]],
+    child_id: str,
+    parent_id: str,
+    child_keys: tuple[str, ...],
+    parent_keys: tuple[str, ...],
+) -> list[Issue]:
+    if child_id not in by_layout or parent_id not in by_layout:
+        return []  # a missing parent file is reported as such
+    parent_key = attrgetter(*parent_keys)
+    known = {parent_key(r) for f in by_layout[parent_id] for r in f.records}
+    parent_prefix = by_layout[parent_id][0].layout.prefix
+    issues: list[Issue] = []
+    child_key = attrgetter(*child_keys)
+    for file in by_layout[child_id]:
+        findings = Findings(file)
+        column = file.layout.column(child_keys[-1])
+        for index, record in enumerate(file.records):
+            key = child_key(record)
+            if key not in known:
+                findings.add(
+                    "unit.orphan",
+                    "error",
+                    f"親レコード（{parent_prefix}）に同じキー（保険者番号・被保険者番号・"
+                    f"{column.name_ja}）のレコードがありません",
+                    f"no {parent_prefix} record has this key (保険者番号, 被保険者番号, "
+                    f"{column.name_ja})",
+                    index=index,
+                    column=column,
+                    value=key[-1],
+                )
+        issues += findings.finish()
+    return issues
+
+
+def _check_every_parent_has_supplement(
+    by_layout: Mapping[str, list[CareplanFile]], parent_id: str, keys: tuple[str, ...]
+) -> list[Issue]:
+    if "supplement" not in by_layout or parent_id not in by_layout:
+        return []
+    key = attrgetter(*keys)
+    supplied = {key(r) for f in by_layout["supplement"] for r in f.records}
+    issues: list[Issue] = []
+    for file in by_layout[parent_id]:
+        findings = Findings(file)
+        column = file.layout.column(keys[-1])
+        reported: set[object] = set()
+        for index, record in enumerate(file.records):
+            parent = key(record)
+            if parent not in supplied and parent not in reported:
+                reported.add(parent)
+                findings.add(
+                    "unit.no_supplement",
+                    "error",
+                    "この利用者の利用者補足情報（UPHOSOKU）のレコードがありません",
+                    "the unit's 利用者補足情報 (UPHOSOKU) has no record for this user",
+                    index=index,
+                    column=column,
+                    value=parent[-1],
+                )
+        issues += findings.finish()
+    return issues
+
+
+def _check_shared_serials(units: list[Bundle]) -> list[Issue]:
+    issues = []
+    by_sender_serial: dict[tuple[str, str], list[Bundle]] = defaultdict(list)
+    for unit in units:
+        by_sender_serial[(unit.sender.number, unit.serial)].append(unit)
+    for (sender, serial), sharing in by_sender_serial.items():
+        for unit in sharing[1:]:
+            issues.append(
+                Issue(
+                    "unit.serial_shared",
+                    "warning",
+                    f"事業所 {sender} のファイル連番 {serial} が、別の送信先の送信単位にも"
+                    "使われています",
+                    f"office {sender} used ファイル連番 {serial} for units to several receivers "
+                    f"({', '.join(str(u.receiver) for u in sharing)})",
+                    file=next(iter(unit.files)),
+                    value=serial,
+                )
+            )
+    return issues
