@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._issue import Issue
 from ._version import __version__
 from .errors import FormatError
-from .format import CareplanFile, parse_plan
+from .format import CareplanFile, ValidationReport, parse_plan, validate
 from .format._convert import format_value
 
 __all__ = ["main"]
@@ -52,6 +53,17 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, metavar="N", help="show at most N records"
     )
     inspect.set_defaults(run=_inspect)
+
+    check = commands.add_parser(
+        "validate",
+        help="check files and folders completely (exit 0: no error, 1: errors, 2: usage)",
+    )
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files and folders")
+    check.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    check.add_argument(
+        "--lang", choices=("ja", "en"), default="ja", help="language of the messages (ja)"
+    )
+    check.set_defaults(run=_validate)
     return parser
 
 
@@ -76,6 +88,97 @@ def _inspect(args: argparse.Namespace) -> int:
     else:
         _print_table(file, args.limit)
     return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        if not path.exists():
+            print(f"careplan-link: no such file or folder: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    progress = _ProgressBar() if sys.stderr.isatty() else None
+    try:
+        report = validate(args.paths, progress=progress)
+    except OSError as error:
+        print(f"careplan-link: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        _print_report(report, args.lang)
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, shown only when checking many files."""
+
+    def __init__(self, minimum: int = 10) -> None:
+        self.minimum = minimum
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.minimum:
+            return
+        width = 30
+        filled = width * done // total
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        sys.stderr.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
+def _print_report(report: ValidationReport, lang: str) -> None:
+    out = sys.stdout
+    labels = {
+        "error": "エラー" if lang == "ja" else "error",
+        "warning": "警告" if lang == "ja" else "warning",
+    }
+    by_file: dict[str | None, list[Issue]] = {}
+    for issue in report.issues:
+        by_file.setdefault(issue.file, []).append(issue)
+
+    def show(issue: Issue, indent: str) -> None:
+        text = issue.message_ja if lang == "ja" else issue.message_en
+        where = []
+        if issue.record is not None:
+            where.append(f"record {issue.record}")
+        if issue.line is not None:
+            where.append(f"line {issue.line}")
+        if issue.column is not None:
+            where.append(f"No.{issue.column} {issue.item or ''}".rstrip())
+        place = f"{', '.join(where)}: " if where else ""
+        value = f" [{issue.value}]" if issue.value is not None else ""
+        out.write(f"{indent}{labels[issue.severity]} {issue.code} {place}{text}{value}\n")
+
+    listed: set[str | None] = set()
+    for unit in report.units:
+        out.write(
+            f"unit {unit.kind.value}: {unit.sender} → {unit.receiver}, "
+            f"ファイル連番 {unit.serial}, {len(unit.files)} files\n"
+        )
+        for name in unit.files:
+            listed.add(name)
+            issues = by_file.get(name, [])
+            mark = "OK" if not issues else f"{len(issues)} issues"
+            out.write(f"  {name}  {mark}\n")
+            for issue in issues:
+                show(issue, "    ")
+    for other in [name for name in by_file if name not in listed]:
+        out.write(f"{other or '(input)'}\n")
+        for issue in by_file[other]:
+            show(issue, "    ")
+    summary = report.summary()
+    verdict = "OK" if report.ok else "NG"
+    out.write(
+        f"\n{verdict}: {summary['files']} files, {summary['units']} units, "
+        f"{summary['errors']} errors, {summary['warnings']} warnings\n"
+    )
 
 
 def _name_fields(file: CareplanFile) -> dict[str, Any]:

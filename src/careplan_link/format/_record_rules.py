@@ -463,15 +463,19 @@ def _check_supplement(file: CareplanFile, findings: Findings) -> None:
 def _check_slots(file: CareplanFile, findings: Findings, index: int, record: Any) -> None:
     """Service-type limit slots are filled from slot 1 in order."""
     filled = [getattr(record, f"slot{n}_service_type") is not None for n in range(1, 10)]
-    if any(later and not earlier for earlier, later in itertools.pairwise(filled)):
-        findings.add(
-            "supplement.slot_order",
-            "warning",
-            "種類別限度額の枠は１枠から順に設定します",
-            "service-type limit slots are filled from slot 1 in order",
-            index=index,
-            column=file.layout.column("slot1_service_type"),
-        )
+    for slot, (earlier, later) in enumerate(itertools.pairwise(filled), start=2):
+        if later and not earlier:
+            findings.add(
+                "supplement.slot_order",
+                "warning",
+                "種類別限度額の枠は１枠から順に設定します（前の枠が空です）",
+                "service-type limit slots are filled from slot 1 in order (an earlier slot "
+                "is empty)",
+                index=index,
+                column=file.layout.column(f"slot{slot}_service_type"),
+                value=getattr(record, f"slot{slot}_service_type"),
+            )
+            return
 
 
 # -- deletions --------------------------------------------------------------------------------

@@ -112,7 +112,15 @@ def validate(source: ValidationSource, *, progress: Progress | None = None) -> V
     units = group_units(named) if named else []
     issues += check_units(units, parsed)
     order = {name: position for position, (name, _) in enumerate(inputs)}
-    issues.sort(key=lambda i: (order.get(i.file or "", -1), i.record or 0, i.column or 0))
+    # By file (in input order), then record and column; issues without a record (about the
+    # whole file, the unit, or summaries of repeated problems) after the file's records.
+    issues.sort(
+        key=lambda i: (
+            order.get(i.file or "", len(order)),
+            i.record if i.record is not None else float("inf"),
+            i.column or 0,
+        )
+    )
     return ValidationReport(
         issues=tuple(issues), units=tuple(units), files=tuple(name for name, _ in inputs)
     )

@@ -25,6 +25,7 @@ from ..format import (
     NO_TIME,
     ZERO_DATE,
     ZERO_MONTH,
+    Bundle,
     CareplanFile,
     FileName,
     Layout,
@@ -32,6 +33,7 @@ from ..format import (
     Record,
     YearMonth,
     get_layout,
+    write_file,
 )
 from ..format._layout import Column, Kind
 
@@ -42,7 +44,11 @@ __all__ = [
     "layouts",
     "ms932_characters",
     "offices",
+    "plan_units",
     "records",
+    "results_units",
+    "schedule_units",
+    "units",
 ]
 
 _DIGITS = "0123456789"
@@ -217,3 +223,250 @@ def csv_files(
         csv_version=chosen.csv_version if rows else None,
         records=tuple(rows),
     )
+
+
+# -- whole transmission units -------------------------------------------------------------------
+
+_SERVICE_CODES = ["111111", "112211", "131111", "151111", "161111", "781111", "A21111"]
+_SERVICE_TYPES_OF_PROVIDERS = ["11", "13", "15", "16", "78", "A2"]
+
+
+@st.composite
+def _users(draw: st.DrawFn, max_users: int) -> list[tuple[str, str]]:
+    insured = st.one_of(
+        st.text(_DIGITS, min_size=10, max_size=10),
+        st.text(_DIGITS, min_size=9, max_size=9).map(lambda d: "H" + d),
+    )
+    pairs = st.tuples(st.text(_DIGITS, min_size=6, max_size=6), insured)
+    return draw(st.lists(pairs, min_size=1, max_size=max_users, unique=True))
+
+
+def _fill(layout: Layout, draw: st.DrawFn, **fixed: Any) -> Record:
+    """A valid record with some items fixed (the others drawn, required ones non-empty)."""
+    values = {
+        column.attribute: fixed[column.attribute]
+        if column.attribute in fixed
+        else draw(_column_value(layout, column))
+        for column in layout.columns
+    }
+    if "identifier" in values:
+        values["identifier"] = None  # 識別子 is not used by the standard
+    return layout.record_type(**values)
+
+
+def _supplement(draw: st.DrawFn, user: tuple[str, str], **fixed: Any) -> Record:
+    layout = get_layout("supplement")
+    slots = {
+        f"slot{n}_{part}": None
+        for n in range(1, 10)
+        for part in ("service_type", "benefit_limit", "total_units", "excess_units")
+    }
+    return _fill(layout, draw, insurer_no=user[0], insured_no=user[1], **slots, **fixed)
+
+
+def _unit_offices(draw: st.DrawFn) -> tuple[Office, Office]:
+    care = Office(draw(st.text(_DIGITS, min_size=10, max_size=10)), "43")
+    provider = Office(
+        draw(st.text(_DIGITS, min_size=10, max_size=10).filter(lambda n: n != care.number)),
+        draw(st.sampled_from(_SERVICE_TYPES_OF_PROVIDERS)),
+    )
+    return care, provider
+
+
+def _serial(draw: st.DrawFn) -> str:
+    moment = draw(st.datetimes(datetime.datetime(2025, 4, 1), datetime.datetime(2030, 12, 31)))
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+@st.composite
+def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
+    """A valid schedule unit (予定): 第6表 + 第7表 + 利用者補足情報 for a few users."""
+    care, provider = _unit_offices(draw)
+    month = draw(st.builds(YearMonth, st.integers(2025, 2030), st.integers(1, 12)))
+    if (month.year, month.month) < (2025, 4):
+        month = YearMonth(2025, 4)
+    serial = _serial(draw)
+    table6 = get_layout("table6_plan")
+    table7 = get_layout("table7")
+    plan_rows: list[Record] = []
+    total_rows: list[Record] = []
+    supplements: list[Record] = []
+    created = datetime.date(month.year, month.month, 1) - datetime.timedelta(days=1)
+    for user in draw(_users(max_users)):
+        codes = draw(
+            st.lists(
+                st.sampled_from(_SERVICE_CODES), min_size=1, max_size=max_services, unique=True
+            )
+        )
+        common = {
+            "insurer_no": user[0],
+            "insured_no": user[1],
+            "target_month": month,
+            "created_date": created,
+            "updater_office_no": care.number,
+        }
+        for code in codes:
+            day = draw(st.integers(1, 28))
+            start = draw(st.integers(6, 20))
+            timed = draw(st.booleans())
+            plan_rows.append(
+                _fill(
+                    table6,
+                    draw,
+                    **common,
+                    plan_office_no=care.number,
+                    service_code=code,
+                    service_date=datetime.date(month.year, month.month, day),
+                    start_time=datetime.time(start, 0) if timed else NO_TIME,
+                    end_time=datetime.time(start + 1, 0) if timed else NO_TIME,
+                    tais_code=None,
+                    equipment_notification_code=None,
+                    equipment_name=None,
+                    detail_no=None,
+                    provider_office_no=provider.number,
+                    prorated_days=None,
+                )
+            )
+        by_type: dict[str, list[str]] = {}
+        for code in codes:
+            by_type.setdefault(code[:2], []).append(code)
+        for service_type, type_codes in by_type.items():
+            for code in type_codes:
+                total_rows.append(_table7_row(table7, draw, common, provider.number, code, 100))
+            if len(type_codes) > 1:
+                total_rows.append(
+                    _table7_row(table7, draw, common, provider.number, service_type + "AAAA", 0)
+                )
+        total_rows.append(_table7_row(table7, draw, common, "9999999999", "999999", 0))
+        supplements.append(
+            _supplement(
+                draw, user, plan_date=ZERO_DATE, target_month=month, updater_office_no=care.number
+            )
+        )
+    name = FileName.new("UPPLAN", sender=care, receiver=provider, month=month, serial=serial)
+    return _bundle(
+        {
+            name: plan_rows,
+            name.sibling("UPSIKYU"): total_rows,
+            name.sibling("UPHOSOKU"): supplements,
+        }
+    )
+
+
+def _table7_row(
+    layout: Layout, draw: st.DrawFn, common: dict[str, Any], office: str, code: str, units: int
+) -> Record:
+    return _fill(
+        layout,
+        draw,
+        **common,
+        provider_office_no=office,
+        service_code=code,
+        units=units,
+        tais_code=None,
+        equipment_notification_code=None,
+        equipment_name=None,
+        discount_rate=None,
+        discounted_units=None,
+    )
+
+
+@st.composite
+def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundle:
+    """A valid plan unit: 第1表 + 第2表 + 第3表 + 利用者補足情報 (month 000000)."""
+    care, provider = _unit_offices(draw)
+    serial = _serial(draw)
+    table1, table2, table3 = (get_layout(i) for i in ("table1", "table2", "table3"))
+    rows: dict[str, list[Record]] = {"table1": [], "table2": [], "table3": [], "supplement": []}
+    for user in draw(_users(max_users)):
+        plan_date = draw(st.dates(datetime.date(2024, 1, 1), datetime.date(2030, 12, 31)))
+        key = {"insurer_no": user[0], "insured_no": user[1], "plan_date": plan_date}
+        rows["table1"].append(_fill(table1, draw, **key, updater_office_no=care.number))
+        numbers = sorted(
+            draw(
+                st.lists(
+                    st.tuples(st.integers(1, 99), st.integers(1, 99), st.integers(1, 99)),
+                    min_size=1,
+                    max_size=max_lines,
+                    unique=True,
+                )
+            )
+        )
+        for need_no, goal_no, support_no in numbers:
+            rows["table2"].append(
+                _fill(
+                    table2,
+                    draw,
+                    **key,
+                    need_no=need_no,
+                    goal_no=goal_no,
+                    support_no=support_no,
+                    updater_office_no=care.number,
+                )
+            )
+        for _ in range(draw(st.integers(1, max_lines))):
+            rows["table3"].append(_fill(table3, draw, **key))
+        rows["supplement"].append(
+            _supplement(
+                draw,
+                user,
+                plan_date=plan_date,
+                target_month=ZERO_MONTH,
+                updater_office_no=care.number,
+            )
+        )
+    name = FileName.new("UP1KYO", sender=care, receiver=provider, serial=serial)
+    return _bundle(
+        {
+            name: rows["table1"],
+            name.sibling("UP2KYO"): rows["table2"],
+            name.sibling("UP3KYO"): rows["table3"],
+            name.sibling("UPHOSOKU", month=ZERO_MONTH): rows["supplement"],
+        }
+    )
+
+
+@st.composite
+def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
+    """A valid results unit (実績, UPJSK) from a provider to its care-manager office."""
+    care, provider = _unit_offices(draw)
+    month = YearMonth(draw(st.integers(2025, 2030)), draw(st.integers(4, 12)))
+    layout = get_layout("table6_actual")
+    rows = []
+    for user in draw(_users(max_users)):
+        for code in draw(
+            st.lists(st.sampled_from(_SERVICE_CODES), min_size=1, max_size=max_services)
+        ):
+            day = draw(st.integers(1, 28))
+            rows.append(
+                _fill(
+                    layout,
+                    draw,
+                    insurer_no=user[0],
+                    insured_no=user[1],
+                    target_month=month,
+                    plan_office_no=care.number,
+                    updater_office_no=provider.number,
+                    service_code=code,
+                    service_date=datetime.date(month.year, month.month, day),
+                    start_time=datetime.time(9, 0),
+                    end_time=datetime.time(10, 0),
+                    tais_code=None,
+                    equipment_notification_code=None,
+                    equipment_name=None,
+                    detail_no=None,
+                    provider_office_no=provider.number,
+                    prorated_days=None,
+                )
+            )
+    name = FileName.new("UPJSK", sender=provider, receiver=care, month=month, serial=_serial(draw))
+    return _bundle({name: rows})
+
+
+def units() -> st.SearchStrategy[Bundle]:
+    """Any valid unit: plan, schedule or results."""
+    return st.one_of(plan_units(), schedule_units(), results_units())
+
+
+def _bundle(files: dict[FileName, list[Record]]) -> Bundle:
+    return Bundle.from_files({str(name): write_file(rows, name) for name, rows in files.items()})
