@@ -62,3 +62,54 @@ def test_console_script_runs() -> None:
         check=True,
     )
     assert json.loads(result.stdout.decode("utf-8"))["record_count"] == 12
+
+
+def _unit_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    for path in EXAMPLES.glob("*.CSV"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    return folder
+
+
+def test_validate_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(_unit_folder(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert "unit schedule: 1370100012/43 → 1370200028/11" in out
+    assert "OK: 3 files, 1 units, 0 errors, 0 warnings" in out
+
+
+def test_validate_errors_grouped_by_unit_and_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _unit_folder(tmp_path)
+    plan = folder / PLAN.name
+    plan.write_bytes(plan.read_bytes().replace(b",111211,", b",331111,", 1))
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert f"  {PLAN.name}  1 issues" in out
+    assert "エラー scope.out_of_scope record 1, line 1, No.15 サービスコード:" in out
+    assert "NG: 3 files" in out
+    assert main(["validate", "--lang", "en", str(folder)]) == 1
+    assert "error scope.out_of_scope record 1, line 1, No.15" in capsys.readouterr().out
+
+
+def test_validate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _unit_folder(tmp_path)
+    (folder / "notes.txt").write_text("x")
+    assert main(["validate", "--json", str(folder)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"issues", "units", "summary"}
+    (issue,) = data["issues"]
+    assert set(issue) == {"code", "severity", "file", "record", "line", "column", "item",
+                          "value", "message_ja", "message_en"}  # fmt: skip
+    assert issue["code"] == "file.not_standard" and issue["record"] is None
+    assert data["units"][0]["kind"] == "schedule"
+    assert data["summary"]["warnings"] == 1
+
+
+def test_validate_usage_errors(tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    with pytest.raises(SystemExit) as caught:
+        main(["validate"])
+    assert caught.value.code == 2

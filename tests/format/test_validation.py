@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from careplan_link import Issue, UnitKind, ValidationReport, validate
+from careplan_link.format._ms932 import encode
 
 from .unitfiles import bytes_of, edit, name_of, plan_unit, rows_of, schedule_unit
 
@@ -287,3 +288,29 @@ def test_progress_is_reported() -> None:
     calls: list[tuple[int, int]] = []
     validate(schedule_unit(), progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (lambda d: d[:-2], 12),  # no CRLF after the last record
+        (lambda d: d.replace(b"\xfb\xfc", b"\xee\xe0", 1), 1),  # NEC-selected code for 髙
+        (lambda d: d.replace(b",244,", b",0244,", 3), 1),  # an integer with a leading zero
+        (lambda d: d.replace(encode('"髙橋 ケアマネ"'), encode("髙橋 ケアマネ"), 1), 1),
+        (lambda d: d.replace(b"\r\n", b"\n", 3).replace(b"\n", b"\r\n", 2), 3),
+    ],
+)
+def test_canonical_form_is_checked_exactly(change: object, line: int) -> None:
+    files = schedule_unit()
+    name = name_of(files, PLAN)
+    data = files[name]
+    # A 髙 (an IBM extension, 0xFBFC as Windows writes it) in every planner name.
+    data = data.replace("佐藤".encode("cp932"), encode("髙橋"))
+    assert b"\xfb\xfc" in data
+    files = {**files, name: data}
+    changed = change(data)  # type: ignore[operator]
+    assert changed != data
+    report = validate({**files, name: changed})
+    issue = only(report, "read.not_canonical")
+    assert (issue.file, issue.line) == (name, line)
+    assert not found(validate({**files, name: data}), "read.not_canonical")

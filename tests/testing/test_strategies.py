@@ -63,5 +63,9 @@ def test_strategy_module_exports() -> None:
         "layouts",
         "ms932_characters",
         "offices",
+        "plan_units",
         "records",
+        "results_units",
+        "schedule_units",
+        "units",
     }

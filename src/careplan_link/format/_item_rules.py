@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
+from collections.abc import Iterable
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from .._issue import Severity
+from ._columns import Columns
 from ._file import CareplanFile
 from ._findings import Findings
 from ._layout import Column, Kind, Layout
@@ -40,15 +41,19 @@ _SPECIAL_ALLOWED = {
 }  # fmt: skip
 
 
-def check_items(file: CareplanFile, findings: Findings) -> None:
+def check_items(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     """Report every item of the file that breaks a rule of its column."""
     layout = file.layout
-    records = file.records
     for column in layout.columns:
         if column.kind is Kind.CSV_VERSION:
             continue  # checked with the file's version rules
-        values = list(map(attrgetter(column.attribute), records))
-        for value in set(values):
+        values = columns[column.attribute]
+        if column.kind is Kind.FREE_TEXT and column.max_length is None:
+            # Free text of any length: only emptiness can be wrong, and only if required.
+            distinct: Iterable[Any] = [None] if column.required and None in values else []
+        else:
+            distinct = set(values)
+        for value in distinct:
             problems = _problems(layout, column, value)
             if not problems:
                 continue

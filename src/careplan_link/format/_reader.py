@@ -28,7 +28,7 @@ from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
 from ._record import Record
-from ._rowcode import row_builder
+from ._rowcode import row_builder, typed_text_not_canonical
 
 __all__ = ["Source", "iter_records", "parse_plan"]
 
@@ -36,6 +36,24 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 _CHUNK_SIZE = 1 << 20
 _BOM = b"\xef\xbb\xbf"
+
+
+def _count_lines(text: str) -> int:
+    """Line breaks in `text` (CRLF, LF or CR each count once)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _first_difference(a: bytes | str, b: bytes | str) -> int:
+    """Offset of the first difference between two sequences (blocks compared in C first)."""
+    block = 4096
+    start = 0
+    limit = min(len(a), len(b))
+    while start < limit and a[start : start + block] == b[start : start + block]:
+        start += block
+    for offset in range(start, min(start + block, limit)):
+        if a[offset] != b[offset]:
+            return offset
+    return limit
 
 
 def parse_plan(source: Source, *, name: str | FileName | None = None) -> CareplanFile:
@@ -46,8 +64,22 @@ def parse_plan(source: Source, *, name: str | FileName | None = None) -> Carepla
     the file when a name or a value cannot be read; reading notes that are not errors (a BOM, a
     header line, blank lines) are in `CareplanFile.notes`.
     """
+    file, _ = parse_checking_form(source, name=name, check_form=False)
+    return file
+
+
+def parse_checking_form(
+    source: Source, *, name: str | FileName | None = None, check_form: bool = True
+) -> tuple[CareplanFile, int | None]:
+    """`parse_plan`, and the line where the file first departs from canonical form.
+
+    The second value is None for a canonical file (or when `check_form` is False). The check
+    costs little: each row's raw items are joined the canonical way and compared with the
+    physical lines they came from; only typed items whose text is not the canonical text of
+    their value (`007` for 7) need the full writer to locate.
+    """
     with _open(source, name) as (stream, file_name):
-        reader = _Reader(stream, file_name)
+        reader = _Reader(stream, file_name, check_form=check_form)
         # Millions of fresh records would make the cyclic collector rescan them again and again;
         # they hold no cycles, so pause it while they are made.
         was_enabled = gc.isenabled()
@@ -59,7 +91,7 @@ def parse_plan(source: Source, *, name: str | FileName | None = None) -> Carepla
                 gc.enable()
     if reader.errors:
         raise FormatError(reader.errors)
-    return CareplanFile(
+    file = CareplanFile(
         name=reader.name,
         layout=reader.layout,
         csv_version=reader.csv_version,
@@ -67,6 +99,21 @@ def parse_plan(source: Source, *, name: str | FileName | None = None) -> Carepla
         notes=tuple(reader.notes),
         record_lines=tuple(reader.record_lines),
     )
+    first = reader.first_noncanonical_line()
+    if first is None and check_form and reader.typed_text_not_canonical():
+        first = _first_different_line(file)
+    return file, first
+
+
+def _first_different_line(file: CareplanFile) -> int | None:
+    """The line of the first record whose canonical text differs from what was read."""
+    from ._writer import write_file
+
+    for index, record in enumerate(file.records):
+        single = CareplanFile(file.name, file.layout, file.csv_version, (record,))
+        if single.to_bytes() != write_file([record], file.name):
+            return file.line_of(index)
+    return file.line_of(0)
 
 
 def iter_records(source: Source, *, name: str | FileName | None = None) -> Iterator[Record]:
@@ -136,6 +183,12 @@ class _TextLines:
         self._notes = notes
         self.encoding = "cp932"
         self.saw_bad_characters = False
+        # For the canonical-form check: the decoded text, the number of lines before the
+        # current chunk, and the first line whose bytes are not the Windows encoding.
+        self.track = False
+        self.texts: list[str] = []
+        self.lines_before = 0
+        self.first_misencoded_line: int | None = None
 
     def __iter__(self) -> Iterator[str]:
         pending = self._stream.read(_CHUNK_SIZE)
@@ -165,7 +218,27 @@ class _TextLines:
                 pending = data
                 continue
             pending = data[cut:]
-            yield from io.StringIO(self._decode(data[:cut]), newline="")
+            text = self._decode(data[:cut])
+            if self.track:
+                self._check_encoding(text, data[:cut])
+                self.texts.append(text)
+            yield from io.StringIO(text, newline="")
+            if self.track:
+                self.lines_before += _count_lines(text)
+
+    def _check_encoding(self, text: str, data: bytes) -> None:
+        """Note the first line whose bytes differ from Windows' encoding of its text."""
+        if self.first_misencoded_line is not None or self.encoding != "cp932":
+            return
+        if not _ms932.needs_correction(text):
+            return
+        try:
+            canonical = _ms932.encode(text)
+        except ValueError:
+            return  # characters that are no MS932 characters: reported as errors
+        if canonical != data:
+            head = data[: _first_difference(canonical, data)]
+            self.first_misencoded_line = self.lines_before + _count_lines(_ms932.decode(head)) + 1
 
     def _decode(self, data: bytes) -> str:
         if self.encoding == "utf-8":
@@ -207,6 +280,7 @@ class _Reader:
         name: FileName,
         stop_at_first_error: bool = False,
         keep_lines: bool = True,
+        check_form: bool = False,
     ) -> None:
         self.name = name
         self.keep_lines = keep_lines
@@ -220,6 +294,31 @@ class _Reader:
             name.layout_id, CSV_VERSION_V3 if name.naming == "v3" else CSV_VERSION_CURRENT
         )
         self._lines = _TextLines(stream, self.file, self.notes)
+        self._lines.track = check_form
+        self.check_form = check_form
+        self._canonical_rows: list[str] = []
+        self._plan: _RowPlan | None = None
+
+    def first_noncanonical_line(self) -> int | None:
+        """The first line where the text read differs from its canonical form (or None).
+
+        The canonical text of every row (free text quoted, CRLF) is compared with the decoded
+        text as a whole; the bytes were compared with Windows' encoding chunk by chunk.
+        """
+        if not self._lines.track:
+            return None
+        candidates = []
+        canonical = "".join(self._canonical_rows)
+        original = "".join(self._lines.texts)
+        if canonical != original:
+            offset = _first_difference(canonical, original)
+            candidates.append(_count_lines(original[:offset]) + 1)
+        if self._lines.first_misencoded_line is not None:
+            candidates.append(self._lines.first_misencoded_line)
+        return min(candidates) if candidates else None
+
+    def typed_text_not_canonical(self) -> bool:
+        return self._plan is not None and self._plan.typed_text_not_canonical()
 
     def records(self) -> Iterator[Record]:
         reader = csv.reader(self._lines, strict=True)
@@ -243,16 +342,20 @@ class _Reader:
             last_line = reader.line_num
             if not row:
                 self.notes.append(self._note_blank_line(line))
+                self._stop_form_check()
                 continue
             if not seen_data:
                 seen_data = True
                 if row[0] and not any(c.isascii() and c.isdigit() for c in row[0]):
                     self.notes.append(self._note_header(line))
+                    self._stop_form_check()
                     continue
             if plan is None:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
-                plan = _RowPlan(self.layout)
+                plan = self._plan = _RowPlan(self.layout)
+            if self.check_form:
+                self._canonical_rows.append(plan.canonical_text(row))
             record_no += 1
             record = plan.build(row, self, record_no, line)
             if record is not None:
@@ -261,6 +364,12 @@ class _Reader:
                 yield record
             elif self.stop_at_first_error:
                 return
+
+    def _stop_form_check(self) -> None:
+        """A BOM, header or blank line makes the file non-canonical, and is reported already."""
+        self.check_form = False
+        self._lines.track = False
+        self._lines.texts.clear()
 
     # -- issues ----------------------------------------------------------------------------
 
@@ -325,6 +434,7 @@ class _RowPlan:
         self.width = len(layout.columns)
         self.record_type = layout.record_type
         self.fast_build = row_builder(layout)
+        self.free_text = [c.no - 1 for c in layout.columns if c.kind is Kind.FREE_TEXT]
         self.typed = [
             (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]
@@ -348,6 +458,21 @@ class _RowPlan:
             return self.fast_build(row)
         except ValueError:
             return self._explicit_build(row, reader, record, line)
+
+    def canonical_text(self, row: list[str]) -> str:
+        """The canonical text of a row's raw items: free text quoted, then CRLF.
+
+        Items other than free text are taken as they are: one holding a comma, quote or line
+        break breaks its own format rule and is reported as an error anyway.
+        """
+        cells = row[:]
+        for index in self.free_text:
+            if cells[index]:
+                cells[index] = '"' + cells[index].replace('"', '""') + '"'
+        return ",".join(cells) + "\r\n"
+
+    def typed_text_not_canonical(self) -> bool:
+        return typed_text_not_canonical(self.fast_build)
 
     def _explicit_build(
         self, row: list[Any], reader: _Reader, record: int, line: int

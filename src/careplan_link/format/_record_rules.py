@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
-from operator import attrgetter
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._columns import Columns
 from ._file import CareplanFile
 from ._findings import Findings
 from ._layouts import CSV_VERSION_CURRENT, KNOWN_CSV_VERSIONS, layout_family
@@ -32,15 +32,28 @@ _VERSION_SLIPS = {
 }
 
 
-def check_file_rules(file: CareplanFile, findings: Findings) -> None:
+def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     """Report the file-level and cross-item rules of one parsed file."""
-    _check_versions(file, findings)
+    _check_versions(file, findings, columns)
     if not file.records:
         return
-    _check_updater(file, findings)
+    _check_updater(file, findings, columns)
     rule = _RULES.get(file.layout.id)
     if rule is not None:
-        rule(file, findings)
+        rule(file, findings, columns)
+
+
+def _where(values: Sequence[Any], bad: Callable[[Any], bool]) -> list[int]:
+    """Indices of the values for which `bad` holds, evaluating it once per distinct value.
+
+    A file repeats the same few values on every line; checking each distinct value once keeps
+    validation close to the cost of reading.
+    """
+    distinct = dict.fromkeys(values)
+    bad_values = {value for value in distinct if bad(value)}
+    if not bad_values:
+        return []
+    return [index for index, value in enumerate(values) if value in bad_values]
 
 
 def _records(file: CareplanFile) -> tuple[Any, ...]:
@@ -61,12 +74,12 @@ def expected_csv_version(month: YearMonth) -> str:
     return max(applicable)[1] if applicable else min(KNOWN_CSV_VERSIONS)
 
 
-def _check_versions(file: CareplanFile, findings: Findings) -> None:
+def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     if not file.records:
         return
     layout = file.layout
     column = layout.columns[0]
-    versions = list(map(attrgetter("csv_version"), file.records))
+    versions = columns["csv_version"]
     first = versions[0]
     for index, version in enumerate(versions):
         if version != first:
@@ -156,23 +169,24 @@ def _check_version_fits(file: CareplanFile, findings: Findings, version: str, in
 # -- every file ------------------------------------------------------------------------------
 
 
-def _check_updater(file: CareplanFile, findings: Findings) -> None:
+def _check_updater(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     layout = file.layout
     if "updater_office_no" not in {c.attribute for c in layout.columns}:
         return
     column = layout.column("updater_office_no")
     sender = file.name.sender.number
-    for index, value in enumerate(map(attrgetter("updater_office_no"), file.records)):
-        if value is not None and value != sender:
-            findings.add(
-                "office.updater_mismatch",
-                "warning",
-                f"更新業者コードが送信元の事業所番号（{sender}）と違います",
-                f"更新業者コード differs from the sender's office number ({sender})",
-                index=index,
-                column=column,
-                value=value,
-            )
+    values = columns["updater_office_no"]
+    for index in _where(values, lambda value: value is not None and value != sender):
+        value = values[index]
+        findings.add(
+            "office.updater_mismatch",
+            "warning",
+            f"更新業者コードが送信元の事業所番号（{sender}）と違います",
+            f"更新業者コード differs from the sender's office number ({sender})",
+            index=index,
+            column=column,
+            value=value,
+        )
 
 
 def _file_month(file: CareplanFile) -> YearMonth | None:
@@ -180,22 +194,25 @@ def _file_month(file: CareplanFile) -> YearMonth | None:
     return month if isinstance(month, YearMonth) else None
 
 
-def _check_month_column(file: CareplanFile, findings: Findings, attribute: str) -> None:
+def _check_month_column(
+    file: CareplanFile, findings: Findings, columns: Columns, attribute: str
+) -> None:
     month = _file_month(file)
     if month is None:
         return
     column = file.layout.column(attribute)
-    for index, value in enumerate(map(attrgetter(attribute), file.records)):
-        if value is not None and value != month:
-            findings.add(
-                "month.mismatch",
-                "error",
-                f"{column.name_ja} がファイル名の対象年月（{month}）と違います",
-                f"{column.name_ja} differs from the file name's month ({month})",
-                index=index,
-                column=column,
-                value=value,
-            )
+    values = columns[attribute]
+    for index in _where(values, lambda value: value is not None and value != month):
+        value = values[index]
+        findings.add(
+            "month.mismatch",
+            "error",
+            f"{column.name_ja} がファイル名の対象年月（{month}）と違います",
+            f"{column.name_ja} differs from the file name's month ({month})",
+            index=index,
+            column=column,
+            value=value,
+        )
 
 
 def _service_type(code: str | None) -> str | None:
@@ -239,35 +256,38 @@ def _check_equipment(file: CareplanFile, findings: Findings, index: int, record:
 # -- 第6表 ------------------------------------------------------------------------------------
 
 
-def _check_table6(file: CareplanFile, findings: Findings) -> None:
-    _check_month_column(file, findings, "target_month")
+def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> None:
+    _check_month_column(file, findings, columns, "target_month")
     layout = file.layout
+    records = _records(file)
+    codes = columns["service_code"]
+    for index in _where(codes, lambda code: _service_type(code) in OUT_OF_SCOPE):
+        _check_scope(file, findings, index, codes[index])
+    for index in _where(codes, lambda code: _service_type(code) in ("17", "67")):
+        _check_equipment(file, findings, index, records[index])
+    days = columns["service_date"]
+    months = columns["target_month"]
     date_column = layout.column("service_date")
+    distinct_months = set(months)
+    if len(distinct_months) == 1:  # the usual case: check each distinct day once
+        (month,) = distinct_months
+        outside = _where(days, lambda day: _outside_month((day, month)))
+    else:
+        outside = _where(list(zip(days, months, strict=True)), _outside_month)
+    for index in outside:
+        findings.add(
+            "month.service_date",
+            "error",
+            f"サービス利用日が対象年月（{months[index]}）の日付ではありません",
+            f"サービス利用日 is not a day of the 対象年月 ({months[index]})",
+            index=index,
+            column=date_column,
+            value=days[index],
+        )
+    details = columns["detail_no"]
     detail_column = layout.column("detail_no")
-    office_column = layout.column("plan_office_no")
-    is_plan = layout.id == "table6_plan"
-    care_office = file.name.sender.number if is_plan else file.name.receiver.number
-    for index, record in enumerate(_records(file)):
-        code = record.service_code
-        _check_scope(file, findings, index, code)
-        _check_equipment(file, findings, index, record)
-        month = record.target_month
-        day = record.service_date
-        if (
-            isinstance(day, datetime.date)
-            and isinstance(month, YearMonth)
-            and (day.year, day.month) != (month.year, month.month)
-        ):
-            findings.add(
-                "month.service_date",
-                "error",
-                f"サービス利用日が対象年月（{month}）の日付ではありません",
-                f"サービス利用日 is not a day of the 対象年月 ({month})",
-                index=index,
-                column=date_column,
-                value=day,
-            )
-        if record.detail_no is not None and _service_type(code) != "17":
+    for index in _where(details, lambda detail: detail is not None):
+        if _service_type(codes[index]) != "17":
             findings.add(
                 "equipment.detail_no",
                 "error",
@@ -275,28 +295,42 @@ def _check_table6(file: CareplanFile, findings: Findings) -> None:
                 "明細判別コード is set only on 福祉用具貸与 (17) lines",
                 index=index,
                 column=detail_column,
-                value=record.detail_no,
+                value=details[index],
             )
-        if (record.start_time is NO_TIME) != (record.end_time is NO_TIME):
-            findings.add(
-                "time.no_time_pair",
-                "warning",
-                "開始時刻と終了時刻の一方だけが 9999（時間表示なし）です",
-                "only one of the start and end times is 9999 (no time display)",
-                index=index,
-                column=layout.column("end_time"),
-            )
-        office = record.plan_office_no
-        if office is not None and office != care_office:
-            findings.add(
-                "office.plan_office_mismatch",
-                "warning",
-                f"プラン担当業者コードが居宅介護支援事業所（{care_office}）と違います",
-                f"プラン担当業者コード differs from the care-manager office ({care_office})",
-                index=index,
-                column=office_column,
-                value=office,
-            )
+    times = list(zip(columns["start_time"], columns["end_time"], strict=True))
+    for index in _where(times, lambda pair: (pair[0] is NO_TIME) != (pair[1] is NO_TIME)):
+        findings.add(
+            "time.no_time_pair",
+            "warning",
+            "開始時刻と終了時刻の一方だけが 9999（時間表示なし）です",
+            "only one of the start and end times is 9999 (no time display)",
+            index=index,
+            column=layout.column("end_time"),
+        )
+    # 第6表 No.6 names the care-manager office: the sender of a 予定, the receiver of a 実績.
+    is_plan = layout.id == "table6_plan"
+    care_office = file.name.sender.number if is_plan else file.name.receiver.number
+    offices = columns["plan_office_no"]
+    office_column = layout.column("plan_office_no")
+    for index in _where(offices, lambda office: office is not None and office != care_office):
+        findings.add(
+            "office.plan_office_mismatch",
+            "warning",
+            f"プラン担当業者コードが居宅介護支援事業所（{care_office}）と違います",
+            f"プラン担当業者コード differs from the care-manager office ({care_office})",
+            index=index,
+            column=office_column,
+            value=offices[index],
+        )
+
+
+def _outside_month(pair: tuple[Any, Any]) -> bool:
+    day, month = pair
+    return (
+        isinstance(day, datetime.date)
+        and isinstance(month, YearMonth)
+        and (day.year, day.month) != (month.year, month.month)
+    )
 
 
 # -- 第7表 ------------------------------------------------------------------------------------
@@ -306,8 +340,8 @@ _GRAND_TOTAL_OFFICE = "9999999999"
 _SUBTOTAL_SUFFIXES = ("AAAA", "EEEE", "ZZZZ")
 
 
-def _check_table7(file: CareplanFile, findings: Findings) -> None:
-    _check_month_column(file, findings, "target_month")
+def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> None:
+    _check_month_column(file, findings, columns, "target_month")
     layout = file.layout
     code_column = layout.column("service_code")
     totals: dict[tuple[Any, ...], list[int]] = defaultdict(list)
@@ -407,7 +441,7 @@ def _check_total_row(
 # -- 利用者補足情報 ------------------------------------------------------------------------------
 
 
-def _check_supplement(file: CareplanFile, findings: Findings) -> None:
+def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     layout = file.layout
     plan_linked = file.name.month == "000000"
     month = _file_month(file)
@@ -481,14 +515,14 @@ def _check_slots(file: CareplanFile, findings: Findings, index: int, record: Any
 # -- deletions --------------------------------------------------------------------------------
 
 
-def _check_deletion_month(file: CareplanFile, findings: Findings) -> None:
-    _check_month_column(file, findings, "deletion_month")
+def _check_deletion_month(file: CareplanFile, findings: Findings, columns: Columns) -> None:
+    _check_month_column(file, findings, columns, "deletion_month")
 
 
 # -- 第2表 ------------------------------------------------------------------------------------
 
 
-def _check_table2(file: CareplanFile, findings: Findings) -> None:
+def _check_table2(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     layout = file.layout
     previous: dict[tuple[Any, ...], tuple[int, int, int]] = {}
     seen: set[tuple[Any, ...]] = set()
@@ -520,7 +554,7 @@ def _check_table2(file: CareplanFile, findings: Findings) -> None:
         previous[plan] = max(numbers, last) if last else numbers
 
 
-_RULES: dict[str, Callable[[CareplanFile, Findings], None]] = {
+_RULES: dict[str, Callable[[CareplanFile, Findings, Columns], None]] = {
     "table6_plan": _check_table6,
     "table6_actual": _check_table6,
     "table7": _check_table7,

@@ -35,19 +35,32 @@ _CACHE_LIMIT = 4096
 
 
 class _ParseCache(dict[str, Any]):
-    """Text → typed value of one column; converts on a miss, remembers up to a limit."""
+    """Text → typed value of one column; converts on a miss, remembers up to a limit.
 
-    __slots__ = ("kind",)
+    It also notes whether some text was not the canonical text of its value (`007` for 7), which
+    the canonical-form check of validation needs to know.
+    """
+
+    __slots__ = ("kind", "saw_noncanonical_text")
 
     def __init__(self, kind: Kind) -> None:
         super().__init__({"": None})
         self.kind = kind
+        self.saw_noncanonical_text = False
 
     def __missing__(self, text: str) -> Any:
         value = parse_value(self.kind, text)
+        if not self.saw_noncanonical_text and format_value(self.kind, value) != text:
+            self.saw_noncanonical_text = True
         if len(self) < _CACHE_LIMIT:
             self[text] = value
         return value
+
+
+def typed_text_not_canonical(build: Callable[[list[str]], Record]) -> bool:
+    """Whether a builder met a typed item whose text is not its value's canonical text."""
+    defaults = build.__defaults__ or ()
+    return any(isinstance(d, _ParseCache) and d.saw_noncanonical_text for d in defaults)
 
 
 def _quote(text: str) -> str:

@@ -106,15 +106,17 @@ def _check_parent_keys(
     if child_id not in by_layout or parent_id not in by_layout:
         return []  # a missing parent file is reported as such
     parent_key = attrgetter(*parent_keys)
-    known = {parent_key(r) for f in by_layout[parent_id] for r in f.records}
+    known = set().union(*(map(parent_key, f.records) for f in by_layout[parent_id]))
     parent_prefix = by_layout[parent_id][0].layout.prefix
     issues: list[Issue] = []
     child_key = attrgetter(*child_keys)
     for file in by_layout[child_id]:
         findings = Findings(file)
         column = file.layout.column(child_keys[-1])
-        for index, record in enumerate(file.records):
-            key = child_key(record)
+        keys = list(map(child_key, file.records))
+        if known.issuperset(keys):
+            continue
+        for index, key in enumerate(keys):
             if key not in known:
                 findings.add(
                     "unit.orphan",
@@ -137,14 +139,16 @@ def _check_every_parent_has_supplement(
     if "supplement" not in by_layout or parent_id not in by_layout:
         return []
     key = attrgetter(*keys)
-    supplied = {key(r) for f in by_layout["supplement"] for r in f.records}
+    supplied = set().union(*(map(key, f.records) for f in by_layout["supplement"]))
     issues: list[Issue] = []
     for file in by_layout[parent_id]:
         findings = Findings(file)
         column = file.layout.column(keys[-1])
+        parents = list(map(key, file.records))
+        if supplied.issuperset(parents):
+            continue
         reported: set[object] = set()
-        for index, record in enumerate(file.records):
-            parent = key(record)
+        for index, parent in enumerate(parents):
             if parent not in supplied and parent not in reported:
                 reported.add(parent)
                 findings.add(

@@ -6,6 +6,7 @@ raises only for what is not content: a path that does not exist or cannot be rea
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -17,11 +18,12 @@ import attrs
 from .._issue import Issue
 from ..errors import FormatError
 from ._bundle import Bundle, group_units
+from ._columns import Columns
 from ._file import CareplanFile
 from ._filename import FileName
 from ._findings import Findings
 from ._item_rules import check_items
-from ._reader import parse_plan
+from ._reader import parse_checking_form
 from ._record_rules import check_file_rules
 from ._unit_rules import check_units
 
@@ -97,6 +99,20 @@ def validate(source: ValidationSource, *, progress: Progress | None = None) -> V
     that cannot be read.
     """
     inputs, issues = _collect(source)
+    # Validation makes millions of short-lived tuples and lists next to the records; none form
+    # cycles, so the cyclic collector would only rescan them again and again.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _validate(inputs, issues, progress)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _validate(
+    inputs: list[tuple[str, bytes]], issues: list[Issue], progress: Progress | None
+) -> ValidationReport:
     parsed: dict[str, CareplanFile] = {}
     named: dict[str, bytes] = {}
     total = len(inputs)
@@ -201,55 +217,29 @@ def _check_file(name: str, data: bytes) -> tuple[list[Issue], CareplanFile | Non
             )
         ], None
     try:
-        file = parse_plan(data, name=file_name)
+        file, noncanonical_line = parse_checking_form(data, name=file_name)
     except FormatError as error:
         return list(error.issues), None
     findings = Findings(file)
-    check_items(file, findings)
-    check_file_rules(file, findings)
+    columns = Columns(file)
+    check_items(file, findings, columns)
+    check_file_rules(file, findings, columns)
     issues = list(file.notes) + findings.finish()
-    issues += _canonical_form(file, data)
+    if noncanonical_line is not None and not file.notes:
+        issues.append(_not_canonical(str(file.name), noncanonical_line))
     return issues, file
 
 
-def _canonical_form(file: CareplanFile, data: bytes) -> list[Issue]:
-    """A warning when the bytes are not what the canonical writer makes of the records.
-
-    Receivers differ in what they tolerate (quoting, line ends, NEC-selected codes); a file in
-    canonical form is read the same way by everyone.
-    """
-    if file.notes:
-        return []  # BOM, header or blank lines: already reported
-    try:
-        canonical = file.to_bytes()
-    except FormatError:
-        return []
-    if canonical == data:
-        return []
-    head = data[: _first_difference(canonical, data)]
-    line = head.count(b"\n") + head.replace(b"\r\n", b"").count(b"\r") + 1
-    return [
-        Issue(
-            "read.not_canonical",
-            "warning",
-            '標準の書式（フリーテキストのみ " で囲む、CRLF 改行、Windows の MS932 符号）と'
-            f"異なります（{line} 行目から）",
-            "not in canonical form (only free text quoted, CRLF line ends, MS932 as Windows "
-            f"encodes it); first difference on line {line}",
-            file=str(file.name),
-            line=line,
-        )
-    ]
-
-
-def _first_difference(a: bytes, b: bytes) -> int:
-    """Offset of the first byte where `a` and `b` differ (blocks compared in C first)."""
-    block = 4096
-    start = 0
-    limit = min(len(a), len(b))
-    while start < limit and a[start : start + block] == b[start : start + block]:
-        start += block
-    for offset in range(start, min(start + block, limit)):
-        if a[offset] != b[offset]:
-            return offset
-    return limit
+def _not_canonical(file: str, line: int) -> Issue:
+    """Receivers differ in what they tolerate (quoting, line ends, NEC-selected codes); a file
+    in canonical form is read the same way by everyone."""
+    return Issue(
+        "read.not_canonical",
+        "warning",
+        '標準の書式（フリーテキストのみ " で囲む、CRLF 改行、Windows の MS932 符号）と'
+        f"異なります（{line} 行目から）",
+        "not in canonical form (only free text quoted, CRLF line ends, MS932 as Windows "
+        f"encodes it); first difference on line {line}",
+        file=file,
+        line=line,
+    )

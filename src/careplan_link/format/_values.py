@@ -67,7 +67,9 @@ def _check_year(instance: YearMonth, attribute: attrs.Attribute[int], value: int
         raise ValueError(f"year must be 1..9999, not {value}")
 
 
-@attrs.frozen(order=True)
+# cache_hash: months are dictionary keys throughout validation (user-month keys of 第6表,
+# 第7表 and 補足), and the same few month objects are shared by every record of a file.
+@attrs.frozen(order=True, cache_hash=True)
 class YearMonth:
     """A calendar month written YYYYMM (対象年月, 削除対象年月)."""
 
