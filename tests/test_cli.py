@@ -11,6 +11,9 @@ import pytest
 
 from careplan_link.cli import main
 
+from .format.test_validation import EXPECTED_COLUMN, ITEM_RULE_CASES
+from .format.unitfiles import edit, schedule_unit
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PLAN = EXAMPLES / "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
 
@@ -113,3 +116,34 @@ def test_validate_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["validate"])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("prefix", "record", "column", "text", "code", "severity"), ITEM_RULE_CASES
+)
+def test_validate_cli_reports_each_rule(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    prefix: str,
+    record: int,
+    column: int,
+    text: str,
+    code: str,
+    severity: str,
+) -> None:
+    files = edit(schedule_unit(), prefix, record, column, text)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    status = main(["validate", "--json", str(tmp_path)])
+    data = json.loads(capsys.readouterr().out)
+    hits = [i for i in data["issues"] if i["code"] == code]
+    assert hits and hits[0]["severity"] == severity
+    assert (hits[0]["record"], hits[0]["column"]) == (record, EXPECTED_COLUMN.get(code, column))
+    assert status == (1 if data["summary"]["errors"] else 0)
+
+
+def test_validate_cli_passing_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, data in schedule_unit().items():
+        (tmp_path / name).write_bytes(data)
+    assert main(["validate", "--json", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out)["issues"] == []

@@ -41,9 +41,7 @@ def test_report_shape() -> None:
     assert data["units"][0]["serial"] == "20250325093000"
 
 
-@pytest.mark.parametrize(
-    ("prefix", "record", "column", "text", "code", "severity"),
-    [
+ITEM_RULE_CASES = [
         (PLAN, 3, 15, "", "required.missing", "error"),  # サービスコード
         (PLAN, 1, 6, "", "required.missing", "warning"),  # プラン担当業者コード: uncertain mark
         (PLAN, 1, 7, "", "required.missing", "warning"),  # プラン担当者名: uncertain mark
@@ -77,8 +75,19 @@ def test_report_shape() -> None:
         (SUPPLEMENT, 1, 24, "11", "supplement.slot_order", "warning"),
         (PLAN, 2, 2, "999999", "unit.no_supplement", "error"),  # a key no supplement has
         (TOTALS, 1, 3, "0000099999", "unit.orphan", "error"),
-    ],
-)  # fmt: skip
+]  # fmt: skip
+
+# Rules about a key or a companion item point at the item to fill or fix.
+EXPECTED_COLUMN = {
+    "equipment.code_missing": 16,  # TAISコード (or 福祉用具届出コード)
+    "unit.no_supplement": 5,  # 対象年月, the last key item
+    "unit.orphan": 5,
+}
+
+
+@pytest.mark.parametrize(
+    ("prefix", "record", "column", "text", "code", "severity"), ITEM_RULE_CASES
+)
 def test_item_rule_is_reported_at_its_place(
     prefix: str, record: int, column: int, text: str, code: str, severity: str
 ) -> None:
@@ -90,12 +99,7 @@ def test_item_rule_is_reported_at_its_place(
     issue = issues[0]
     assert issue.severity == severity
     assert issue.file == name_of(files, prefix)
-    # Rules about a key or a companion item point at the item to fill or fix.
-    expected_column = {
-        "equipment.code_missing": 16,  # TAISコード (or 福祉用具届出コード)
-        "unit.no_supplement": 5,  # 対象年月, the last key item
-        "unit.orphan": 5,
-    }.get(code, column)
+    expected_column = EXPECTED_COLUMN.get(code, column)
     assert (issue.record, issue.column) == (record, expected_column)
     assert issue.line == record  # one line per record in these files
     assert issue.item and issue.message_ja and issue.message_en
