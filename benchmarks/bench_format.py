@@ -22,10 +22,10 @@ import io
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _timing import best_of
 from careplan_link import iter_records, parse_plan, write_file  # noqa: F401  (iter_records: child)
 
 DATA = Path(__file__).resolve().parent / ".data"
@@ -106,15 +106,6 @@ def encode_rows(rows: list[list[str]]) -> bytes:
 def floor_read(data: bytes) -> list[list[str]]:
     """The read floor: decode and split into lists of strings, all kept (as a parse keeps them)."""
     return list(csv.reader(io.StringIO(data.decode("cp932"), newline="")))
-
-
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def bench_size(kind: str, count: int, runs: int) -> None:

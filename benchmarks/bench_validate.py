@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
-from collections.abc import Callable
 
+from _timing import best_of
 from careplan_link import parse_plan, validate
 from careplan_link.format._ms932 import encode
 
@@ -80,15 +79,6 @@ def make_unit(records: int) -> dict[str, bytes]:
         NAMES["UPSIKYU"]: _lines(totals),
         NAMES["UPHOSOKU"]: _lines(supplements),
     }
-
-
-def best_of(runs: int, action: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        action()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from ._layout import Column, Kind, Layout
 from ._record import Record
 from ._values import YearMonth
 
-__all__ = ["row_builder", "row_formatter"]
+__all__ = ["needs_quotes", "quote", "row_builder", "row_formatter", "typed_text_not_canonical"]
 
 _CACHE_LIMIT = 4096
 
@@ -63,11 +63,13 @@ def typed_text_not_canonical(build: Callable[[list[str]], Record]) -> bool:
     return any(isinstance(d, _ParseCache) and d.saw_noncanonical_text for d in defaults)
 
 
-def _quote(text: str) -> str:
+def quote(text: str) -> str:
+    """An item in double quotes, inner quotes doubled."""
     return '"' + text.replace('"', '""') + '"'
 
 
-def _needs_quotes(text: str) -> bool:
+def needs_quotes(text: str) -> bool:
+    """Whether an item holds a separator and must be quoted whatever the policy."""
     return "," in text or '"' in text or "\n" in text or "\r" in text
 
 
@@ -92,8 +94,8 @@ class _FormatCache(dict[Any, str]):
 
     def __missing__(self, value: Any) -> str:
         text = format_value(self.column.kind, value)
-        if text and (self.quote_always or _needs_quotes(text)):
-            text = _quote(text)
+        if text and (self.quote_always or needs_quotes(text)):
+            text = quote(text)
         if len(self) < _CACHE_LIMIT and self.column.kind not in _UNCACHED:
             self[value] = text
         return text
@@ -145,7 +147,7 @@ def row_formatter(layout: Layout, quote_kinds: frozenset[Kind]) -> Callable[[Any
     ValueError for a value it cannot write; the caller then reports where.
     """
     namespace: dict[str, Any] = {
-        "_q": _quote,
+        "_q": quote,
         "Decimal": Decimal,
         "YearMonth": YearMonth,
     }

@@ -23,6 +23,8 @@ from ._layout import Column, Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, get_layout, layout_family
 from ._ms932 import Substitution
 from ._record import Record
+from ._rowcode import needs_quotes as _needs_quotes
+from ._rowcode import quote as _quote
 from ._rowcode import row_formatter
 
 __all__ = ["QuotePolicy", "write_file"]
@@ -37,14 +39,6 @@ class QuotePolicy(enum.Enum):
     """Every non-empty item, for a receiver that insists on it."""
     MINIMAL = "minimal"
     """Only items holding a comma, a quote or a line break."""
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def _needs_quotes(text: str) -> bool:
-    return "," in text or '"' in text or "\n" in text or "\r" in text
 
 
 def write_file(
