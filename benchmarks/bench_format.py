@@ -120,16 +120,28 @@ def bench_size(kind: str, count: int, runs: int) -> None:
     write_floor = best_of(runs, lambda: encode_rows(rows))
     write = best_of(runs, lambda: write_file(parsed.records, name))
     ratio = floor / parse
-    verdict = "ok" if ratio >= TARGETS[kind] else "BELOW TARGET"
+    write_ratio = write_floor / write
+    # The throughput targets hold from 100k records up (the measurement); smaller
+    # files are dominated by fixed costs and are judged by the 1k-record time instead.
+    judged = count >= 100_000
+
+    def verdict(value: float, target: float) -> str:
+        if not judged:
+            return f"target {target} from 100k"
+        return f"target {target}, {'ok' if value >= target else 'BELOW TARGET'}"
+
     print(
         f"{kind:<10} {count:>9,}  floor {count / floor:>10,.0f} rec/s  "
         f"parse_plan {count / parse:>10,.0f} rec/s  ratio {ratio:4.2f} "
-        f"(target {TARGETS[kind]}, {verdict})  "
-        f"write_file {count / write:>10,.0f} rec/s  ratio {write_floor / write:4.2f} "
-        f"(target 0.3, {'ok' if write_floor / write >= 0.3 else 'BELOW TARGET'})"
+        f"({verdict(ratio, TARGETS[kind])})  "
+        f"write_file {count / write:>10,.0f} rec/s  ratio {write_ratio:4.2f} "
+        f"({verdict(write_ratio, 0.3)})"
     )
     if count == 1000:
-        print(f"{'':<10} {'':>9}  parse of 1k records: {parse * 1000:.2f} ms (target < 10 ms)")
+        ok = "ok" if parse < 0.010 else "ABOVE TARGET"
+        print(
+            f"{'':<10} {'':>9}  parse of 1k records: {parse * 1000:.2f} ms (target < 10 ms, {ok})"
+        )
 
 
 # Peak RSS (VmHWM, in KiB) of a fresh process: ru_maxrss would carry the parent's peak over
