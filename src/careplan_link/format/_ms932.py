@@ -114,6 +114,17 @@ def _corrections_pattern() -> re.Pattern[str]:
     return re.compile("[" + "".join(sorted(_corrections())) + "]")
 
 
+@functools.cache
+def _bad_or_corrected_pattern() -> re.Pattern[str]:
+    corrected = "".join(sorted(_corrections()))
+    return re.compile("[" + _BAD_DECODED.pattern[1:-1] + corrected + "]")
+
+
+def has_bad_or_corrected_characters(text: str) -> bool:
+    """One scan for both: characters that are no MS932 characters, or that need correcting."""
+    return _bad_or_corrected_pattern().search(text) is not None
+
+
 def needs_correction(text: str) -> bool:
     """True when `text` holds a character Python's cp932 encodes differently from Windows."""
     return _corrections_pattern().search(text) is not None

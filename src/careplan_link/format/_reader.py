@@ -28,7 +28,7 @@ from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
 from ._record import Record
-from ._rowcode import row_builder, typed_text_not_canonical
+from ._rowcode import canonical_text_function, row_builder, typed_text_not_canonical
 
 __all__ = ["Source", "iter_records", "parse_plan"]
 
@@ -189,6 +189,7 @@ class _TextLines:
         self.texts: list[str] = []
         self.lines_before = 0
         self.first_misencoded_line: int | None = None
+        self._skip_correction_check = False
 
     def __iter__(self) -> Iterator[str]:
         pending = self._stream.read(_CHUNK_SIZE)
@@ -230,7 +231,7 @@ class _TextLines:
         """Note the first line whose bytes differ from Windows' encoding of its text."""
         if self.first_misencoded_line is not None or self.encoding != "cp932":
             return
-        if not _ms932.needs_correction(text):
+        if self._skip_correction_check or not _ms932.needs_correction(text):
             return
         try:
             canonical = _ms932.encode(text)
@@ -245,6 +246,12 @@ class _TextLines:
             text = data.decode("utf-8", "surrogateescape")
         else:
             text = _ms932.decode(data)
+        # While checking the form, one scan looks for bad and for re-encoded characters at
+        # once; the separate scans run only when it finds something.
+        if self.track and not _ms932.has_bad_or_corrected_characters(text):
+            self._skip_correction_check = True
+            return text
+        self._skip_correction_check = False
         if not self.saw_bad_characters and _ms932.has_bad_characters(text):
             self.saw_bad_characters = True
             if self.encoding == "cp932" and _is_utf8(data):
@@ -434,7 +441,7 @@ class _RowPlan:
         self.width = len(layout.columns)
         self.record_type = layout.record_type
         self.fast_build = row_builder(layout)
-        self.free_text = [c.no - 1 for c in layout.columns if c.kind is Kind.FREE_TEXT]
+        self.canonical_text = canonical_text_function(layout)
         self.typed = [
             (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]
@@ -458,18 +465,6 @@ class _RowPlan:
             return self.fast_build(row)
         except ValueError:
             return self._explicit_build(row, reader, record, line)
-
-    def canonical_text(self, row: list[str]) -> str:
-        """The canonical text of a row's raw items: free text quoted, then CRLF.
-
-        Items other than free text are taken as they are: one holding a comma, quote or line
-        break breaks its own format rule and is reported as an error anyway.
-        """
-        cells = row[:]
-        for index in self.free_text:
-            if cells[index]:
-                cells[index] = '"' + cells[index].replace('"', '""') + '"'
-        return ",".join(cells) + "\r\n"
 
     def typed_text_not_canonical(self) -> bool:
         return typed_text_not_canonical(self.fast_build)

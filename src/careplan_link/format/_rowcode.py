@@ -195,3 +195,27 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
         "  return ','.join((" + ", ".join(parts) + ",))\n return line\n"
     )
     return compile(source, f"<row formatter {layout.id} {layout.csv_version}>", "exec")
+
+
+@functools.cache
+def canonical_text_function(layout: Layout) -> Callable[[list[str]], str]:
+    """A function giving the canonical text of a raw row: free text quoted, CRLF at the end.
+
+    Items other than free text are taken as they are (one holding a separator breaks its own
+    format rule and is reported as an error anyway).
+    """
+    parts = []
+    for index, column in enumerate(layout.columns):
+        if column.kind is Kind.FREE_TEXT:
+            # Inline rather than a call: this runs for every free-text item of every row.
+            parts.append(f"""('"' + r[{index}].replace('"', '""') + '"' if r[{index}] else '')""")
+        else:
+            parts.append(f"r[{index}]")
+    source = (
+        "def make():\n def canonical(r, _q=_q):\n"
+        "  return ','.join((" + ", ".join(parts) + ",)) + '\\r\\n'\n return canonical\n"
+    )
+    namespace: dict[str, Any] = {"_q": quote}
+    exec(compile(source, f"<canonical text {layout.id} {layout.csv_version}>", "exec"), namespace)
+    canonical: Callable[[list[str]], str] = namespace["make"]()
+    return canonical

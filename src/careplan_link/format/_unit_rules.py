@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from operator import attrgetter
+from typing import Any
 
 from .._issue import Issue
 from ._bundle import Bundle, UnitKind
@@ -42,11 +43,32 @@ _PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in
                "yobo_basic", "yobo_plan", "yobo_basic_delete", "yobo_plan_delete")}  # fmt: skip
 
 
+class _Keys:
+    """Each file's record keys, computed once: several rules compare the same keys."""
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+        self._sets: dict[tuple[tuple[int, ...], tuple[str, ...]], set[Any]] = {}
+
+    def of(self, file: CareplanFile, attributes: tuple[str, ...]) -> list[Any]:
+        key = (id(file), attributes)
+        if key not in self._keys:
+            self._keys[key] = list(map(attrgetter(*attributes), file.records))
+        return self._keys[key]
+
+    def union(self, files: list[CareplanFile], attributes: tuple[str, ...]) -> set[Any]:
+        key = (tuple(map(id, files)), attributes)
+        if key not in self._sets:
+            self._sets[key] = set().union(*(self.of(f, attributes) for f in files))
+        return self._sets[key]
+
+
 def check_units(units: list[Bundle], parsed: Mapping[str, CareplanFile]) -> list[Issue]:
     """Issues of each unit (companions, parent keys) and between units (shared 連番)."""
     issues: list[Issue] = []
+    keys = _Keys()
     for unit in units:
-        issues += _check_unit(unit, parsed)
+        issues += _check_unit(unit, parsed, keys)
     issues += _check_shared_serials(units)
     return issues
 
@@ -55,7 +77,7 @@ def _describe(unit: Bundle) -> str:
     return f"{unit.sender} → {unit.receiver} {unit.serial}"
 
 
-def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile]) -> list[Issue]:
+def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile], keys: _Keys) -> list[Issue]:
     first_file = next(iter(unit.files))
     issues = []
     if unit.kind is UnitKind.UNKNOWN:
@@ -88,15 +110,16 @@ def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile]) -> list[Issue]
         if name in parsed:
             by_layout[parsed[name].layout.id].append(parsed[name])
     for child_id, (parent_id, child_keys, parent_keys) in _PARENTS.items():
-        issues += _check_parent_keys(by_layout, child_id, parent_id, child_keys, parent_keys)
+        issues += _check_parent_keys(keys, by_layout, child_id, parent_id, child_keys, parent_keys)
     if unit.kind in _SUPPLEMENT_PARENT:
-        parent_id, keys = _SUPPLEMENT_PARENT[unit.kind]
-        issues += _check_parent_keys(by_layout, "supplement", parent_id, keys, keys)
-        issues += _check_every_parent_has_supplement(by_layout, parent_id, keys)
+        parent_id, key_items = _SUPPLEMENT_PARENT[unit.kind]
+        issues += _check_parent_keys(keys, by_layout, "supplement", parent_id, key_items, key_items)
+        issues += _check_every_parent_has_supplement(keys, by_layout, parent_id, key_items)
     return issues
 
 
 def _check_parent_keys(
+    keys: _Keys,
     by_layout: Mapping[str, list[CareplanFile]],
     child_id: str,
     parent_id: str,
@@ -105,18 +128,16 @@ def _check_parent_keys(
 ) -> list[Issue]:
     if child_id not in by_layout or parent_id not in by_layout:
         return []  # a missing parent file is reported as such
-    parent_key = attrgetter(*parent_keys)
-    known = set().union(*(map(parent_key, f.records) for f in by_layout[parent_id]))
+    known = keys.union(by_layout[parent_id], parent_keys)
     parent_prefix = by_layout[parent_id][0].layout.prefix
     issues: list[Issue] = []
-    child_key = attrgetter(*child_keys)
     for file in by_layout[child_id]:
         findings = Findings(file)
         column = file.layout.column(child_keys[-1])
-        keys = list(map(child_key, file.records))
-        if known.issuperset(keys):
+        child_keys_of_file = keys.of(file, child_keys)
+        if known.issuperset(child_keys_of_file):
             continue
-        for index, key in enumerate(keys):
+        for index, key in enumerate(child_keys_of_file):
             if key not in known:
                 findings.add(
                     "unit.orphan",
@@ -134,17 +155,19 @@ def _check_parent_keys(
 
 
 def _check_every_parent_has_supplement(
-    by_layout: Mapping[str, list[CareplanFile]], parent_id: str, keys: tuple[str, ...]
+    keys: _Keys,
+    by_layout: Mapping[str, list[CareplanFile]],
+    parent_id: str,
+    key_items: tuple[str, ...],
 ) -> list[Issue]:
     if "supplement" not in by_layout or parent_id not in by_layout:
         return []
-    key = attrgetter(*keys)
-    supplied = set().union(*(map(key, f.records) for f in by_layout["supplement"]))
+    supplied = keys.union(by_layout["supplement"], key_items)
     issues: list[Issue] = []
     for file in by_layout[parent_id]:
         findings = Findings(file)
-        column = file.layout.column(keys[-1])
-        parents = list(map(key, file.records))
+        column = file.layout.column(key_items[-1])
+        parents = keys.of(file, key_items)
         if supplied.issuperset(parents):
             continue
         reported: set[object] = set()
