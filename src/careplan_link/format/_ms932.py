@@ -194,6 +194,12 @@ def encode(text: str) -> bytes:
     return _encode_corrected(text, _corrections_pattern(), _corrections())
 
 
+def has_special_characters(text: str) -> bool:
+    """Characters that plain cp932 encoding gets wrong: not writable, or encoded otherwise
+    by Windows."""
+    return _special_pattern().search(text) is not None
+
+
 @functools.cache
 def _special_pattern() -> re.Pattern[str]:
     corrected = "".join(sorted(_corrections()))

@@ -24,12 +24,20 @@ from decimal import Decimal
 from types import CodeType
 from typing import Any
 
+from . import _ms932
 from ._convert import TYPED_KINDS, format_value, parse_value
 from ._layout import Column, Kind, Layout
 from ._record import Record
 from ._values import YearMonth
 
-__all__ = ["needs_quotes", "quote", "row_builder", "row_formatter", "typed_text_not_canonical"]
+__all__ = [
+    "needs_quotes",
+    "quote",
+    "row_builder",
+    "row_formatter",
+    "saw_special_characters",
+    "typed_text_not_canonical",
+]
 
 _CACHE_LIMIT = 4096
 
@@ -55,6 +63,12 @@ class _ParseCache(dict[str, Any]):
         if len(self) < _CACHE_LIMIT:
             self[text] = value
         return value
+
+
+def saw_special_characters(line: Callable[[Any], str]) -> bool:
+    """Whether a formatter met text that plain cp932 encoding would get wrong."""
+    defaults = line.__defaults__ or ()
+    return any(isinstance(d, _FormatCache) and d.saw_special_characters for d in defaults)
 
 
 def typed_text_not_canonical(build: Callable[[list[str]], Record]) -> bool:
@@ -85,18 +99,25 @@ class _FormatCache(dict[Any, str]):
     str, date, time and the special values.
     """
 
-    __slots__ = ("column", "quote_always")
+    __slots__ = ("column", "quote_always", "saw_special_characters")
 
     def __init__(self, column: Column, quote_always: bool) -> None:
         super().__init__({None: ""})
         self.column = column
         self.quote_always = quote_always
+        self.saw_special_characters = False
 
     def __missing__(self, value: Any) -> str:
         text = format_value(self.column.kind, value)
+        # Each distinct text is looked at once here, so the writer need not scan the whole
+        # output for characters that are not writable or that Windows encodes differently.
+        if not self.saw_special_characters and _ms932.has_special_characters(text):
+            self.saw_special_characters = True
         if text and (self.quote_always or needs_quotes(text)):
             text = quote(text)
-        if len(self) < _CACHE_LIMIT and self.column.kind not in _UNCACHED:
+        # No size limit: the cache lives for one write call and holds the texts the output
+        # holds anyway; a limit would send every new 被保険者番号 past it down the slow path.
+        if self.column.kind not in _UNCACHED:
             self[value] = text
         return text
 

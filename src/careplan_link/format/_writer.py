@@ -25,7 +25,7 @@ from ._ms932 import Substitution
 from ._record import Record
 from ._rowcode import needs_quotes as _needs_quotes
 from ._rowcode import quote as _quote
-from ._rowcode import row_formatter
+from ._rowcode import row_formatter, saw_special_characters
 
 __all__ = ["QuotePolicy", "write_file"]
 
@@ -131,6 +131,7 @@ class _Formatter:
         else:
             quote_kinds = frozenset()
         self.fast_line = row_formatter(layout, quote_kinds)
+        self.slow_rows = False
         self.issues: list[Issue] = []
 
     def _cell(self, column: Column) -> Callable[[Any], str]:
@@ -175,13 +176,19 @@ class _Formatter:
             try:
                 lines.append(fast_line(record))
             except (TypeError, ValueError):
+                self.slow_rows = True
                 lines.append(self._slow_row(number, self.getter(record)))
         if self.issues:
             raise FormatError(self.issues)
         text = "\r\n".join(lines) + "\r\n" if lines else ""
         try:
+            if not saw_special_characters(fast_line) and not self.slow_rows:
+                # Every text went through the formatter's caches, which found nothing that
+                # plain cp932 encoding would get wrong (numbers and dates are ASCII); a
+                # character cp932 has no code for at all still raises here.
+                return text.encode("cp932")
             return _ms932.encode(text)
-        except ValueError:
+        except (UnicodeEncodeError, ValueError):
             pass
         # Slow path, only for files with characters MS932 cannot encode: find them (or
         # substitute them) record by record, column by column.
