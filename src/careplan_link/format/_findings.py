@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 
 from .._issue import Issue, Severity
+from ._convert import format_value
 from ._file import CareplanFile
-from ._layout import Column
+from ._layout import Column, Kind
 
 __all__ = ["PER_RULE_LIMIT", "Findings"]
 
@@ -82,13 +83,11 @@ class Findings:
 
 
 def _text(value: object) -> str | None:
+    """A value as the file writes it (dates as YYYYMMDD, months as YYYYMM …)."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
-    from ._convert import format_value
-    from ._layout import Kind
-
     for kind in (Kind.YYYYMMDD, Kind.YYYYMM, Kind.HHMM, Kind.INTEGER, Kind.DECIMAL):
         try:
             return format_value(kind, value)

@@ -319,12 +319,8 @@ def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -
                     service_date=datetime.date(month.year, month.month, day),
                     start_time=datetime.time(start, 0) if timed else NO_TIME,
                     end_time=datetime.time(start + 1, 0) if timed else NO_TIME,
-                    tais_code=None,
-                    equipment_notification_code=None,
-                    equipment_name=None,
-                    detail_no=None,
                     provider_office_no=provider.number,
-                    prorated_days=None,
+                    **_PLAIN_SERVICE_LINE,
                 )
             )
         by_type: dict[str, list[str]] = {}
@@ -351,6 +347,16 @@ def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -
             name.sibling("UPHOSOKU"): supplements,
         }
     )
+
+
+# A service line that is not 福祉用具 and not prorated: the items valid data leaves empty.
+_PLAIN_SERVICE_LINE: dict[str, Any] = {
+    "tais_code": None,
+    "equipment_notification_code": None,
+    "equipment_name": None,
+    "detail_no": None,
+    "prorated_days": None,
+}
 
 
 def _table7_row(
@@ -451,12 +457,8 @@ def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) ->
                     service_date=datetime.date(month.year, month.month, day),
                     start_time=datetime.time(9, 0),
                     end_time=datetime.time(10, 0),
-                    tais_code=None,
-                    equipment_notification_code=None,
-                    equipment_name=None,
-                    detail_no=None,
                     provider_office_no=provider.number,
-                    prorated_days=None,
+                    **_PLAIN_SERVICE_LINE,
                 )
             )
     name = FileName.new("UPJSK", sender=provider, receiver=care, month=month, serial=_serial(draw))
