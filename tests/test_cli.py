@@ -147,3 +147,19 @@ def test_validate_cli_passing_case(tmp_path: Path, capsys: pytest.CaptureFixture
         (tmp_path / name).write_bytes(data)
     assert main(["validate", "--json", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)["issues"] == []
+
+
+def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    big = tmp_path / PLAN.name
+    big.write_bytes(PLAN.read_bytes() * 200)  # far more output than a pipe buffers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "careplan_link", "inspect", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()  # like `| head -c 10`
+    stderr = process.stderr.read()
+    assert process.wait(timeout=30) == 0
+    assert b"Traceback" not in stderr
