@@ -15,6 +15,7 @@ import csv
 import gc
 import io
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Union
@@ -28,7 +29,7 @@ from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
 from ._record import Record
-from ._rowcode import canonical_text_function, row_builder, typed_text_not_canonical
+from ._rowcode import canonical_line_pattern, row_builder, typed_text_not_canonical
 
 __all__ = ["Source", "iter_records", "parse_plan"]
 
@@ -270,6 +271,14 @@ class _TextLines:
         return text
 
 
+def _first_noncanonical(pattern: re.Pattern[str], text: str) -> int:
+    """The offset of the first record in `text` that `pattern` (a canonical record) rejects."""
+    offset = 0
+    while (match := pattern.match(text, offset)) is not None:
+        offset = match.end()
+    return offset
+
+
 def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -303,23 +312,22 @@ class _Reader:
         self._lines = _TextLines(stream, self.file, self.notes)
         self._lines.track = check_form
         self.check_form = check_form
-        self._canonical_rows: list[str] = []
         self._plan: _RowPlan | None = None
 
     def first_noncanonical_line(self) -> int | None:
         """The first line where the text read differs from its canonical form (or None).
 
-        The canonical text of every row (free text quoted, CRLF) is compared with the decoded
-        text as a whole; the bytes were compared with Windows' encoding chunk by chunk.
+        Called only for a file read without error, so every row has the layout's column count.
+        The decoded text must be a run of canonical records (free text quoted, CRLF); the bytes
+        were compared with Windows' encoding chunk by chunk.
         """
         if not self._lines.track:
             return None
         candidates = []
-        canonical = "".join(self._canonical_rows)
         original = "".join(self._lines.texts)
-        if canonical != original:
-            offset = _first_difference(canonical, original)
-            candidates.append(_count_lines(original[:offset]) + 1)
+        pattern = canonical_line_pattern(self.layout)
+        if pattern.sub("", original):
+            candidates.append(_count_lines(original[: _first_noncanonical(pattern, original)]) + 1)
         if self._lines.first_misencoded_line is not None:
             candidates.append(self._lines.first_misencoded_line)
         return min(candidates) if candidates else None
@@ -361,8 +369,6 @@ class _Reader:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
                 plan = self._plan = _RowPlan(self.layout)
-            if self.check_form:
-                self._canonical_rows.append(plan.canonical_text(row))
             record_no += 1
             record = plan.build(row, self, record_no, line)
             if record is not None:
@@ -441,7 +447,6 @@ class _RowPlan:
         self.width = len(layout.columns)
         self.record_type = layout.record_type
         self.fast_build = row_builder(layout)
-        self.canonical_text = canonical_text_function(layout)
         self.typed = [
             (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]
