@@ -318,3 +318,28 @@ def test_canonical_form_is_checked_exactly(change: object, line: int) -> None:
     issue = only(report, "read.not_canonical")
     assert (issue.file, issue.line) == (name, line)
     assert not found(validate({**files, name: data}), "read.not_canonical")
+
+
+def test_a_duplicate_code_windows_never_writes_is_not_canonical() -> None:
+    # ≒ has two codes: JIS 0x81E0 (what Windows writes) and NEC row 13 0x8790. Python's codec
+    # encodes it as Windows does, so only comparing bytes finds the other one.
+    files = edit(schedule_unit(), PLAN, 5, 7, "佐藤≒ケアマネ")
+    name = name_of(files, PLAN)
+    assert b"\x81\xe0" in files[name]
+    assert not found(validate(files), "read.not_canonical")
+    nec = {**files, name: files[name].replace(b"\x81\xe0", b"\x87\x90")}
+    issue = only(validate(nec), "read.not_canonical")
+    assert (issue.file, issue.line) == (name, 5)
+
+
+def test_free_text_with_a_line_break_inside_quotes_is_canonical() -> None:
+    files = edit(schedule_unit(), PLAN, 3, 7, "佐藤\r\nケアマネ")  # record 3 is on lines 3-4
+    name = name_of(files, PLAN)
+    assert not found(validate(files), "read.not_canonical")
+    # Record 4 (line 5) with its free text left bare: not canonical from that line on.
+    quoted, bare = encode('"佐藤 ケアマネ"'), encode("佐藤 ケアマネ")
+    head, *rest = files[name].split(quoted)
+    assert len(rest) >= 4
+    changed = head + quoted + rest[0] + quoted + rest[1] + bare + quoted.join(rest[2:])
+    issue = only(validate({**files, name: changed}), "read.not_canonical")
+    assert (issue.file, issue.line) == (name, 5)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -47,18 +46,16 @@ def check_items(file: CareplanFile, findings: Findings, columns: Columns) -> Non
     for column in layout.columns:
         if column.kind is Kind.CSV_VERSION:
             continue  # checked with the file's version rules
-        values = columns[column.attribute]
+        distinct = columns.distinct(column.attribute)
         if column.kind is Kind.FREE_TEXT and column.max_length is None:
             # Free text of any length: only emptiness can be wrong, and only if required.
-            distinct: Iterable[Any] = [None] if column.required and None in values else []
-        else:
-            distinct = set(values)
+            distinct = {None} if column.required and None in distinct else set()
         for value in distinct:
             problems = _problems(layout, column, value)
             if not problems:
                 continue
             kind_of_value = type(value)
-            for index, held in enumerate(values):
+            for index, held in enumerate(columns[column.attribute]):
                 if held == value and type(held) is kind_of_value:
                     for code, severity, ja, en in problems:
                         findings.add(

@@ -86,8 +86,8 @@ def _rank(code: int) -> int:
 
 
 @functools.cache
-def _corrections() -> dict[str, bytes]:
-    """Characters Python's cp932 encodes differently from Windows, with the Windows bytes."""
+def _codes() -> dict[str, list[int]]:
+    """Every MS932 double-byte character with all the codes that decode to it."""
     codes: dict[str, list[int]] = {}
     leads = [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
     trails = [*range(0x40, 0x7F), *range(0x80, 0xFD)]
@@ -100,8 +100,14 @@ def _corrections() -> dict[str, bytes]:
             if _BAD_DECODED.search(char):
                 continue
             codes.setdefault(char, []).append(lead << 8 | trail)
+    return codes
+
+
+@functools.cache
+def _corrections() -> dict[str, bytes]:
+    """Characters Python's cp932 encodes differently from Windows, with the Windows bytes."""
     corrections: dict[str, bytes] = {}
-    for char, candidates in codes.items():
+    for char, candidates in _codes().items():
         best = min(candidates, key=lambda code: (_rank(code), code))
         wanted = best.to_bytes(2, "big")
         if char.encode("cp932") != wanted:
@@ -115,14 +121,19 @@ def _corrections_pattern() -> re.Pattern[str]:
 
 
 @functools.cache
-def _bad_or_corrected_pattern() -> re.Pattern[str]:
-    corrected = "".join(sorted(_corrections()))
-    return re.compile("[" + _BAD_DECODED.pattern[1:-1] + corrected + "]")
+def _bad_or_ambiguous_pattern() -> re.Pattern[str]:
+    ambiguous = "".join(sorted(char for char, codes in _codes().items() if len(codes) > 1))
+    return re.compile("[" + _BAD_DECODED.pattern[1:-1] + ambiguous + "]")
 
 
-def has_bad_or_corrected_characters(text: str) -> bool:
-    """One scan for both: characters that are no MS932 characters, or that need correcting."""
-    return _bad_or_corrected_pattern().search(text) is not None
+def has_bad_or_ambiguous_characters(text: str) -> bool:
+    """One scan for characters that are no MS932 characters or that have several codes.
+
+    A decoded text with neither came from exactly the bytes its encoding gives back, so the
+    canonical-form check need not compare bytes (the NEC and IBM extensions hold duplicates
+    of JIS characters and of each other: ≒ is 0x81E0 and 0x8790, 髙 0xFBFC and 0xEEE0).
+    """
+    return _bad_or_ambiguous_pattern().search(text) is not None
 
 
 def needs_correction(text: str) -> bool:

@@ -184,13 +184,12 @@ class _TextLines:
         self._notes = notes
         self.encoding = "cp932"
         self.saw_bad_characters = False
-        # For the canonical-form check: the decoded text, the number of lines before the
-        # current chunk, and the first line whose bytes are not the Windows encoding.
+        # For the canonical-form check: the decoded text chunk by chunk, and the bytes of the
+        # chunks holding characters with several codes (whose bytes must be compared).
         self.track = False
         self.texts: list[str] = []
-        self.lines_before = 0
-        self.first_misencoded_line: int | None = None
-        self._skip_correction_check = False
+        self.ambiguous: list[tuple[int, str, bytes]] = []
+        self._chunk_is_plain = False
 
     def __iter__(self) -> Iterator[str]:
         pending = self._stream.read(_CHUNK_SIZE)
@@ -222,37 +221,22 @@ class _TextLines:
             pending = data[cut:]
             text = self._decode(data[:cut])
             if self.track:
-                self._check_encoding(text, data[:cut])
+                if not self._chunk_is_plain:
+                    self.ambiguous.append((len(self.texts), text, data[:cut]))
                 self.texts.append(text)
             yield from io.StringIO(text, newline="")
-            if self.track:
-                self.lines_before += _count_lines(text)
-
-    def _check_encoding(self, text: str, data: bytes) -> None:
-        """Note the first line whose bytes differ from Windows' encoding of its text."""
-        if self.first_misencoded_line is not None or self.encoding != "cp932":
-            return
-        if self._skip_correction_check or not _ms932.needs_correction(text):
-            return
-        try:
-            canonical = _ms932.encode(text)
-        except ValueError:
-            return  # characters that are no MS932 characters: reported as errors
-        if canonical != data:
-            head = data[: _first_difference(canonical, data)]
-            self.first_misencoded_line = self.lines_before + _count_lines(_ms932.decode(head)) + 1
 
     def _decode(self, data: bytes) -> str:
         if self.encoding == "utf-8":
             text = data.decode("utf-8", "surrogateescape")
         else:
             text = _ms932.decode(data)
-        # While checking the form, one scan looks for bad and for re-encoded characters at
-        # once; the separate scans run only when it finds something.
-        if self.track and not _ms932.has_bad_or_corrected_characters(text):
-            self._skip_correction_check = True
-            return text
-        self._skip_correction_check = False
+        # While checking the form, one scan looks for bad characters and for characters with
+        # several codes at once; the separate scan for bad ones runs only when it finds some.
+        if self.track:
+            self._chunk_is_plain = not _ms932.has_bad_or_ambiguous_characters(text)
+            if self._chunk_is_plain:
+                return text
         if not self.saw_bad_characters and _ms932.has_bad_characters(text):
             self.saw_bad_characters = True
             if self.encoding == "cp932" and _is_utf8(data):
@@ -272,11 +256,10 @@ class _TextLines:
 
 
 def _first_noncanonical(pattern: re.Pattern[str], text: str) -> int:
-    """The offset of the first record in `text` that `pattern` (a canonical record) rejects."""
-    offset = 0
-    while (match := pattern.match(text, offset)) is not None:
-        offset = match.end()
-    return offset
+    """Where `pattern` (a run of canonical records) stops matching `text`: the start of the
+    first record that is not canonical."""
+    match = pattern.match(text)
+    return match.end() if match is not None else 0
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -315,22 +298,44 @@ class _Reader:
         self._plan: _RowPlan | None = None
 
     def first_noncanonical_line(self) -> int | None:
-        """The first line where the text read differs from its canonical form (or None).
+        """The first line where the file differs from its canonical form (or None).
 
         Called only for a file read without error, so every row has the layout's column count.
-        The decoded text must be a run of canonical records (free text quoted, CRLF); the bytes
-        were compared with Windows' encoding chunk by chunk.
+        The text must be a run of canonical records (free text quoted, CRLF) and the bytes must
+        be Windows' MS932 encoding of the text.
         """
         if not self._lines.track:
             return None
-        candidates = []
-        original = "".join(self._lines.texts)
+        text = "".join(self._lines.texts)
         pattern = canonical_line_pattern(self.layout)
-        if pattern.sub("", original):
-            candidates.append(_count_lines(original[: _first_noncanonical(pattern, original)]) + 1)
-        if self._lines.first_misencoded_line is not None:
-            candidates.append(self._lines.first_misencoded_line)
+        candidates = []
+        if pattern.fullmatch(text) is None:
+            offset = _first_noncanonical(pattern, text)
+            candidates.append(_count_lines(text[:offset]) + 1)
+        if self._lines.encoding == "cp932":
+            misencoded = self._first_misencoded_line()
+            if misencoded is not None:
+                candidates.append(misencoded)
         return min(candidates) if candidates else None
+
+    def _first_misencoded_line(self) -> int | None:
+        """The first line whose bytes differ from Windows' encoding of its text (or None).
+
+        Only chunks holding a character with several codes can differ. Comparing their bytes
+        (not only looking for the characters Python's codec gets wrong) also finds a duplicate
+        code Windows never writes, such as NEC row 13's 0x8790 for ≒ where Windows writes
+        0x81E0: strict Shift_JIS readers reject those.
+        """
+        for position, text, data in self._lines.ambiguous:
+            try:
+                windows = _ms932.encode(text)
+            except ValueError:
+                return None  # characters that are no MS932 characters: reported as errors
+            if windows != data:
+                head = _ms932.decode(data[: _first_difference(windows, data)])
+                before = sum(map(_count_lines, self._lines.texts[:position]))
+                return before + _count_lines(head) + 1
+        return None
 
     def typed_text_not_canonical(self) -> bool:
         return self._plan is not None and self._plan.typed_text_not_canonical()
@@ -383,6 +388,7 @@ class _Reader:
         self.check_form = False
         self._lines.track = False
         self._lines.texts.clear()
+        self._lines.ambiguous.clear()
 
     # -- issues ----------------------------------------------------------------------------
 

@@ -175,9 +175,8 @@ def _check_updater(file: CareplanFile, findings: Findings, columns: Columns) -> 
         return
     column = layout.column("updater_office_no")
     sender = file.name.sender.number
-    values = columns["updater_office_no"]
-    for index in _where(values, lambda value: value is not None and value != sender):
-        value = values[index]
+    for index in columns.where("updater_office_no", lambda v: v is not None and v != sender):
+        value = columns["updater_office_no"][index]
         findings.add(
             "office.updater_mismatch",
             "warning",
@@ -201,9 +200,8 @@ def _check_month_column(
     if month is None:
         return
     column = file.layout.column(attribute)
-    values = columns[attribute]
-    for index in _where(values, lambda value: value is not None and value != month):
-        value = values[index]
+    for index in columns.where(attribute, lambda value: value is not None and value != month):
+        value = columns[attribute][index]
         findings.add(
             "month.mismatch",
             "error",
@@ -260,21 +258,20 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     _check_month_column(file, findings, columns, "target_month")
     layout = file.layout
     records = _records(file)
-    codes = columns["service_code"]
-    for index in _where(codes, lambda code: _service_type(code) in OUT_OF_SCOPE):
-        _check_scope(file, findings, index, codes[index])
-    for index in _where(codes, lambda code: _service_type(code) in ("17", "67")):
+    for index in columns.where("service_code", lambda c: _service_type(c) in OUT_OF_SCOPE):
+        _check_scope(file, findings, index, records[index].service_code)
+    for index in columns.where("service_code", lambda c: _service_type(c) in ("17", "67")):
         _check_equipment(file, findings, index, records[index])
-    days = columns["service_date"]
-    months = columns["target_month"]
     date_column = layout.column("service_date")
-    distinct_months = set(months)
+    distinct_months = columns.distinct("target_month")
     if len(distinct_months) == 1:  # the usual case: check each distinct day once
         (month,) = distinct_months
-        outside = _where(days, lambda day: _outside_month((day, month)))
+        outside = columns.where("service_date", lambda day: _outside_month((day, month)))
     else:
-        outside = _where(list(zip(days, months, strict=True)), _outside_month)
+        days_and_months = zip(columns["service_date"], columns["target_month"], strict=True)
+        outside = _where(list(days_and_months), _outside_month)
     for index in outside:
+        days, months = columns["service_date"], columns["target_month"]
         findings.add(
             "month.service_date",
             "error",
@@ -284,10 +281,9 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
             column=date_column,
             value=days[index],
         )
-    details = columns["detail_no"]
     detail_column = layout.column("detail_no")
-    for index in _where(details, lambda detail: detail is not None):
-        if _service_type(codes[index]) != "17":
+    for index in columns.where("detail_no", lambda detail: detail is not None):
+        if _service_type(records[index].service_code) != "17":
             findings.add(
                 "equipment.detail_no",
                 "error",
@@ -295,10 +291,13 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
                 "明細判別コード is set only on 福祉用具貸与 (17) lines",
                 index=index,
                 column=detail_column,
-                value=details[index],
+                value=records[index].detail_no,
             )
-    times = list(zip(columns["start_time"], columns["end_time"], strict=True))
-    for index in _where(times, lambda pair: (pair[0] is NO_TIME) != (pair[1] is NO_TIME)):
+    no_time_pairs: list[int] = []
+    if NO_TIME in columns.distinct("start_time") or NO_TIME in columns.distinct("end_time"):
+        times = list(zip(columns["start_time"], columns["end_time"], strict=True))
+        no_time_pairs = _where(times, lambda pair: (pair[0] is NO_TIME) != (pair[1] is NO_TIME))
+    for index in no_time_pairs:
         findings.add(
             "time.no_time_pair",
             "warning",
@@ -310,9 +309,12 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     # 第6表 No.6 names the care-manager office: the sender of a 予定, the receiver of a 実績.
     is_plan = layout.id == "table6_plan"
     care_office = file.name.sender.number if is_plan else file.name.receiver.number
-    offices = columns["plan_office_no"]
     office_column = layout.column("plan_office_no")
-    for index in _where(offices, lambda office: office is not None and office != care_office):
+
+    def names_another_office(office: str | None) -> bool:
+        return office is not None and office != care_office
+
+    for index in columns.where("plan_office_no", names_another_office):
         findings.add(
             "office.plan_office_mismatch",
             "warning",
@@ -320,7 +322,7 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
             f"プラン担当業者コード differs from the care-manager office ({care_office})",
             index=index,
             column=office_column,
-            value=offices[index],
+            value=records[index].plan_office_no,
         )
 
 

@@ -221,15 +221,15 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
 
 @functools.cache
 def canonical_line_pattern(layout: Layout) -> re.Pattern[str]:
-    """The grammar of one record of `layout` written in canonical form, CRLF included.
+    """The grammar of a run of records of `layout` written in canonical form, CRLF included.
 
     Free text is quoted when non-empty (inner quotes doubled, line breaks allowed inside);
-    every other item is bare. A text that is a run of matches of this pattern is what the
-    writer would make of the records read from it, so the canonical-form check is one pass of
-    the C regex engine over the text instead of rebuilding every row in Python. Possessive
-    quantifiers keep the engine from backtracking into a long quoted item.
+    every other item is bare. A text that this pattern matches in full is what the writer would
+    make of the records read from it, so the canonical-form check is one pass of the C regex
+    engine over the text instead of rebuilding every row in Python. Possessive quantifiers keep
+    the engine from backtracking.
     """
     bare = r'[^,"\r\n]*+'
-    quoted = '(?:"(?:[^"]++|"")++")?'
+    quoted = r'(?:"(?:[^"]++|"")++")?'
     items = [quoted if column.kind is Kind.FREE_TEXT else bare for column in layout.columns]
-    return re.compile(",".join(items) + r"\r\n")
+    return re.compile("(?:" + ",".join(items) + r"\r\n)*+")
