@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ._issue import Issue, Severity
 from ._version import __version__
+from .envelope import *  # noqa: F403  (the envelope layer's __all__ is public)
+from .envelope import __all__ as _envelope_all
 from .errors import CareplanLinkError, FormatError
 from .format import *  # noqa: F403  (the format layer's __all__ is public)
 from .format import __all__ as _format_all
@@ -18,4 +20,5 @@ __all__ = [
     "Severity",
     "__version__",
     *_format_all,
+    *_envelope_all,
 ]

@@ -1,0 +1,542 @@
+"""CMS (RFC 5652) structures: SignedData, AuthEnvelopedData (RFC 5083/5084) and EnvelopedData.
+
+asn1crypto describes and encodes the structures; cryptography does every cryptographic step.
+Nothing here writes DER by hand.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ..errors import (
+    DecryptionError,
+    MalformedEnvelope,
+    NotForThisRecipient,
+    SignatureError,
+    UntrustedSigner,
+)
+from ._identity import OfficeIdentity
+
+__all__ = [
+    "RECIPIENTS_DIGEST_OID",
+    "Signed",
+    "decrypt",
+    "encrypt",
+    "recipient_infos",
+    "sign",
+    "verify_signature",
+]
+
+# A signed attribute of our own: SHA-256 of the DER of the envelope's RecipientInfos. CMS leaves
+# the recipient list unauthenticated (and OpenSSL 3.0 cannot read AuthEnvelopedData authAttrs),
+# so this is what makes a changed, added or removed recipient entry detectable. The OID is a
+# UUID arc (ITU-T X.667), which needs no registration.
+RECIPIENTS_DIGEST_OID = "2.25.181270290167395834357853014573385467731"
+cms.CMSAttributeType._map[RECIPIENTS_DIGEST_OID] = "careplan_link_recipients_digest"
+cms.CMSAttribute._oid_specs["careplan_link_recipients_digest"] = cms.SetOfOctetString
+
+
+class GcmParameters(core.Sequence):  # type: ignore[misc]
+    """GCMParameters of RFC 5084."""
+
+    _fields = [  # noqa: RUF012  (asn1crypto's declarative form)
+        ("aes_nonce", core.OctetString),
+        ("aes_icvlen", core.Integer, {"default": 12}),
+    ]
+
+
+_GCM_KEY_SIZES = {"aes128_gcm": 16, "aes192_gcm": 24, "aes256_gcm": 32}
+_CBC_KEY_SIZES = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1,
+    "sha224": hashes.SHA224,
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+_DIGEST_ALGORITHMS = {"sha256", "sha384", "sha512"}
+
+
+def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+
+
+def _issuer_and_serial(certificate: asn1_x509.Certificate) -> cms.IssuerAndSerialNumber:
+    return cms.IssuerAndSerialNumber(
+        {"issuer": certificate.issuer, "serial_number": certificate.serial_number}
+    )
+
+
+# -- SignedData --------------------------------------------------------------------------------
+
+
+def sign(
+    content: bytes,
+    identity: OfficeIdentity,
+    *,
+    signed_at: datetime.datetime,
+    recipients_digest: bytes | None,
+) -> bytes:
+    """The DER of a SignedData ContentInfo holding `content` (id-data), signed by `identity`."""
+    certificate = _asn1_certificate(identity.certificate)
+    attributes = [
+        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+        cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signed_at})]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
+    ]
+    if recipients_digest is not None:
+        attributes.append(
+            cms.CMSAttribute(
+                {"type": "careplan_link_recipients_digest", "values": [recipients_digest]}
+            )
+        )
+    signed_attrs = cms.CMSAttributes(attributes)
+    # The signature covers the attributes' DER with the SET OF tag (RFC 5652 §5.4).
+    signature = identity.private_key.sign(
+        _as_set(signed_attrs.dump()), rsa_padding.PKCS1v15(), hashes.SHA256()
+    )
+    signer = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
+            ),
+            "digest_algorithm": {"algorithm": "sha256"},
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": {"algorithm": "rsassa_pkcs1v15"},
+            "signature": signature,
+        }
+    )
+    certificates = [certificate, *map(_asn1_certificate, identity.chain)]
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {"content_type": "data", "content": content},
+            "certificates": [
+                cms.CertificateChoices(name="certificate", value=c) for c in certificates
+            ],
+            "signer_infos": [signer],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def _as_set(encoded_attributes: bytes) -> bytes:
+    """Signed attributes are encoded [0] IMPLICIT in SignerInfo but signed as a SET OF."""
+    return b"\x31" + encoded_attributes[1:]
+
+
+class Signed:
+    """What a verified SignedData says: content, signer certificate(s), time, bound digest."""
+
+    def __init__(
+        self,
+        content: bytes,
+        signer: x509.Certificate,
+        certificates: list[x509.Certificate],
+        signed_at: datetime.datetime | None,
+        recipients_digest: bytes | None,
+    ) -> None:
+        self.content = content
+        self.signer = signer
+        self.certificates = certificates
+        self.signed_at = signed_at
+        self.recipients_digest = recipients_digest
+
+
+def verify_signature(inner: bytes, *, inner_type: str) -> Signed:
+    """Parse the decrypted content as SignedData and verify its one signature.
+
+    `inner_type` is the envelope's content type: `data` when it holds a SignedData ContentInfo
+    (what OpenSSL's sign-then-encrypt pipeline and `seal` make), `signed_data` when it holds the
+    SignedData itself (or, leniently, its ContentInfo).
+    """
+    _refuse_indefinite_length(inner, "the signed content")
+    signed_data = _load_signed_data(inner, inner_type)
+    try:
+        encapsulated = signed_data["encap_content_info"]
+        if encapsulated["content_type"].native != "data":
+            raise SignatureError("the signed content is not of type id-data")
+        content = encapsulated["content"].native
+        if content is None:
+            raise SignatureError("the signature is detached: the signed content is missing")
+        signers = list(signed_data["signer_infos"])
+        if len(signers) != 1:
+            raise SignatureError(f"expected one signer, found {len(signers)}")
+        certificates = [
+            x509.load_der_x509_certificate(choice.chosen.dump())
+            for choice in signed_data["certificates"] or []
+            if choice.name == "certificate"
+        ]
+        return _verify_signer_info(signers[0], bytes(content), certificates)
+    except (ValueError, TypeError, KeyError) as error:
+        raise SignatureError(f"the SignedData cannot be read: {error}") from None
+
+
+def _load_signed_data(inner: bytes, inner_type: str) -> cms.SignedData:
+    try:
+        if inner_type == "signed_data" and inner[:1] == b"\x30" and not _is_content_info(inner):
+            signed_data = cms.SignedData.load(inner, strict=True)
+            signed_data.native  # noqa: B018  (parses every field now, inside this try)
+            return signed_data
+        info = cms.ContentInfo.load(inner, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise SignatureError(
+                f"the decrypted content is {info['content_type'].native}, not a SignedData"
+            )
+        signed_data = info["content"]
+        signed_data["signer_infos"].native  # noqa: B018
+        return signed_data
+    except SignatureError:
+        raise
+    except (ValueError, TypeError, KeyError) as error:
+        raise SignatureError(f"the decrypted content is not a SignedData: {error}") from None
+
+
+def _is_content_info(data: bytes) -> bool:
+    try:
+        content_type = cms.ContentInfo.load(data, strict=True)["content_type"].native
+        return bool(content_type == "signed_data")
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _verify_signer_info(
+    signer: cms.SignerInfo, content: bytes, certificates: list[x509.Certificate]
+) -> Signed:
+    certificate = _signer_certificate(signer, certificates)
+    digest_name = signer["digest_algorithm"]["algorithm"].native
+    if digest_name not in _DIGEST_ALGORITHMS:
+        raise SignatureError(f"digest algorithm {digest_name} is not accepted")
+    hash_type = _HASHES[digest_name]
+    attributes = signer["signed_attrs"]
+    if not attributes:
+        raise SignatureError("the signature has no signed attributes (content type, digest)")
+    values = {attribute["type"].native: attribute["values"] for attribute in attributes}
+    if "content_type" not in values or values["content_type"][0].native != "data":
+        raise SignatureError("the signed content-type attribute is missing or not id-data")
+    if "message_digest" not in values:
+        raise SignatureError("the signed message-digest attribute is missing")
+    expected = hashlib.new(digest_name, content).digest()
+    if not hmac.compare_digest(values["message_digest"][0].native, expected):
+        raise SignatureError("the signed content was altered (message digest differs)")
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise SignatureError("the signer's key is not an RSA key")
+    try:
+        public_key.verify(
+            signer["signature"].native,
+            _as_set(attributes.dump()),
+            _signature_padding(signer, hash_type),
+            hash_type(),
+        )
+    except InvalidSignature:
+        raise SignatureError("the signature does not verify") from None
+    signed_at = None
+    if "signing_time" in values:
+        signed_at = values["signing_time"][0].native
+        if signed_at.tzinfo is None:
+            signed_at = signed_at.replace(tzinfo=datetime.UTC)
+    bound = values.get("careplan_link_recipients_digest")
+    return Signed(
+        content, certificate, certificates, signed_at, None if bound is None else bound[0].native
+    )
+
+
+def _signature_padding(
+    signer: cms.SignerInfo, hash_type: type[hashes.HashAlgorithm]
+) -> rsa_padding.AsymmetricPadding:
+    algorithm = signer["signature_algorithm"]
+    name = algorithm["algorithm"].native
+    if name == "rsassa_pss":
+        parameters = algorithm["parameters"]
+        return rsa_padding.PSS(
+            mgf=rsa_padding.MGF1(
+                _HASHES[parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native]()
+            ),
+            salt_length=parameters["salt_length"].native,
+        )
+    if name in ("rsassa_pkcs1v15", "sha256_rsa", "sha384_rsa", "sha512_rsa"):
+        return rsa_padding.PKCS1v15()
+    raise SignatureError(f"signature algorithm {name} is not accepted")
+
+
+def _signer_certificate(
+    signer: cms.SignerInfo, certificates: list[x509.Certificate]
+) -> x509.Certificate:
+    sid = signer["sid"]
+    for certificate in certificates:
+        if sid.name == "issuer_and_serial_number":
+            wanted = sid.chosen
+            candidate = _asn1_certificate(certificate)
+            if (
+                candidate.issuer == wanted["issuer"]
+                and candidate.serial_number == wanted["serial_number"].native
+            ):
+                return certificate
+        elif _subject_key_identifier(certificate) == sid.chosen.native:
+            return certificate
+    raise UntrustedSigner("the signer's certificate is not included in the signature")
+
+
+def _subject_key_identifier(certificate: x509.Certificate) -> bytes | None:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return None
+    return extension.value.digest
+
+
+# -- encryption --------------------------------------------------------------------------------
+
+
+def recipient_infos(
+    key: bytes, recipients: Sequence[x509.Certificate], *, oaep: bool
+) -> cms.RecipientInfos:
+    """The content-encryption key transported to each recipient (RSA-OAEP-SHA256 or PKCS#1 v1.5)."""
+    infos = []
+    for recipient in recipients:
+        public_key = recipient.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError("recipient certificates must have RSA keys")
+        if oaep:
+            encrypted = public_key.encrypt(key, _oaep(hashes.SHA256))
+            algorithm = {
+                "algorithm": "rsaes_oaep",
+                "parameters": algos.RSAESOAEPParams(
+                    {
+                        "hash_algorithm": {"algorithm": "sha256"},
+                        "mask_gen_algorithm": {
+                            "algorithm": "mgf1",
+                            "parameters": {"algorithm": "sha256"},
+                        },
+                    }
+                ),
+            }
+        else:
+            encrypted = public_key.encrypt(key, rsa_padding.PKCS1v15())
+            algorithm = {"algorithm": "rsaes_pkcs1v15"}
+        infos.append(
+            cms.RecipientInfo(
+                name="ktri",
+                value=cms.KeyTransRecipientInfo(
+                    {
+                        "version": "v0",
+                        "rid": cms.RecipientIdentifier(
+                            name="issuer_and_serial_number",
+                            value=_issuer_and_serial(_asn1_certificate(recipient)),
+                        ),
+                        "key_encryption_algorithm": algorithm,
+                        "encrypted_key": encrypted,
+                    }
+                ),
+            )
+        )
+    return cms.RecipientInfos(infos)
+
+
+def _oaep(hash_type: type[hashes.HashAlgorithm]) -> rsa_padding.OAEP:
+    return rsa_padding.OAEP(mgf=rsa_padding.MGF1(hash_type()), algorithm=hash_type(), label=None)
+
+
+def encrypt(inner: bytes, key: bytes, infos: cms.RecipientInfos, *, gcm: bool) -> bytes:
+    """AuthEnvelopedData (AES-256-GCM) or EnvelopedData (AES-256-CBC) around `inner` (id-data)."""
+    if gcm:
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, inner, None)
+        ciphertext, tag = sealed[:-16], sealed[-16:]
+        del sealed
+        envelope = cms.AuthEnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": infos,
+                "auth_encrypted_content_info": {
+                    "content_type": "data",
+                    "content_encryption_algorithm": {
+                        "algorithm": "aes256_gcm",
+                        "parameters": GcmParameters({"aes_nonce": nonce, "aes_icvlen": 16}),
+                    },
+                    "encrypted_content": ciphertext,
+                },
+                "mac": tag,
+            }
+        )
+        content_type = "authenticated_enveloped_data"
+    else:
+        iv = os.urandom(16)
+        padder = padding.PKCS7(128).padder()
+        padded = padder.update(inner) + padder.finalize()
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        ciphertext = encryptor.update(padded) + encryptor.finalize()
+        envelope = cms.EnvelopedData(
+            {
+                "version": "v0",
+                "recipient_infos": infos,
+                "encrypted_content_info": {
+                    "content_type": "data",
+                    "content_encryption_algorithm": {"algorithm": "aes256_cbc", "parameters": iv},
+                    "encrypted_content": ciphertext,
+                },
+            }
+        )
+        content_type = "enveloped_data"
+    return bytes(cms.ContentInfo({"content_type": content_type, "content": envelope}).dump())
+
+
+# -- decryption --------------------------------------------------------------------------------
+
+
+class Decrypted:
+    def __init__(self, inner: bytes, inner_type: str, recipients_der: bytes) -> None:
+        self.inner = inner
+        self.inner_type = inner_type
+        self.recipients_der = recipients_der
+
+
+def decrypt(data: bytes, identity: OfficeIdentity) -> Decrypted:
+    """Decrypt an AuthEnvelopedData or EnvelopedData addressed to `identity`."""
+    _refuse_indefinite_length(data, "the envelope")
+    try:
+        info = cms.ContentInfo.load(data, strict=True)
+        kind = info["content_type"].native
+        if kind not in ("authenticated_enveloped_data", "enveloped_data"):
+            raise MalformedEnvelope(f"a CMS {kind}, not an encrypted envelope")
+        envelope = info["content"]
+        envelope.native  # noqa: B018  (parses every field now: errors are format errors)
+        if envelope["version"].native not in ("v0", "v2"):
+            raise MalformedEnvelope(f"unexpected envelope version {envelope['version'].native}")
+        infos = envelope["recipient_infos"]
+        recipients_der = bytes(infos.dump())
+        encrypted_info = envelope[
+            "auth_encrypted_content_info"
+            if kind == "authenticated_enveloped_data"
+            else "encrypted_content_info"
+        ]
+    except MalformedEnvelope:
+        raise
+    except (ValueError, TypeError, KeyError, OverflowError) as error:
+        raise MalformedEnvelope(f"not a readable CMS envelope (DER): {error}") from None
+    key = _content_key(infos, identity)
+    inner_type = encrypted_info["content_type"].native
+    if inner_type not in ("data", "signed_data"):
+        raise MalformedEnvelope(f"the encrypted content type {inner_type} is not accepted")
+    ciphertext = encrypted_info["encrypted_content"].native
+    if ciphertext is None:
+        raise MalformedEnvelope("the envelope holds no encrypted content")
+    algorithm = encrypted_info["content_encryption_algorithm"]
+    if kind == "authenticated_enveloped_data":
+        inner = _decrypt_gcm(algorithm, key, bytes(ciphertext), envelope["mac"].native)
+    else:
+        inner = _decrypt_cbc(algorithm, key, bytes(ciphertext))
+    return Decrypted(inner, inner_type, recipients_der)
+
+
+def _content_key(infos: cms.RecipientInfos, identity: OfficeIdentity) -> bytes:
+    mine = _asn1_certificate(identity.certificate)
+    key_id = _subject_key_identifier(identity.certificate)
+    for info in infos:
+        if info.name != "ktri":
+            continue
+        ktri = info.chosen
+        rid = ktri["rid"]
+        if rid.name == "issuer_and_serial_number":
+            matches = (
+                rid.chosen["issuer"] == mine.issuer
+                and rid.chosen["serial_number"].native == mine.serial_number
+            )
+        else:
+            matches = key_id is not None and rid.chosen.native == key_id
+        if matches:
+            return _unwrap_key(ktri, identity)
+    raise NotForThisRecipient(
+        f"the envelope is not addressed to office {identity.office_no}'s certificate "
+        f"(serial {identity.certificate.serial_number:x})"
+    )
+
+
+def _unwrap_key(ktri: cms.KeyTransRecipientInfo, identity: OfficeIdentity) -> bytes:
+    algorithm = ktri["key_encryption_algorithm"]
+    name = algorithm["algorithm"].native
+    encrypted = ktri["encrypted_key"].native
+    try:
+        if name == "rsaes_oaep":
+            parameters = algorithm["parameters"]
+            hash_name = parameters["hash_algorithm"]["algorithm"].native
+            mgf_hash = parameters["mask_gen_algorithm"]["parameters"]["algorithm"].native
+            if hash_name not in _HASHES or mgf_hash not in _HASHES:
+                raise DecryptionError(f"RSA-OAEP with {hash_name}/{mgf_hash} is not accepted")
+            label = parameters["p_source_algorithm"]["parameters"].native or None
+            oaep = rsa_padding.OAEP(
+                mgf=rsa_padding.MGF1(_HASHES[mgf_hash]()),
+                algorithm=_HASHES[hash_name](),
+                label=label,
+            )
+            return identity.private_key.decrypt(encrypted, oaep)
+        if name == "rsaes_pkcs1v15":
+            return identity.private_key.decrypt(encrypted, rsa_padding.PKCS1v15())
+    except ValueError:
+        raise DecryptionError("the content key cannot be decrypted with this identity") from None
+    raise DecryptionError(f"key transport {name} is not accepted")
+
+
+def _decrypt_gcm(
+    algorithm: cms.EncryptionAlgorithm, key: bytes, ciphertext: bytes, tag: bytes
+) -> bytes:
+    name = algorithm["algorithm"].native
+    if _GCM_KEY_SIZES.get(name) != len(key):
+        raise DecryptionError(f"content encryption {name} with a {len(key)}-byte key")
+    try:
+        parameters = GcmParameters.load(algorithm["parameters"].dump(), strict=True)
+        nonce = parameters["aes_nonce"].native
+        if parameters["aes_icvlen"].native != len(tag) or len(tag) < 12:
+            raise DecryptionError("the authentication tag length does not match its parameters")
+        return AESGCM(key).decrypt(nonce, ciphertext + tag, None)
+    except InvalidTag:
+        raise DecryptionError(
+            "the encrypted content fails its authentication check (altered or wrong key)"
+        ) from None
+    except (ValueError, TypeError) as error:
+        raise DecryptionError(f"the AES-GCM parameters cannot be read: {error}") from None
+
+
+def _decrypt_cbc(algorithm: cms.EncryptionAlgorithm, key: bytes, ciphertext: bytes) -> bytes:
+    name = algorithm["algorithm"].native
+    if _CBC_KEY_SIZES.get(name) != len(key):
+        raise DecryptionError(f"content encryption {name} with a {len(key)}-byte key")
+    iv = algorithm["parameters"].native
+    try:
+        decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+    except (ValueError, TypeError):
+        raise DecryptionError(
+            "the encrypted content cannot be decrypted (altered or wrong key)"
+        ) from None
+
+
+def _refuse_indefinite_length(data: bytes, what: str) -> None:
+    """Refuse indefinite-length BER (what `openssl cms -stream` writes) before parsing: the
+    ASN.1 parser would take time growing with the square of the size to read it."""
+    if len(data) >= 2 and data[0] == 0x30 and data[1] == 0x80:
+        raise MalformedEnvelope(
+            f"{what} is indefinite-length BER (as `openssl cms -stream` writes); envelopes are "
+            "DER: make it with `openssl cms ... -outform DER` without -stream, or convert it "
+            "with `openssl cms -cmsout -inform DER -outform DER`"
+        )
