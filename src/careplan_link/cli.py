@@ -1,6 +1,7 @@
 """The `careplan-link` command. Thin: it parses arguments and calls the public API.
 
-Exit status: 0 success, 1 the input has errors, 2 usage error or unreadable path.
+Exit status: 0 success, 1 the input has errors (or an envelope is refused), 2 usage error or
+unreadable path.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._cli_envelope import add_envelope_commands
 from ._issue import Issue
 from ._version import __version__
 from .errors import FormatError
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("ja", "en"), default="ja", help="language of the messages (ja)"
     )
     check.set_defaults(run=_validate)
+    add_envelope_commands(commands)
     return parser
 
 

@@ -6,11 +6,12 @@ Nothing here writes DER by hand.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import (
     DecryptionError,
+    EnvelopeError,
     MalformedEnvelope,
     NotForThisRecipient,
     SignatureError,
@@ -49,6 +51,22 @@ __all__ = [
 RECIPIENTS_DIGEST_OID = "2.25.181270290167395834357853014573385467731"
 cms.CMSAttributeType._map[RECIPIENTS_DIGEST_OID] = "careplan_link_recipients_digest"
 cms.CMSAttribute._oid_specs["careplan_link_recipients_digest"] = cms.SetOfOctetString
+
+
+_PARSE_NOTE = """Parsing steps catch Exception: asn1crypto reports malformed input not only with
+ValueError but also with TypeError, KeyError, AttributeError, OverflowError… (found by the
+bit-flip test). Each such block only parses; our own EnvelopeErrors are re-raised untouched."""
+
+
+@contextlib.contextmanager
+def _reading(error: type[EnvelopeError], what: str) -> Iterator[None]:
+    """Turn any failure while reading parsed structures into `error` (see _PARSE_NOTE)."""
+    try:
+        yield
+    except EnvelopeError:
+        raise
+    except Exception as failure:
+        raise error(f"{what} cannot be read: {failure!r}") from None
 
 
 class GcmParameters(core.Sequence):  # type: ignore[misc]
@@ -168,8 +186,8 @@ def verify_signature(inner: bytes, *, inner_type: str) -> Signed:
     SignedData itself (or, leniently, its ContentInfo).
     """
     _refuse_indefinite_length(inner, "the signed content")
-    signed_data = _load_signed_data(inner, inner_type)
-    try:
+    with _reading(SignatureError, "the SignedData"):
+        signed_data = _load_signed_data(inner, inner_type)
         encapsulated = signed_data["encap_content_info"]
         if encapsulated["content_type"].native != "data":
             raise SignatureError("the signed content is not of type id-data")
@@ -185,8 +203,6 @@ def verify_signature(inner: bytes, *, inner_type: str) -> Signed:
             if choice.name == "certificate"
         ]
         return _verify_signer_info(signers[0], bytes(content), certificates)
-    except (ValueError, TypeError, KeyError) as error:
-        raise SignatureError(f"the SignedData cannot be read: {error}") from None
 
 
 def _load_signed_data(inner: bytes, inner_type: str) -> cms.SignedData:
@@ -203,17 +219,17 @@ def _load_signed_data(inner: bytes, inner_type: str) -> cms.SignedData:
         signed_data = info["content"]
         signed_data["signer_infos"].native  # noqa: B018
         return signed_data
-    except SignatureError:
+    except EnvelopeError:
         raise
-    except (ValueError, TypeError, KeyError) as error:
-        raise SignatureError(f"the decrypted content is not a SignedData: {error}") from None
+    except Exception as error:  # see _PARSE_NOTE
+        raise SignatureError(f"the decrypted content is not a SignedData: {error!r}") from None
 
 
 def _is_content_info(data: bytes) -> bool:
     try:
         content_type = cms.ContentInfo.load(data, strict=True)["content_type"].native
         return bool(content_type == "signed_data")
-    except (ValueError, TypeError, KeyError):
+    except Exception:  # see _PARSE_NOTE
         return False
 
 
@@ -412,38 +428,36 @@ class Decrypted:
 def decrypt(data: bytes, identity: OfficeIdentity) -> Decrypted:
     """Decrypt an AuthEnvelopedData or EnvelopedData addressed to `identity`."""
     _refuse_indefinite_length(data, "the envelope")
-    try:
+    with _reading(MalformedEnvelope, "the CMS envelope (DER)"):
         info = cms.ContentInfo.load(data, strict=True)
         kind = info["content_type"].native
         if kind not in ("authenticated_enveloped_data", "enveloped_data"):
             raise MalformedEnvelope(f"a CMS {kind}, not an encrypted envelope")
         envelope = info["content"]
-        envelope.native  # noqa: B018  (parses every field now: errors are format errors)
+        envelope.native  # noqa: B018  (parses every field now, inside this block)
         if envelope["version"].native not in ("v0", "v2"):
             raise MalformedEnvelope(f"unexpected envelope version {envelope['version'].native}")
         infos = envelope["recipient_infos"]
         recipients_der = bytes(infos.dump())
+        authenticated = kind == "authenticated_enveloped_data"
         encrypted_info = envelope[
-            "auth_encrypted_content_info"
-            if kind == "authenticated_enveloped_data"
-            else "encrypted_content_info"
+            "auth_encrypted_content_info" if authenticated else "encrypted_content_info"
         ]
-    except MalformedEnvelope:
-        raise
-    except (ValueError, TypeError, KeyError, OverflowError) as error:
-        raise MalformedEnvelope(f"not a readable CMS envelope (DER): {error}") from None
-    key = _content_key(infos, identity)
-    inner_type = encrypted_info["content_type"].native
-    if inner_type not in ("data", "signed_data"):
-        raise MalformedEnvelope(f"the encrypted content type {inner_type} is not accepted")
-    ciphertext = encrypted_info["encrypted_content"].native
-    if ciphertext is None:
-        raise MalformedEnvelope("the envelope holds no encrypted content")
-    algorithm = encrypted_info["content_encryption_algorithm"]
-    if kind == "authenticated_enveloped_data":
-        inner = _decrypt_gcm(algorithm, key, bytes(ciphertext), envelope["mac"].native)
-    else:
-        inner = _decrypt_cbc(algorithm, key, bytes(ciphertext))
+        inner_type = encrypted_info["content_type"].native
+        if inner_type not in ("data", "signed_data"):
+            raise MalformedEnvelope(f"the encrypted content type {inner_type} is not accepted")
+        ciphertext = encrypted_info["encrypted_content"].native
+        if ciphertext is None:
+            raise MalformedEnvelope("the envelope holds no encrypted content")
+        algorithm = encrypted_info["content_encryption_algorithm"]
+        tag = envelope["mac"].native if authenticated else None
+    with _reading(DecryptionError, "the recipient entry"):
+        key = _content_key(infos, identity)
+    with _reading(DecryptionError, "the content encryption parameters"):
+        if tag is not None:
+            inner = _decrypt_gcm(algorithm, key, bytes(ciphertext), tag)
+        else:
+            inner = _decrypt_cbc(algorithm, key, bytes(ciphertext))
     return Decrypted(inner, inner_type, recipients_der)
 
 
