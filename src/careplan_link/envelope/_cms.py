@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import (
@@ -91,12 +90,16 @@ _DIGEST_ALGORITHMS = {"sha256", "sha384", "sha512"}
 
 
 def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    # Loading is lazy and dumping gives the original bytes back: cheaper than building.
     return asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
 
 
-def _issuer_and_serial(certificate: asn1_x509.Certificate) -> cms.IssuerAndSerialNumber:
+def _issuer_and_serial(certificate: x509.Certificate) -> cms.IssuerAndSerialNumber:
     return cms.IssuerAndSerialNumber(
-        {"issuer": certificate.issuer, "serial_number": certificate.serial_number}
+        {
+            "issuer": asn1_x509.Name.load(certificate.issuer.public_bytes()),
+            "serial_number": certificate.serial_number,
+        }
     )
 
 
@@ -111,7 +114,6 @@ def sign(
     recipients_digest: bytes | None,
 ) -> bytes:
     """The DER of a SignedData ContentInfo holding `content` (id-data), signed by `identity`."""
-    certificate = _asn1_certificate(identity.certificate)
     attributes = [
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signed_at})]}),
@@ -132,7 +134,7 @@ def sign(
         {
             "version": "v1",
             "sid": cms.SignerIdentifier(
-                name="issuer_and_serial_number", value=_issuer_and_serial(certificate)
+                name="issuer_and_serial_number", value=_issuer_and_serial(identity.certificate)
             ),
             "digest_algorithm": {"algorithm": "sha256"},
             "signed_attrs": signed_attrs,
@@ -140,7 +142,7 @@ def sign(
             "signature": signature,
         }
     )
-    certificates = [certificate, *map(_asn1_certificate, identity.chain)]
+    certificates = map(_asn1_certificate, (identity.certificate, *identity.chain))
     signed_data = cms.SignedData(
         {
             "version": "v1",
@@ -356,7 +358,7 @@ def recipient_infos(
                         "version": "v0",
                         "rid": cms.RecipientIdentifier(
                             name="issuer_and_serial_number",
-                            value=_issuer_and_serial(_asn1_certificate(recipient)),
+                            value=_issuer_and_serial(recipient),
                         ),
                         "key_encryption_algorithm": algorithm,
                         "encrypted_key": encrypted,
@@ -375,9 +377,10 @@ def encrypt(inner: bytes, key: bytes, infos: cms.RecipientInfos, *, gcm: bool) -
     """AuthEnvelopedData (AES-256-GCM) or EnvelopedData (AES-256-CBC) around `inner` (id-data)."""
     if gcm:
         nonce = os.urandom(12)
-        sealed = AESGCM(key).encrypt(nonce, inner, None)
-        ciphertext, tag = sealed[:-16], sealed[-16:]
-        del sealed
+        # The incremental API gives ciphertext and tag apart: no copy of the content to split.
+        encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        ciphertext = encryptor.update(inner) + encryptor.finalize()
+        tag = encryptor.tag
         envelope = cms.AuthEnvelopedData(
             {
                 "version": "v0",
@@ -398,8 +401,8 @@ def encrypt(inner: bytes, key: bytes, infos: cms.RecipientInfos, *, gcm: bool) -
         iv = os.urandom(16)
         padder = padding.PKCS7(128).padder()
         padded = padder.update(inner) + padder.finalize()
-        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-        ciphertext = encryptor.update(padded) + encryptor.finalize()
+        cbc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        ciphertext = cbc.update(padded) + cbc.finalize()
         envelope = cms.EnvelopedData(
             {
                 "version": "v0",
@@ -434,7 +437,6 @@ def decrypt(data: bytes, identity: OfficeIdentity) -> Decrypted:
         if kind not in ("authenticated_enveloped_data", "enveloped_data"):
             raise MalformedEnvelope(f"a CMS {kind}, not an encrypted envelope")
         envelope = info["content"]
-        envelope.native  # noqa: B018  (parses every field now, inside this block)
         if envelope["version"].native not in ("v0", "v2"):
             raise MalformedEnvelope(f"unexpected envelope version {envelope['version'].native}")
         infos = envelope["recipient_infos"]
@@ -520,7 +522,10 @@ def _decrypt_gcm(
         nonce = parameters["aes_nonce"].native
         if parameters["aes_icvlen"].native != len(tag) or len(tag) < 12:
             raise DecryptionError("the authentication tag length does not match its parameters")
-        return AESGCM(key).decrypt(nonce, ciphertext + tag, None)
+        decryptor = Cipher(
+            algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=12)
+        ).decryptor()
+        return decryptor.update(ciphertext) + decryptor.finalize()
     except InvalidTag:
         raise DecryptionError(
             "the encrypted content fails its authentication check (altered or wrong key)"
