@@ -127,8 +127,8 @@ def measure(size: int, pki: FakePKI, care: OfficeIdentity, provider: OfficeIdent
         cek = os.urandom(32)
         infos = _cms.recipient_infos(cek, [provider.certificate, care.certificate], oaep=True)
         digest = hashlib.sha256(infos.dump()).digest()
-        signed = _cms.sign(payload, care, signed_at=pki.now, recipients_digest=digest)
-        return _cms.encrypt(signed, cek, infos, gcm=True)
+        pieces = _cms.sign(payload, care, signed_at=pki.now, recipients_digest=digest)
+        return _cms.encrypt(pieces, cek, infos, gcm=True)
 
     crypto_time = best_of(runs, crypto_only)
     tracemalloc.start()

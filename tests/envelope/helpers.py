@@ -1,4 +1,5 @@
-"""Envelopes made from hand-built payloads, for tests that need a signed but wrong payload."""
+"""Envelopes made from hand-built payloads, for tests that need a signed but wrong payload;
+a call recorder for checking which reading path an envelope took."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import hashlib
 import io
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from cryptography import x509
 
@@ -26,8 +28,8 @@ def envelope_of(
     infos = _cms.recipient_infos(key, recipients, oaep=True)
 
     digest = hashlib.sha256(infos.dump()).digest()
-    signed = _cms.sign(payload, signer, signed_at=signed_at, recipients_digest=digest)
-    return _cms.encrypt(signed, key, infos, gcm=True)
+    pieces = _cms.sign(payload, signer, signed_at=signed_at, recipients_digest=digest)
+    return _cms.encrypt(pieces, key, infos, gcm=True)
 
 
 def zip_of(entries: Sequence[tuple[str, bytes]]) -> bytes:
@@ -36,3 +38,13 @@ def zip_of(entries: Sequence[tuple[str, bytes]]) -> bytes:
         for name, data in entries:
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def recording(function: Callable[..., Any], calls: list[object]) -> Callable[..., Any]:
+    """`function`, appending its first argument to `calls` each time it is called."""
+
+    def wrapper(*arguments: Any, **keywords: Any) -> Any:
+        calls.append(arguments[0])
+        return function(*arguments, **keywords)
+
+    return wrapper

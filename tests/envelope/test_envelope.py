@@ -96,7 +96,7 @@ def test_forwarding_by_re_encrypting_is_refused(offices: Offices) -> None:
 
     key = os.urandom(32)
     infos = _cms.recipient_infos(key, [offices.other.certificate], oaep=True)
-    forwarded = _cms.encrypt(decrypted.inner, key, infos, gcm=True)
+    forwarded = _cms.encrypt([decrypted.inner], key, infos, gcm=True)
     with pytest.raises(SignatureError, match="recipient list differs"):
         open_envelope(forwarded, identity=offices.other, trust=offices.pki.trust_store)
 

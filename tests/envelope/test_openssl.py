@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import recording
 from unitfiles import schedule_unit
 
-from careplan_link.envelope import MalformedEnvelope, open_envelope, seal
+from careplan_link.envelope import MalformedEnvelope, _cms, open_envelope, seal
 from careplan_link.envelope._identity import OfficeIdentity
 from conftest import Offices
 
@@ -72,7 +73,12 @@ def test_openssl_decrypts_and_verifies_what_seal_makes(
     ],
 )
 def test_the_plain_openssl_pipeline_opens(
-    tmp_path: Path, offices: Offices, files: dict[str, Path], cipher: str, key_options: list[str]
+    tmp_path: Path,
+    offices: Offices,
+    files: dict[str, Path],
+    cipher: str,
+    key_options: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The exact ZIP seal made, signed and encrypted by openssl: the inner type is id-data.
     original = open_envelope(
@@ -86,11 +92,15 @@ def test_the_plain_openssl_pipeline_opens(
             "-inkey", files["care_key"], "-in", payload, "-out", signed)  # fmt: skip
     openssl("cms", "-encrypt", "-binary", "-outform", "DER", cipher,
             "-recip", files["provider"], *key_options, "-in", signed, "-out", sealed)  # fmt: skip
+    general_path = []
+    monkeypatch.setattr(_cms, "decrypt", recording(_cms.decrypt, general_path))
     opened = open_envelope(
         sealed.read_bytes(), identity=offices.provider, trust=offices.pki.trust_store
     )
     assert opened.payload == original.payload
     assert opened.files == original.files and opened.sender_office_no == "1370100012"
+    # OpenSSL's GCM form is read in place like seal's; its CBC form by the general path.
+    assert bool(general_path) == (cipher == "-aes-256-cbc")
 
 
 def test_streamed_ber_from_openssl_is_refused_and_its_der_conversion_opens(

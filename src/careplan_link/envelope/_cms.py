@@ -11,7 +11,8 @@ import datetime
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -20,7 +21,12 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import (
+    AEADDecryptionContext,
+    Cipher,
+    algorithms,
+    modes,
+)
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..errors import (
@@ -31,6 +37,7 @@ from ..errors import (
     SignatureError,
     UntrustedSigner,
 )
+from . import _der
 from ._identity import OfficeIdentity
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "Signed",
     "decrypt",
     "encrypt",
+    "open_signed",
     "recipient_infos",
     "sign",
     "verify_signature",
@@ -112,8 +120,9 @@ def sign(
     *,
     signed_at: datetime.datetime,
     recipients_digest: bytes | None,
-) -> bytes:
-    """The DER of a SignedData ContentInfo holding `content` (id-data), signed by `identity`."""
+) -> list[bytes]:
+    """The DER of a SignedData ContentInfo holding `content` (id-data), signed by `identity`,
+    as three pieces `[before, content, after]` so that the content is never copied."""
     attributes = [
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signed_at})]}),
@@ -147,14 +156,23 @@ def sign(
         {
             "version": "v1",
             "digest_algorithms": [{"algorithm": "sha256"}],
-            "encap_content_info": {"content_type": "data", "content": content},
+            # An empty placeholder: the content is spliced in (see _der).
+            "encap_content_info": {"content_type": "data", "content": b""},
             "certificates": [
                 cms.CertificateChoices(name="certificate", value=c) for c in certificates
             ],
             "signer_infos": [signer],
         }
     )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    info = bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    before, after = _der.splice(info, _SIGNED_CONTENT_PATH, len(content))
+    return [before, content, after]
+
+
+# ContentInfo → [0] → SignedData → encapContentInfo → [0] → OCTET STRING
+_SIGNED_CONTENT_PATH = (1, 0, 2, 1, 0)
+# ContentInfo → [0] → AuthEnvelopedData/EnvelopedData → (auth)EncryptedContentInfo → [0]
+_ENCRYPTED_CONTENT_PATH = (1, 0, 2, 2)
 
 
 def _as_set(encoded_attributes: bytes) -> bytes:
@@ -324,6 +342,22 @@ def _subject_key_identifier(certificate: x509.Certificate) -> bytes | None:
 # -- encryption --------------------------------------------------------------------------------
 
 
+# Built once: asn1crypto builds structures from Python values slowly (about 3 ms for these
+# parameters) but reads and re-encodes a loaded value at the cost of a copy.
+_RSAES_OAEP_SHA256 = cms.KeyEncryptionAlgorithm(
+    {
+        "algorithm": "rsaes_oaep",
+        "parameters": algos.RSAESOAEPParams(
+            {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+            }
+        ),
+    }
+).dump()
+_RSAES_PKCS1V15 = cms.KeyEncryptionAlgorithm({"algorithm": "rsaes_pkcs1v15"}).dump()
+
+
 def recipient_infos(
     key: bytes, recipients: Sequence[x509.Certificate], *, oaep: bool
 ) -> cms.RecipientInfos:
@@ -335,21 +369,10 @@ def recipient_infos(
             raise ValueError("recipient certificates must have RSA keys")
         if oaep:
             encrypted = public_key.encrypt(key, _oaep(hashes.SHA256))
-            algorithm = {
-                "algorithm": "rsaes_oaep",
-                "parameters": algos.RSAESOAEPParams(
-                    {
-                        "hash_algorithm": {"algorithm": "sha256"},
-                        "mask_gen_algorithm": {
-                            "algorithm": "mgf1",
-                            "parameters": {"algorithm": "sha256"},
-                        },
-                    }
-                ),
-            }
+            algorithm = cms.KeyEncryptionAlgorithm.load(_RSAES_OAEP_SHA256)
         else:
             encrypted = public_key.encrypt(key, rsa_padding.PKCS1v15())
-            algorithm = {"algorithm": "rsaes_pkcs1v15"}
+            algorithm = cms.KeyEncryptionAlgorithm.load(_RSAES_PKCS1V15)
         infos.append(
             cms.RecipientInfo(
                 name="ktri",
@@ -373,49 +396,62 @@ def _oaep(hash_type: type[hashes.HashAlgorithm]) -> rsa_padding.OAEP:
     return rsa_padding.OAEP(mgf=rsa_padding.MGF1(hash_type()), algorithm=hash_type(), label=None)
 
 
-def encrypt(inner: bytes, key: bytes, infos: cms.RecipientInfos, *, gcm: bool) -> bytes:
-    """AuthEnvelopedData (AES-256-GCM) or EnvelopedData (AES-256-CBC) around `inner` (id-data)."""
+def encrypt(pieces: list[bytes], key: bytes, infos: cms.RecipientInfos, *, gcm: bool) -> bytes:
+    """AuthEnvelopedData (AES-256-GCM) or EnvelopedData (AES-256-CBC) around the concatenation
+    of `pieces` (content type id-data).
+
+    The list is emptied as it is encrypted, so that a caller who keeps no other reference frees
+    each plaintext piece as soon as it is encrypted (the payload is the large one).
+    """
     if gcm:
         nonce = os.urandom(12)
-        # The incremental API gives ciphertext and tag apart: no copy of the content to split.
-        encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
-        ciphertext = encryptor.update(inner) + encryptor.finalize()
-        tag = encryptor.tag
-        envelope = cms.AuthEnvelopedData(
+        gcm_encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+        ciphertext = _encrypt_pieces(pieces, gcm_encryptor.update)
+        ciphertext.append(gcm_encryptor.finalize())
+        tag = gcm_encryptor.tag
+        algorithm = {
+            "algorithm": "aes256_gcm",
+            "parameters": GcmParameters({"aes_nonce": nonce, "aes_icvlen": 16}),
+        }
+    else:
+        iv = os.urandom(16)
+        cbc_encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+        padder = padding.PKCS7(128).padder()
+        ciphertext = _encrypt_pieces(pieces, lambda p: cbc_encryptor.update(padder.update(p)))
+        ciphertext.append(cbc_encryptor.update(padder.finalize()) + cbc_encryptor.finalize())
+        algorithm = {"algorithm": "aes256_cbc", "parameters": iv}
+    encrypted_info = {
+        "content_type": "data",
+        "content_encryption_algorithm": algorithm,
+        "encrypted_content": b"",  # a placeholder: the ciphertext is spliced in (see _der)
+    }
+    if gcm:
+        content_type = "authenticated_enveloped_data"
+        envelope: cms.AuthEnvelopedData | cms.EnvelopedData = cms.AuthEnvelopedData(
             {
                 "version": "v0",
                 "recipient_infos": infos,
-                "auth_encrypted_content_info": {
-                    "content_type": "data",
-                    "content_encryption_algorithm": {
-                        "algorithm": "aes256_gcm",
-                        "parameters": GcmParameters({"aes_nonce": nonce, "aes_icvlen": 16}),
-                    },
-                    "encrypted_content": ciphertext,
-                },
+                "auth_encrypted_content_info": encrypted_info,
                 "mac": tag,
             }
         )
-        content_type = "authenticated_enveloped_data"
     else:
-        iv = os.urandom(16)
-        padder = padding.PKCS7(128).padder()
-        padded = padder.update(inner) + padder.finalize()
-        cbc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-        ciphertext = cbc.update(padded) + cbc.finalize()
-        envelope = cms.EnvelopedData(
-            {
-                "version": "v0",
-                "recipient_infos": infos,
-                "encrypted_content_info": {
-                    "content_type": "data",
-                    "content_encryption_algorithm": {"algorithm": "aes256_cbc", "parameters": iv},
-                    "encrypted_content": ciphertext,
-                },
-            }
-        )
         content_type = "enveloped_data"
-    return bytes(cms.ContentInfo({"content_type": content_type, "content": envelope}).dump())
+        envelope = cms.EnvelopedData(
+            {"version": "v0", "recipient_infos": infos, "encrypted_content_info": encrypted_info}
+        )
+    info = bytes(cms.ContentInfo({"content_type": content_type, "content": envelope}).dump())
+    size = sum(map(len, ciphertext))
+    before, after = _der.splice(info, _ENCRYPTED_CONTENT_PATH, size)
+    return b"".join([before, *ciphertext, after])
+
+
+def _encrypt_pieces(pieces: list[bytes], update: Callable[[bytes], bytes]) -> list[bytes]:
+    ciphertext = []
+    pieces.reverse()
+    while pieces:
+        ciphertext.append(update(pieces.pop()))
+    return ciphertext
 
 
 # -- decryption --------------------------------------------------------------------------------
@@ -514,6 +550,18 @@ def _unwrap_key(ktri: cms.KeyTransRecipientInfo, identity: OfficeIdentity) -> by
 def _decrypt_gcm(
     algorithm: cms.EncryptionAlgorithm, key: bytes, ciphertext: bytes, tag: bytes
 ) -> bytes:
+    decryptor = _gcm_decryptor(algorithm, key, tag)
+    try:
+        return decryptor.update(ciphertext) + decryptor.finalize()
+    except InvalidTag:
+        raise DecryptionError(
+            "the encrypted content fails its authentication check (altered or wrong key)"
+        ) from None
+
+
+def _gcm_decryptor(
+    algorithm: cms.EncryptionAlgorithm, key: bytes, tag: bytes
+) -> AEADDecryptionContext:
     name = algorithm["algorithm"].native
     if _GCM_KEY_SIZES.get(name) != len(key):
         raise DecryptionError(f"content encryption {name} with a {len(key)}-byte key")
@@ -522,14 +570,7 @@ def _decrypt_gcm(
         nonce = parameters["aes_nonce"].native
         if parameters["aes_icvlen"].native != len(tag) or len(tag) < 12:
             raise DecryptionError("the authentication tag length does not match its parameters")
-        decryptor = Cipher(
-            algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=12)
-        ).decryptor()
-        return decryptor.update(ciphertext) + decryptor.finalize()
-    except InvalidTag:
-        raise DecryptionError(
-            "the encrypted content fails its authentication check (altered or wrong key)"
-        ) from None
+        return Cipher(algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=12)).decryptor()
     except (ValueError, TypeError) as error:
         raise DecryptionError(f"the AES-GCM parameters cannot be read: {error}") from None
 
@@ -548,6 +589,198 @@ def _decrypt_cbc(algorithm: cms.EncryptionAlgorithm, key: bytes, ciphertext: byt
         raise DecryptionError(
             "the encrypted content cannot be decrypted (altered or wrong key)"
         ) from None
+
+
+# -- opening without copies ------------------------------------------------------------------
+
+
+class Opened:
+    """A decrypted envelope whose signature verified, and the DER of its recipient list."""
+
+    def __init__(self, signed: Signed, recipients_der: bytes) -> None:
+        self.signed = signed
+        self.recipients_der = recipients_der
+
+
+def open_signed(data: bytes, identity: OfficeIdentity) -> Opened:
+    """Decrypt an envelope addressed to `identity` and verify its signature.
+
+    The common form (what `seal` and OpenSSL's sign-then-encrypt pipeline make with AES-GCM) is
+    read in place: the ciphertext is decrypted straight from the input, and the signed content
+    into its own buffer, so the payload exists once. Any other shape, and any envelope the fast
+    reading does not understand, goes through the general path (`decrypt`, `verify_signature`),
+    which accepts every supported form and gives the precise error for the rest.
+    """
+    _refuse_indefinite_length(data, "the envelope")
+    opened = _open_in_place(data, identity)
+    if opened is not None:
+        return opened
+    decrypted = decrypt(data, identity)
+    inner, decrypted.inner = decrypted.inner, b""
+    signed = verify_signature(inner, inner_type=decrypted.inner_type)
+    return Opened(signed, decrypted.recipients_der)
+
+
+class _Unexpected(Exception):
+    """The input is not in the form `_open_in_place` reads; the general path takes over."""
+
+
+def _open_in_place(data: bytes, identity: OfficeIdentity) -> Opened | None:
+    view = memoryview(data)
+    try:
+        located = _locate_gcm_envelope(view)
+    except Exception:  # any surprise: the general path reads it and names the problem
+        return None
+    infos, recipients_der, algorithm, ciphertext, tag = located
+    with _reading(DecryptionError, "the recipient entry"):
+        key = _content_key(infos, identity)
+    with _reading(DecryptionError, "the content encryption parameters"):
+        decryptor = _gcm_decryptor(algorithm, key, tag)
+    try:
+        pieces = _decrypt_signed_data(ciphertext, decryptor)
+    except Exception:  # see above
+        return None
+    try:
+        decryptor.finalize()
+    except InvalidTag:
+        raise DecryptionError(
+            "the encrypted content fails its authentication check (altered or wrong key)"
+        ) from None
+    _, content, after = pieces
+    try:
+        signer_infos, certificates = _signed_data_parts(after)
+    except Exception:  # see above
+        return None
+    with _reading(SignatureError, "the SignedData"):
+        signers = list(signer_infos)
+        if len(signers) != 1:
+            raise SignatureError(f"expected one signer, found {len(signers)}")
+        signed = _verify_signer_info(signers[0], content, certificates)
+    return Opened(signed, recipients_der)
+
+
+def _locate_gcm_envelope(
+    view: memoryview,
+) -> tuple[cms.RecipientInfos, bytes, cms.EncryptionAlgorithm, memoryview, bytes]:
+    """Find the parts of an AuthEnvelopedData ContentInfo without copying its ciphertext."""
+    top = _der.element(view, 0, len(view))
+    if top.tag != 0x30 or top.end != len(view):
+        raise _Unexpected
+    content_type, explicit = _expect(view, top, 0x06, 0xA0)
+    if _load(cms.ContentType, view, content_type).native != "authenticated_enveloped_data":
+        raise _Unexpected
+    (body,) = _expect(view, explicit, 0x30)
+    version, infos, encrypted_info, mac = _expect(view, body, 0x02, 0x31, 0x30, 0x04)
+    if _load(core.Integer, view, version).native != 0:
+        raise _Unexpected
+    inner_type, algorithm, ciphertext = _expect(view, encrypted_info, 0x06, 0x30, 0x80)
+    if _load(cms.ContentType, view, inner_type).native != "data":
+        raise _Unexpected
+    recipients_der = bytes(view[infos.start : infos.end])
+    return (
+        cms.RecipientInfos.load(recipients_der, strict=True),
+        recipients_der,
+        _load(cms.EncryptionAlgorithm, view, algorithm),
+        view[ciphertext.contents_start : ciphertext.end],
+        _load(core.OctetString, view, mac).native,
+    )
+
+
+def _decrypt_signed_data(ciphertext: memoryview, decryptor: AEADDecryptionContext) -> list[bytes]:
+    """Decrypt a SignedData ContentInfo as `[before, content, after]`.
+
+    GCM is a stream cipher, so the plaintext can be decrypted in any pieces: first the headers
+    down to the content octets, one value at a time, then the content in one piece of its own,
+    then the rest. Nothing decrypted here is used before the caller checked the tag.
+    """
+    plain = _Plaintext(ciphertext, decryptor)
+    top = plain.element(0, len(ciphertext))
+    if top.tag != 0x30 or top.end != len(ciphertext):
+        raise _Unexpected
+    content_type = plain.element(top.contents_start, top.end)
+    if content_type.tag != 0x06:
+        raise _Unexpected
+    plain.decrypt_to(content_type.end)
+    if _load(cms.ContentType, plain.view(), content_type).native != "signed_data":
+        raise _Unexpected
+    explicit = plain.element(content_type.end, top.end, tag=0xA0, last=True)
+    signed_data = plain.element(explicit.contents_start, explicit.end, tag=0x30, last=True)
+    version = plain.element(signed_data.contents_start, signed_data.end, tag=0x02)
+    algorithms = plain.element(version.end, signed_data.end, tag=0x31)
+    encapsulated = plain.element(algorithms.end, signed_data.end, tag=0x30)
+    encapsulated_type = plain.element(encapsulated.contents_start, encapsulated.end, tag=0x06)
+    plain.decrypt_to(encapsulated_type.end)
+    if _load(cms.ContentType, plain.view(), encapsulated_type).native != "data":
+        raise _Unexpected
+    wrapper = plain.element(encapsulated_type.end, encapsulated.end, tag=0xA0, last=True)
+    octets = plain.element(wrapper.contents_start, wrapper.end, tag=0x04, last=True)
+    before = bytes(plain.decrypted)
+    content = decryptor.update(ciphertext[octets.contents_start : octets.end])
+    after = decryptor.update(ciphertext[octets.end :])
+    return [before, content, after]
+
+
+class _Plaintext:
+    """The decrypted start of a stream, extended one DER header at a time."""
+
+    def __init__(self, ciphertext: memoryview, decryptor: AEADDecryptionContext) -> None:
+        self._ciphertext = ciphertext
+        self._decryptor = decryptor
+        self.decrypted = bytearray()
+
+    def decrypt_to(self, end: int) -> None:
+        if end > len(self._ciphertext):
+            raise _Unexpected
+        if end > len(self.decrypted):
+            start = len(self.decrypted)
+            self.decrypted += self._decryptor.update(self._ciphertext[start:end])
+
+    def view(self) -> memoryview:
+        return memoryview(bytes(self.decrypted))
+
+    def element(
+        self, pointer: int, limit: int, *, tag: int = -1, last: bool = False
+    ) -> _der.Element:
+        self.decrypt_to(pointer + 2)
+        length_octet = self.decrypted[pointer + 1]
+        if length_octet & 0x80:
+            # Long form: the number of length octets follows (_der.element decodes them).
+            self.decrypt_to(pointer + 2 + (length_octet & 0x7F))
+        found = _der.element(self.decrypted, pointer, limit)
+        if (tag != -1 and found.tag != tag) or (last and found.end != limit):
+            raise _Unexpected
+        return found
+
+
+def _signed_data_parts(after: bytes) -> tuple[cms.SignerInfos, list[x509.Certificate]]:
+    """The signer infos and certificates from what follows the content of a SignedData."""
+    view = memoryview(after)
+    found = _der.children(view, _der.Element(0x30, 0, 0, len(after)))
+    tags = [value.tag for value in found]
+    if tags not in ([0xA0, 0x31], [0x31]):
+        raise _Unexpected
+    signer_infos = _load(cms.SignerInfos, view, found[-1])
+    signer_infos.native  # noqa: B018  (parses every field now)
+    certificates = []
+    if tags[0] == 0xA0:
+        choices = _load(cms.CertificateSet, view, found[0], implicit=0)
+        certificates = [
+            x509.load_der_x509_certificate(choice.chosen.dump())
+            for choice in choices
+            if choice.name == "certificate"
+        ]
+    return signer_infos, certificates
+
+
+def _expect(view: memoryview, parent: _der.Element, *tags: int) -> list[_der.Element]:
+    found = _der.children(view, parent)
+    if [value.tag for value in found] != list(tags):
+        raise _Unexpected
+    return found
+
+
+def _load(kind: type[core.Asn1Value], view: memoryview, value: _der.Element, **spec: int) -> Any:
+    return kind.load(bytes(view[value.start : value.end]), strict=True, **spec)
 
 
 def _refuse_indefinite_length(data: bytes, what: str) -> None:

@@ -87,9 +87,9 @@ def seal(
         everyone.append(sender.certificate)
     infos = _cms.recipient_infos(key, everyone, oaep=not cbc)
     digest = hashlib.sha256(infos.dump()).digest()
-    signed = _cms.sign(payload, sender, signed_at=signed_at, recipients_digest=digest)
-    del payload
-    return _cms.encrypt(signed, key, infos, gcm=not cbc)
+    pieces = _cms.sign(payload, sender, signed_at=signed_at, recipients_digest=digest)
+    del payload  # encrypt() frees each piece once encrypted: the payload is not kept twice
+    return _cms.encrypt(pieces, key, infos, gcm=not cbc)
 
 
 def open_envelope(
@@ -113,11 +113,10 @@ def open_envelope(
     sender, rereading its outbox); every file's size and SHA-256. Raises an `EnvelopeError`.
     """
     current = now or datetime.datetime.now(datetime.UTC)
-    decrypted = _cms.decrypt(bytes(data), identity)
-    signed = _cms.verify_signature(decrypted.inner, inner_type=decrypted.inner_type)
-    del decrypted.inner
+    opened = _cms.open_signed(bytes(data), identity)
+    signed = opened.signed
     if signed.recipients_digest is not None:
-        actual = hashlib.sha256(decrypted.recipients_der).digest()
+        actual = hashlib.sha256(opened.recipients_der).digest()
         if not hmac.compare_digest(actual, signed.recipients_digest):
             raise SignatureError(
                 "the envelope's recipient list differs from the one its sender signed "
