@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from ._issue import Issue, Severity
 from ._version import __version__
+from .client import *  # noqa: F403  (the client layer's __all__ is public)
+from .client import __all__ as _client_all
 from .envelope import *  # noqa: F403  (the envelope layer's __all__ is public)
 from .envelope import __all__ as _envelope_all
 from .errors import CareplanLinkError, FormatError
@@ -21,4 +23,5 @@ __all__ = [
     "__version__",
     *_format_all,
     *_envelope_all,
+    *_client_all,
 ]

@@ -13,6 +13,22 @@
           ├── SenderMismatch      signer, manifest and file names disagree about the sender
           ├── ManifestError       the manifest is missing, unreadable, or names another receiver
           └── PayloadError        the ZIP is unreadable, too large, or its files do not match
+     ├── InvalidBundle            send_bundle refused a unit that does not validate (.report)
+     └── HubError                 talking to the hub failed
+          ├── HubTransportError   no answer: connection refused or dropped, timeout
+          │    └── OutcomeUnknown the request may have been carried out (answer lost)
+          ├── HubHTTPError        an HTTP error status (.status, .code, .hub_message)
+          │    ├── BadRequest             400 the request was wrong (a bug on our side)
+          │    ├── AuthenticationError    401 login, password or token refused
+          │    ├── Forbidden              403 not this office's message or operation
+          │    ├── NotFound               404 no such message or office
+          │    ├── RequestTimeout         408
+          │    ├── Conflict               409 idempotency key reused with another envelope
+          │    ├── TooManyRequests        429 (.retry_after)
+          │    └── HubServerError         5xx
+          │         └── ServiceUnavailable    503 (.retry_after)
+          ├── HubBusinessError    HTTP 200 whose body carries an error (.code, .hub_message)
+          └── HubProtocolError    the hub's answer does not follow the protocol
 
 A vendor can catch everything the library raises with one `except CareplanLinkError`. Bad content
 in a file never raises anything but `FormatError`; programming errors (a wrong argument type)
@@ -22,21 +38,41 @@ raise the usual `TypeError` / `ValueError`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ._issue import Issue
 
+if TYPE_CHECKING:
+    from .format import ValidationReport
+
 __all__ = [
+    "AuthenticationError",
+    "BadRequest",
     "CareplanLinkError",
     "CertificateExpired",
+    "Conflict",
     "DecryptionError",
     "EnvelopeError",
+    "Forbidden",
     "FormatError",
+    "HubBusinessError",
+    "HubError",
+    "HubHTTPError",
+    "HubProtocolError",
+    "HubServerError",
+    "HubTransportError",
+    "InvalidBundle",
     "MalformedEnvelope",
     "ManifestError",
     "NotForThisRecipient",
+    "NotFound",
+    "OutcomeUnknown",
     "PayloadError",
+    "RequestTimeout",
     "SenderMismatch",
+    "ServiceUnavailable",
     "SignatureError",
+    "TooManyRequests",
     "UntrustedSigner",
 ]
 
@@ -104,3 +140,97 @@ class ManifestError(EnvelopeError):
 
 class PayloadError(EnvelopeError):
     """The ZIP cannot be read safely, or its files differ from what the manifest lists."""
+
+
+class InvalidBundle(CareplanLinkError, ValueError):
+    """`send_bundle` refused a transmission unit whose files do not validate; `.report` says
+    why (every issue with file, record, column and 項目名)."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        errors = report.errors
+        first = errors[0] if errors else "no error"
+        super().__init__(f"the bundle does not validate ({len(errors)} errors); first: {first}")
+
+
+class HubError(CareplanLinkError):
+    """Talking to the hub failed. `.operation` names what was being done (e.g. `send`)."""
+
+    operation: str | None = None
+
+
+class HubTransportError(HubError):
+    """No answer from the hub: the connection failed, was dropped, or timed out (after the
+    retries the policy allows)."""
+
+
+class OutcomeUnknown(HubTransportError):
+    """A request that changes the hub's state may or may not have been carried out: its answer
+    was lost. For a send, sending the same envelope to the same office again is safe (the
+    idempotency key, `.idempotency_key`, makes the hub return the first result)."""
+
+    idempotency_key: str | None = None
+
+
+class HubHTTPError(HubError):
+    """The hub answered with an HTTP error status."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status = status
+        self.code = code
+        self.hub_message = message
+        super().__init__(f"HTTP {status} {code}: {message}")
+
+
+class BadRequest(HubHTTPError):
+    """400: the hub could not understand the request."""
+
+
+class AuthenticationError(HubHTTPError):
+    """401: the login, password, access token or refresh token was refused."""
+
+
+class Forbidden(HubHTTPError):
+    """403: the message or operation belongs to another office."""
+
+
+class NotFound(HubHTTPError):
+    """404: no such message, or no such office."""
+
+
+class RequestTimeout(HubHTTPError):
+    """408: the hub gave up waiting for the request."""
+
+
+class Conflict(HubHTTPError):
+    """409: the idempotency key was already used for another envelope or recipient."""
+
+
+class TooManyRequests(HubHTTPError):
+    """429: too many requests; `.retry_after` is the wait the hub asked for, in seconds."""
+
+    retry_after: float | None = None
+
+
+class HubServerError(HubHTTPError):
+    """5xx: the hub failed."""
+
+
+class ServiceUnavailable(HubServerError):
+    """503: the hub is down or overloaded; `.retry_after` in seconds when it said."""
+
+    retry_after: float | None = None
+
+
+class HubBusinessError(HubError):
+    """The hub answered 200 but its body carries an error (`.code`, `.hub_message`): the
+    operation was refused for a business reason, e.g. the recipient is not registered."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.hub_message = message
+        super().__init__(f"{code}: {message}")
+
+
+class HubProtocolError(HubError):
+    """The hub's answer does not follow the protocol (not JSON, fields missing)."""

@@ -1,0 +1,325 @@
+"""Client: the hub protocol over httpx.Client, for desktop software and scripts."""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+import httpx
+from cryptography import x509
+
+from ..envelope import OfficeIdentity, OpenedEnvelope, TrustStore
+from ..format import Bundle
+from ._core import Authenticate, Flow, HubSession, Pause, Transmit
+from ._protocol import DirectoryEntry, Login, Message, Page
+from ._retry import RetryPolicy
+from ._tls import client_ssl_context
+
+__all__ = ["DEFAULT_TIMEOUT", "Client", "Received"]
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+"""Every call has a timeout: 10 s to connect, 30 s for each read, write and pool wait."""
+
+INBOX_TO_RECEIVE = ("delivered", "downloaded")
+
+
+@attrs.frozen
+class Received:
+    """What `receive` did with one message: imported, or rejected with the reasons."""
+
+    message: Message
+    """The message after its last receipt."""
+    opened: OpenedEnvelope | None
+    reasons: tuple[str, ...]
+
+    @property
+    def imported(self) -> bool:
+        return not self.reasons
+
+
+def transport_options(
+    identity: OfficeIdentity | None,
+    ssl_context: ssl.SSLContext | None,
+    transport: object | None,
+) -> dict[str, Any]:
+    """httpx options for TLS: the caller's context, else one presenting the identity's
+    certificate. Nothing is built for an injected transport (it does its own I/O)."""
+    if transport is not None:
+        return {"transport": transport}
+    if ssl_context is not None:
+        return {"verify": ssl_context}
+    if identity is not None:
+        return {"verify": client_ssl_context(identity)}
+    return {}
+
+
+class Client:
+    """A synchronous hub client, used as a context manager.
+
+        with Client(url, login=login, identity=identity, trust=trust) as client:
+            sent = client.send_bundle(bundle)
+
+    `login` is the office's login; `identity` (an OfficeIdentity) gives the TLS client
+    certificate and the key `send_bundle` seals with and `receive` opens with; `trust` the CA
+    certificates envelopes are checked against. `ssl_context` replaces the TLS set-up built
+    from `identity` (see docs/hub-protocol.md on keys and files); `transport` replaces httpx's
+    network transport (FakeHub's `hub.transport()`). `timeout` applies to every request;
+    `retry` says how often and how long to wait (its clock and sleep can be virtual).
+
+    A Client may be shared by threads: one token renewal serves every thread that needs it.
+    """
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        login: Login,
+        identity: OfficeIdentity | None = None,
+        trust: TrustStore | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._session = HubSession(base_url, login, retry or RetryPolicy())
+        self.identity = identity
+        self.trust = trust
+        self._http = httpx.Client(
+            timeout=timeout, **transport_options(identity, ssl_context, transport)
+        )
+        self._token_lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def session(self) -> HubSession:
+        """Token state and counters (logins, refreshes), for diagnostics."""
+        return self._session
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def send(
+        self,
+        envelope: bytes,
+        *,
+        to: str,
+        service_type: str,
+        serial: str | None = None,
+        unit_kind: str | None = None,
+    ) -> Message:
+        """Send one envelope to one office. Retried safely: the same envelope to the same
+        office carries the same idempotency key, so it is stored once. Raises OutcomeUnknown
+        when the hub's answer was lost every time (sending again is safe)."""
+        return self._run(
+            self._session.send(
+                envelope, to=to, service_type=service_type, serial=serial, unit_kind=unit_kind
+            )
+        )
+
+    def inbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: datetime.datetime | None = None,
+        counterpart: str | None = None,
+        cursor: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Message]:
+        """Every received message (oldest first), page by page, with optional filters."""
+        return self._walk("inbox", status, since, counterpart, cursor, page_size)
+
+    def outbox(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: datetime.datetime | None = None,
+        counterpart: str | None = None,
+        cursor: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Message]:
+        """Every sent message (oldest first), page by page, with optional filters."""
+        return self._walk("outbox", status, since, counterpart, cursor, page_size)
+
+    def inbox_page(
+        self,
+        cursor: str | None = None,
+        *,
+        limit: int = 100,
+        status: str | Sequence[str] | None = None,
+        since: datetime.datetime | None = None,
+        counterpart: str | None = None,
+    ) -> Page:
+        """One page of the inbox after `cursor`; keep `page.next_cursor` to continue later."""
+        return self._run(
+            self._session.list_page(
+                "inbox",
+                cursor=cursor,
+                limit=limit,
+                status=status,
+                since=since,
+                counterpart=counterpart,
+            )
+        )
+
+    def outbox_page(
+        self,
+        cursor: str | None = None,
+        *,
+        limit: int = 100,
+        status: str | Sequence[str] | None = None,
+        since: datetime.datetime | None = None,
+        counterpart: str | None = None,
+    ) -> Page:
+        """One page of the outbox after `cursor`."""
+        return self._run(
+            self._session.list_page(
+                "outbox",
+                cursor=cursor,
+                limit=limit,
+                status=status,
+                since=since,
+                counterpart=counterpart,
+            )
+        )
+
+    def message(self, message_id: str) -> Message:
+        """A message's metadata, status and history."""
+        return self._run(self._session.message(message_id))
+
+    def download(self, message_id: str) -> bytes:
+        """The envelope bytes. Downloading changes no status; acknowledge does."""
+        return self._run(self._session.download(message_id))
+
+    def acknowledge(self, message_id: str, receipt: str, reasons: Sequence[str] = ()) -> Message:
+        """Send a receipt: `downloaded`, `imported` or `rejected` (with reasons). Repeating a
+        receipt changes nothing."""
+        return self._run(self._session.acknowledge(message_id, receipt, reasons))
+
+    def withdraw(self, message_id: str) -> Message:
+        """Withdraw a sent message; possible only before the receiver downloaded it."""
+        return self._run(self._session.withdraw(message_id))
+
+    def office(self, office_no: str) -> DirectoryEntry:
+        """The office directory: is the office registered, its service types, and its
+        encryption certificates (newest first)."""
+        return self._run(self._session.office(office_no))
+
+    def send_bundle(
+        self,
+        bundle: Bundle,
+        *,
+        to: Sequence[x509.Certificate] | None = None,
+        check: bool = True,
+    ) -> Message:
+        """Validate → seal → send one transmission unit to its receiver office.
+
+        Raises InvalidBundle (with the validation report) when the files do not validate.
+        `to` overrides the receiver's certificates, which are otherwise taken from the office
+        directory (all of them during a renewal)."""
+        return self._run(
+            self._session.send_bundle(bundle, identity=self.identity, to=to, check=check)
+        )
+
+    def receive(
+        self,
+        handler: Callable[[OpenedEnvelope, Message], object],
+        *,
+        check: bool = True,
+    ) -> list[Received]:
+        """Take in every delivered message: download → `downloaded` receipt → open → validate →
+        `handler(opened, message)` with the files in import order → `imported` receipt.
+
+        An envelope that does not open or whose files do not validate is acknowledged
+        `rejected` with the reasons, and the handler is not called. When the handler raises,
+        the message stays `downloaded` (it is offered again next time) and the error
+        propagates.
+        """
+        done = []
+        for message in self.inbox(status=INBOX_TO_RECEIVE):
+            prepared = self._run(
+                self._session.prepare(
+                    message, identity=self.identity, trust=self.trust, check=check
+                )
+            )
+            if prepared.reasons:
+                final = self.acknowledge(message.id, "rejected", prepared.reasons)
+            else:
+                assert prepared.opened is not None
+                handler(prepared.opened, prepared.message)
+                final = self.acknowledge(message.id, "imported")
+            done.append(Received(final, prepared.opened, prepared.reasons))
+        return done
+
+    # -- the driver ----------------------------------------------------------------------------
+
+    def _walk(
+        self,
+        box: str,
+        status: str | Sequence[str] | None,
+        since: datetime.datetime | None,
+        counterpart: str | None,
+        cursor: str | None,
+        page_size: int,
+    ) -> Iterator[Message]:
+        while True:
+            page = self._run(
+                self._session.list_page(
+                    box,
+                    cursor=cursor,
+                    limit=page_size,
+                    status=status,
+                    since=since,
+                    counterpart=counterpart,
+                )
+            )
+            yield from page.messages
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+
+    def _run(self, flow: Flow[T]) -> T:
+        reply: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                instruction = flow.send(reply) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            reply, error = None, None
+            if isinstance(instruction, Transmit):
+                try:
+                    reply = self._http.send(instruction.request)
+                except httpx.TransportError as failure:
+                    error = failure
+            elif isinstance(instruction, Pause):
+                self._session.retry.sleep(instruction.seconds)
+            elif isinstance(instruction, Authenticate):
+                reply = self._token(instruction.stale)
+
+    def _token(self, stale: str | None) -> str:
+        with self._token_lock:
+            token = self._session.token_is_current(stale)
+            if token is not None:
+                return token  # another thread renewed it while this one waited
+            return self._run(self._session.renew())
