@@ -172,39 +172,64 @@ class HubSession:
         renewed = False
         retries = 0
         while True:
-            if unknown and recover is not None:
-                found = yield from recover()
-                if found is not None:
-                    return found
-            token = None
-            if authenticated:
-                token = self.usable_token()
-                if token is None:
-                    token = yield Authenticate(None)
             wait: float | None = None
-            try:
-                response = yield Transmit(build(token))
-            except httpx.TransportError as error:
-                lost = changes_state and not isinstance(error, _NOT_SENT)
-                unknown = unknown or lost
-                kind = OutcomeUnknown if lost else HubTransportError
-                failure: HubError = kind(f"{operation}: no answer from the hub ({error!r})")
-                failure.__cause__ = error
-            else:
-                status = response.status_code
-                if status == 401 and authenticated and not renewed:
-                    renewed = True  # the hub dropped the token early: renew once, no backoff
-                    yield Authenticate(token)
-                    continue
-                if status not in policy.retry_statuses:
+            failure: HubError | None = None
+            if unknown and recover is not None:
+                try:
+                    found = yield from recover()
+                except HubError as error:
+                    failure = error  # the check failed too: still unknown, try again later
+                else:
+                    if found is not None:
+                        return found
+            if failure is None:
+                failure, wait, unknown, response = yield from self._attempt(
+                    build,
+                    authenticated=authenticated,
+                    changes_state=changes_state,
+                    known=unknown,
+                    operation=operation,
+                )
+                if response is not None:
+                    if response.status_code == 401 and authenticated and not renewed:
+                        renewed = True  # the hub dropped the token early: renew once, at once
+                        yield Authenticate(_token_of(response.request))
+                        continue
                     return response
-                failure = protocol.http_error(response)
-                wait = protocol.retry_after(response)
-                unknown = unknown or (changes_state and status >= 500)
+            assert failure is not None
             if retries + 1 >= policy.attempts:
                 raise _final(failure, operation, unknown)
             yield Pause(policy.delay(retries, wait))
             retries += 1
+
+    def _attempt(
+        self,
+        build: Callable[[str | None], httpx.Request],
+        *,
+        authenticated: bool,
+        changes_state: bool,
+        known: bool,
+        operation: str,
+    ) -> Flow[tuple[HubError | None, float | None, bool, httpx.Response | None]]:
+        """One try: (failure, wait, unknown, response); response None when it failed."""
+        token = None
+        if authenticated:
+            token = self.usable_token()
+            if token is None:
+                token = yield Authenticate(None)
+        try:
+            response = yield Transmit(build(token))
+        except httpx.TransportError as error:
+            lost = changes_state and not isinstance(error, _NOT_SENT)
+            kind = OutcomeUnknown if lost else HubTransportError
+            failure: HubError = kind(f"{operation}: no answer from the hub ({error!r})")
+            failure.__cause__ = error
+            return failure, None, known or lost, None
+        status = response.status_code
+        if status == 401 or status not in self.retry.retry_statuses:
+            return None, None, known, response
+        unknown = known or (changes_state and status >= 500)
+        return protocol.http_error(response), protocol.retry_after(response), unknown, None
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -389,6 +414,11 @@ class HubSession:
             if not report.ok:
                 return Prepared(message, opened, tuple(str(i) for i in report.errors[:20]))
         return Prepared(message, opened, ())
+
+
+def _token_of(request: httpx.Request) -> str | None:
+    authorization = request.headers.get("Authorization", "")
+    return authorization.removeprefix("Bearer ") or None
 
 
 def _message(document: dict[str, Any]) -> Message:
