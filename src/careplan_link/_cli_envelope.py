@@ -8,6 +8,7 @@ where other users of the machine could read them.
 from __future__ import annotations
 
 import argparse
+import datetime
 import getpass
 import os
 import sys
@@ -17,8 +18,16 @@ from typing import Any
 
 from cryptography import x509
 
-from .envelope import OfficeIdentity, TrustStore, open_envelope, seal
+from .envelope import (
+    OfficeIdentity,
+    TrustSettings,
+    TrustStore,
+    open_envelope,
+    seal,
+    verify_recipient,
+)
 from .errors import EnvelopeError, FormatError
+from .format import Bundle
 
 __all__ = ["add_envelope_commands"]
 
@@ -39,6 +48,17 @@ def add_envelope_commands(commands: Any) -> None:
         "--to", type=Path, required=True, action="append", metavar="CERT.pem",
         help="the receiving office's certificate(s); repeat for several",
     )  # fmt: skip
+    sealing.add_argument(
+        "--trust", type=Path, metavar="CA.pem",
+        help="CA certificates that must certify every --to certificate (required, unless "
+        "--no-verify-recipient)",
+    )  # fmt: skip
+    sealing.add_argument(
+        "--no-verify-recipient", action="store_true",
+        help="encrypt to the --to certificates without checking them against --trust "
+        "(only when you verified them yourself)",
+    )  # fmt: skip
+    sealing.add_argument("--crl", type=Path, action="append", default=[], metavar="CRL")
     sealing.add_argument("files", nargs="+", type=Path, metavar="FILE")
     sealing.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.p7m")
     sealing.add_argument(
@@ -57,11 +77,35 @@ def add_envelope_commands(commands: Any) -> None:
     opening.add_argument("-d", "--directory", type=Path, required=True, metavar="DIR")
     opening.add_argument("--crl", type=Path, action="append", default=[], metavar="CRL")
     opening.add_argument(
+        "--at", type=_date_time, metavar="DATE-TIME",
+        help="reference time (ISO 8601, e.g. the hub's accepted_at): the signing time must lie "
+        "within 7 days before to 5 minutes after it, and the signer's certificate is judged "
+        "at the signing time; without --at the certificate must be valid now",
+    )  # fmt: skip
+    opening.add_argument(
         "--check-validity-now", action="store_true",
-        help="also require the signer's certificate to be valid now (not only when it signed)",
+        help="with --at, also require the signer's certificate to be valid now",
+    )  # fmt: skip
+    opening.add_argument(
+        "--allow-legacy-cbc", action="store_true",
+        help="also read legacy envelopes (EnvelopedData with AES-CBC, RSA PKCS#1 v1.5 key "
+        "transport), whose decryption errors can be an oracle",
     )  # fmt: skip
     _password_option(opening)
     opening.set_defaults(run=_run(_open))
+
+
+def _date_time(text: str) -> datetime.datetime:
+    """An ISO 8601 date-time; without a UTC offset it is taken as Japan time (JST)."""
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time (e.g. 2025-04-01T09:30:00+09:00)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
+    return value
 
 
 def _password_option(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +124,10 @@ def _run(command: Any) -> Any:
             print(f"careplan-link: {error}", file=sys.stderr)
             return EXIT_USAGE
         except EnvelopeError as error:
-            print(f"careplan-link: refused ({type(error).__name__}): {error}", file=sys.stderr)
+            print(
+                f"careplan-link: refused ({type(error).__name__}, {error.reason}): {error}",
+                file=sys.stderr,
+            )
             return EXIT_REFUSED
 
     return run
@@ -116,14 +163,41 @@ def _certificates(path: Path) -> list[x509.Certificate]:
         raise _UsageError(f"{path} holds no PEM certificate") from None
 
 
+def _crls(paths: list[Path]) -> list[x509.CertificateRevocationList]:
+    try:
+        return [x509.load_der_x509_crl(_der_or_pem_crl(_read(path))) for path in paths]
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+
+
+def _trust_store(path: Path) -> TrustStore:
+    try:
+        return TrustStore.from_pem(_read(path))
+    except ValueError as error:
+        raise _UsageError(f"{path}: {error}") from None
+
+
 def _seal(args: argparse.Namespace) -> int:
-    identity = _identity(args)
-    recipients = [c for path in args.to for c in _certificates(path)]
+    if args.trust is None and not args.no_verify_recipient:
+        raise _UsageError(
+            "seal needs --trust CA.pem to verify the recipient certificates "
+            "(or --no-verify-recipient if you verified them yourself)"
+        )
     files = {path.name: _read(path) for path in args.files}
     try:
-        envelope = seal(files, sender=identity, recipients=recipients, cbc=args.cbc)
+        receiver = Bundle.from_files(files).receiver.number
     except (ValueError, FormatError) as error:
         raise _UsageError(str(error)) from None
+    recipients = [c for path in args.to for c in _certificates(path)]
+    trust = None
+    if args.trust is not None and not args.no_verify_recipient:
+        trust = TrustSettings(anchors=_trust_store(args.trust), crls=_crls(args.crl))
+        # Strict here: every certificate the user named must be good (seal itself would
+        # leave a bad one out when another is good).
+        for certificate in recipients:
+            verify_recipient(certificate, trust=trust, receiver_office=receiver)
+    identity = _identity(args)
+    envelope = seal(files, sender=identity, recipients=recipients, trust=trust, cbc=args.cbc)
     _write_atomically(args.output, envelope)
     print(f"sealed {len(files)} files to {args.output} ({len(envelope)} bytes)")
     return EXIT_OK
@@ -131,16 +205,16 @@ def _seal(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace) -> int:
     identity = _identity(args)
-    try:
-        trust = TrustStore.from_pem(_read(args.trust))
-        crls = [x509.load_der_x509_crl(_der_or_pem_crl(_read(path))) for path in args.crl]
-    except ValueError as error:
-        raise _UsageError(str(error)) from None
+    trust = TrustSettings(
+        anchors=_trust_store(args.trust),
+        crls=_crls(args.crl),
+        allow_legacy_cbc=args.allow_legacy_cbc,
+    )
     opened = open_envelope(
         _read(args.envelope),
         identity=identity,
         trust=trust,
-        crls=crls,
+        at=args.at,
         check_validity_now=args.check_validity_now,
     )
     # Only verified content reaches the disk, each file written whole or not at all.

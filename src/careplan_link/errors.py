@@ -2,16 +2,21 @@
 
     CareplanLinkError
      ├── FormatError              a file's content or name cannot be read or written (.issues)
-     └── EnvelopeError            a sealed envelope cannot be made or opened
+     └── EnvelopeError            a sealed envelope cannot be made or opened (.reason)
           ├── MalformedEnvelope   not a CMS envelope this library reads (garbage, BER, truncated)
+          │    └── LegacyEncryptionRefused   CBC / PKCS#1 v1.5 without allow_legacy_cbc
           ├── DecryptionError     the content cannot be decrypted (wrong key, tampered)
           │    └── NotForThisRecipient   no recipient entry for the opening identity
           ├── SignatureError      the signature does not verify, or the envelope was altered
           ├── UntrustedSigner     the signer's certificate does not chain to the trust store,
           │    │                  breaks the office certificate profile, or is revoked
-          │    └── CertificateExpired    outside its validity period at the time checked
+          │    ├── CertificateExpired    outside its validity period at the time checked
+          │    ├── SigningTimeRefused    signing time outside the window around `at`
+          │    └── StaleRevocationList   a CRL past its nextUpdate (the caller's configuration)
+          ├── UntrustedRecipient  seal refused a recipient certificate
           ├── SenderMismatch      signer, manifest and file names disagree about the sender
           ├── ManifestError       the manifest is missing, unreadable, or names another receiver
+          │    └── Misaddressed   the signed manifest names another receiver
           └── PayloadError        the ZIP is unreadable, too large, or its files do not match
      ├── InvalidBundle            send_bundle refused a unit that does not validate (.report)
      └── HubError                 talking to the hub failed
@@ -28,7 +33,9 @@
           │    └── HubServerError         5xx
           │         └── ServiceUnavailable    503 (.retry_after)
           ├── HubBusinessError    HTTP 200 whose body carries an error (.code, .hub_message)
-          └── HubProtocolError    the hub's answer does not follow the protocol
+          ├── HubProtocolError    the hub's answer does not follow the protocol
+          └── SerialAlreadyUsed   send_bundle: the unit's message was withdrawn, expired or
+                                  rejected; send it again under a new ファイル連番
 
 A vendor can catch everything the library raises with one `except CareplanLinkError`. Bad content
 in a file never raises anything but `FormatError`; programming errors (a wrong argument type)
@@ -38,7 +45,7 @@ raise the usual `TypeError` / `ValueError`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from ._issue import Issue
 
@@ -62,17 +69,23 @@ __all__ = [
     "HubServerError",
     "HubTransportError",
     "InvalidBundle",
+    "LegacyEncryptionRefused",
     "MalformedEnvelope",
     "ManifestError",
+    "Misaddressed",
     "NotForThisRecipient",
     "NotFound",
     "OutcomeUnknown",
     "PayloadError",
     "RequestTimeout",
     "SenderMismatch",
+    "SerialAlreadyUsed",
     "ServiceUnavailable",
     "SignatureError",
+    "SigningTimeRefused",
+    "StaleRevocationList",
     "TooManyRequests",
+    "UntrustedRecipient",
     "UntrustedSigner",
 ]
 
@@ -101,11 +114,24 @@ class FormatError(CareplanLinkError, ValueError):
 
 
 class EnvelopeError(CareplanLinkError):
-    """A sealed envelope that cannot be made or opened. Nothing of its content is returned."""
+    """A sealed envelope that cannot be made or opened. Nothing of its content is returned.
+
+    `reason` classifies the failure for the receipt a receiver sends to the hub, one of
+    `careplan_link.envelope.RECEIPT_REASONS` (docs/envelope.md): every cryptographic and
+    structural failure gives the same one, so the receipt is no decryption oracle. The message
+    (the detailed cause) is for the receiver's own log only.
+    """
+
+    reason: ClassVar[str] = "ENVELOPE_UNREADABLE"
 
 
 class MalformedEnvelope(EnvelopeError):
     """The bytes are not a CMS envelope this library reads (or are cut short)."""
+
+
+class LegacyEncryptionRefused(MalformedEnvelope):
+    """A legacy envelope (EnvelopedData with AES-CBC, or RSA PKCS#1 v1.5 key transport) that
+    the caller did not allow (`allow_legacy_cbc`): its decryption errors can be an oracle."""
 
 
 class DecryptionError(EnvelopeError):
@@ -114,6 +140,8 @@ class DecryptionError(EnvelopeError):
 
 class NotForThisRecipient(DecryptionError):
     """The envelope holds no recipient entry for the opening office's certificate."""
+
+    reason: ClassVar[str] = "NOT_ADDRESSED_TO_US"
 
 
 class SignatureError(EnvelopeError):
@@ -124,22 +152,51 @@ class UntrustedSigner(EnvelopeError):
     """The signer's certificate does not chain to the trust store, breaks the office
     certificate profile, or is revoked."""
 
+    reason: ClassVar[str] = "SIGNER_NOT_TRUSTED"
+
 
 class CertificateExpired(UntrustedSigner):
     """The signer's certificate was not valid at the time it was checked (expired or not yet
     valid)."""
 
 
+class SigningTimeRefused(UntrustedSigner):
+    """The signing time lies outside the accepted window around the reference time (the hub's
+    acceptance time, `at=`), or in the future."""
+
+
+class StaleRevocationList(UntrustedSigner):
+    """A CRL the caller passed is past its nextUpdate: a fault of the caller's configuration,
+    raised before the envelope is read."""
+
+
+class UntrustedRecipient(EnvelopeError):
+    """`seal` refused a recipient certificate: not chained to the trust anchors, not valid now,
+    no keyEncipherment, or of another office than the unit's receiver."""
+
+
 class SenderMismatch(EnvelopeError):
     """The signer's office, the manifest's sender and the file names' sender disagree."""
+
+    reason: ClassVar[str] = "SENDER_MISMATCH"
 
 
 class ManifestError(EnvelopeError):
     """The manifest is missing or unreadable, or the envelope is not addressed to the opener."""
 
+    reason: ClassVar[str] = "PAYLOAD_INVALID"
+
+
+class Misaddressed(ManifestError):
+    """The signed manifest names another receiver than the opener (forwarded or misrouted)."""
+
+    reason: ClassVar[str] = "NOT_ADDRESSED_TO_US"
+
 
 class PayloadError(EnvelopeError):
     """The ZIP cannot be read safely, or its files differ from what the manifest lists."""
+
+    reason: ClassVar[str] = "PAYLOAD_INVALID"
 
 
 class InvalidBundle(CareplanLinkError, ValueError):
@@ -234,3 +291,14 @@ class HubBusinessError(HubError):
 
 class HubProtocolError(HubError):
     """The hub's answer does not follow the protocol (not JSON, fields missing)."""
+
+
+class SerialAlreadyUsed(HubError):
+    """`send_bundle` did not send a unit again: the hub holds it already, in a message that was
+    withdrawn, expired or rejected (`.message_id`, `.status`), and a receiver will never import
+    that message. To send these files again, give them a new ファイル連番."""
+
+    def __init__(self, message: str, *, message_id: str, status: str) -> None:
+        self.message_id = message_id
+        self.status = status
+        super().__init__(message)

@@ -53,20 +53,19 @@ Connect = Callable[..., Blocking]
 @pytest.fixture(params=["sync", "async"])
 def connect(request: pytest.FixtureRequest, fake_hub: FakeHub) -> Iterator[Connect]:
     """`connect(login, **options)`: a client of the parametrized kind on `fake_hub`, retrying
-    in its virtual time."""
+    in its virtual time. A `transport=` option replaces the hub's (an httpx.MockTransport
+    serves both kinds)."""
     loop = asyncio.new_event_loop() if request.param == "async" else None
     opened: list[Blocking] = []
 
     def make(login: Login, **options: Any) -> Blocking:
         options.setdefault("retry", fake_hub.clock.retry_policy())
         if loop is None:
-            client: Client | AsyncClient = Client(
-                fake_hub.url, login=login, transport=fake_hub.transport(), **options
-            )
+            options.setdefault("transport", fake_hub.transport())
+            client: Client | AsyncClient = Client(fake_hub.url, login=login, **options)
         else:
-            client = AsyncClient(
-                fake_hub.url, login=login, transport=fake_hub.async_transport(), **options
-            )
+            options.setdefault("transport", fake_hub.async_transport())
+            client = AsyncClient(fake_hub.url, login=login, **options)
         blocking = Blocking(client, loop)
         opened.append(blocking)
         return blocking

@@ -20,8 +20,10 @@ def test_send_bundle_then_receive_imports_in_order(
     connect: Connect, fake_hub: FakeHub, hub_offices: HubOffices
 ) -> None:
     unit = schedule_unit()
-    care = connect(hub_offices.care_login, identity=hub_offices.care)
-    sent = care.send_bundle(Bundle.from_files(unit))
+    care = connect(
+        hub_offices.care_login, identity=hub_offices.care, trust=hub_offices.pki.trust_store
+    )
+    sent = care.send_bundle(Bundle.from_files(unit)).message
     assert (sent.receiver, sent.service_type, sent.unit_kind) == (PROVIDER, "11", "schedule")
     assert sent.serial == Bundle.from_files(unit).serial
 
@@ -48,7 +50,9 @@ def test_an_invalid_bundle_is_refused_with_its_report(
     unit = schedule_unit()
     plan = name_of(unit, "UPPLAN")
     broken = edit(unit, "UPPLAN", 2, 15, "171111")  # a 被保険者番号 of the wrong length
-    care = connect(hub_offices.care_login, identity=hub_offices.care)
+    care = connect(
+        hub_offices.care_login, identity=hub_offices.care, trust=hub_offices.pki.trust_store
+    )
     with pytest.raises(InvalidBundle) as refused:
         care.send_bundle(Bundle.from_files(broken))
     assert not refused.value.report.ok and refused.value.report.errors[0].file == plan
@@ -58,11 +62,19 @@ def test_an_invalid_bundle_is_refused_with_its_report(
 def test_receive_rejects_what_does_not_open_and_keeps_what_the_handler_failed(
     connect: Connect, fake_hub: FakeHub, hub_offices: HubOffices
 ) -> None:
+    # Changed by issue 12: the handler's failure no longer propagates out of receive (it would
+    # stop every message behind it); it leaves the message `downloaded` for the next run, and
+    # the rejection carries a reason code, not the exception's text.
     care = connect(hub_offices.care_login)
     unit = schedule_unit()
     bad = care.send(b"not a CMS envelope", to=PROVIDER, service_type="11")
     good = care.send(
-        seal(unit, sender=hub_offices.care, recipients=[hub_offices.provider.certificate]),
+        seal(
+            unit,
+            sender=hub_offices.care,
+            recipients=[hub_offices.provider.certificate],
+            trust=hub_offices.pki.trust_store,
+        ),
         to=PROVIDER,
         service_type="11",
     )
@@ -75,10 +87,11 @@ def test_receive_rejects_what_does_not_open_and_keeps_what_the_handler_failed(
     def failing_import(opened: OpenedEnvelope, message: Message) -> None:
         raise RuntimeError("the vendor's database is down")
 
-    with pytest.raises(RuntimeError, match="database"):
-        provider.receive(failing_import)
+    rejected, deferred = provider.receive(failing_import)
+    assert (rejected.outcome, rejected.reasons) == ("rejected", ("ENVELOPE_UNREADABLE",))
     assert fake_hub.message(bad.id).status == "rejected"
-    assert "MalformedEnvelope" in fake_hub.message(bad.id).history[-1].reasons[0]
+    assert fake_hub.message(bad.id).history[-1].reasons == ("ENVELOPE_UNREADABLE",)
+    assert deferred.outcome == "deferred" and "database" in str(deferred.error)
     assert fake_hub.message(good.id).status == "downloaded"  # offered again next time
 
     (retried,) = provider.receive(lambda opened, message: None)
@@ -104,6 +117,7 @@ def test_the_async_client_awaits_a_coroutine_handler(
             fake_hub.url,
             login=hub_offices.care_login,
             identity=hub_offices.care,
+            trust=hub_offices.pki.trust_store,
             transport=fake_hub.async_transport(),
         ) as care:
             sent = await care.send_bundle(Bundle.from_files(unit))
@@ -115,7 +129,7 @@ def test_the_async_client_awaits_a_coroutine_handler(
             transport=fake_hub.async_transport(),
         ) as provider:
             await provider.receive(handler)
-        return sent.id
+        return sent.message.id
 
     sent_id = asyncio.run(scenario())
     assert seen == [sent_id] and fake_hub.message(sent_id).status == "imported"

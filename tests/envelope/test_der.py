@@ -79,17 +79,35 @@ def test_seals_own_envelopes_are_read_in_place(
     general_path: list[object] = []
     monkeypatch.setattr(_cms, "decrypt", recording(_cms.decrypt, general_path))
     unit = schedule_unit()
-    envelope = seal(unit, sender=offices.care, recipients=[offices.provider.certificate])
+    envelope = seal(
+        unit,
+        sender=offices.care,
+        recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
+    )
     opened = open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
     assert dict(opened.files) == dict(unit) and general_path == []
-    legacy = seal(unit, sender=offices.care, recipients=[offices.provider.certificate], cbc=True)
-    opened = open_envelope(legacy, identity=offices.provider, trust=offices.pki.trust_store)
+    legacy = seal(
+        unit,
+        sender=offices.care,
+        recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
+        cbc=True,
+    )
+    opened = open_envelope(
+        legacy, identity=offices.provider, trust=offices.pki.trust_store, allow_legacy_cbc=True
+    )
     assert dict(opened.files) == dict(unit) and general_path == [legacy]
 
 
 def test_an_altered_ciphertext_read_in_place_is_a_decryption_error(offices: Offices) -> None:
     envelope = bytearray(
-        seal(schedule_unit(), sender=offices.care, recipients=[offices.provider.certificate])
+        seal(
+            schedule_unit(),
+            sender=offices.care,
+            recipients=[offices.provider.certificate],
+            trust=offices.pki.trust_store,
+        )
     )
     # Deep inside the encrypted payload: the headers still decrypt, the tag does not verify.
     envelope[len(envelope) // 2] ^= 0x01

@@ -18,14 +18,19 @@ from careplan_link.envelope import (
     CertificateExpired,
     DecryptionError,
     EnvelopeError,
+    LegacyEncryptionRefused,
     Limits,
     MalformedEnvelope,
     Manifest,
     ManifestError,
+    Misaddressed,
     NotForThisRecipient,
     PayloadError,
     SenderMismatch,
     SignatureError,
+    SigningTimeRefused,
+    TrustSettings,
+    UntrustedRecipient,
     UntrustedSigner,
     _cms,
     open_envelope,
@@ -41,13 +46,19 @@ def sealed(offices: Offices, **options: object) -> bytes:
         schedule_unit(),
         sender=offices.care,
         recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
         **options,  # type: ignore[arg-type]
     )
 
 
 def test_round_trip_gives_the_files_in_import_order(offices: Offices) -> None:
     files = schedule_unit()
-    envelope = seal(files, sender=offices.care, recipients=[offices.provider.certificate])
+    envelope = seal(
+        files,
+        sender=offices.care,
+        recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
+    )
     opened = open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
     assert dict(opened.files) == files
     assert list(opened.files) == list(Bundle.from_files(files).files)
@@ -68,20 +79,38 @@ def test_the_sender_can_reread_its_outbox(offices: Offices) -> None:
     assert dict(opened.files) == schedule_unit()
 
 
-def test_cbc_and_pkcs1_v15_for_older_receivers(offices: Offices) -> None:
+def test_cbc_and_pkcs1_v15_for_older_receivers_only_when_allowed(offices: Offices) -> None:
     envelope = sealed(offices, cbc=True)
-    opened = open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    with pytest.raises(LegacyEncryptionRefused, match="allow_legacy_cbc") as refused:
+        open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    assert refused.value.reason == "ENVELOPE_UNREADABLE"
+    opened = open_envelope(
+        envelope, identity=offices.provider, trust=offices.pki.trust_store, allow_legacy_cbc=True
+    )
     assert dict(opened.files) == schedule_unit()
+    settings = TrustSettings(anchors=offices.pki.trust_store, allow_legacy_cbc=True)
+    assert open_envelope(envelope, identity=offices.provider, trust=settings).files == opened.files
 
 
 def test_seal_refuses_a_sender_that_is_not_the_units_sender(offices: Offices) -> None:
     with pytest.raises(SenderMismatch, match="sent by office 1370100012"):
-        seal(schedule_unit(), sender=offices.other, recipients=[offices.provider.certificate])
+        seal(
+            schedule_unit(),
+            sender=offices.other,
+            recipients=[offices.provider.certificate],
+            trust=offices.pki.trust_store,
+        )
 
 
 def test_seal_refuses_a_recipient_of_another_office(offices: Offices) -> None:
-    with pytest.raises(ValueError, match="belongs to office 1370300036"):
-        seal(schedule_unit(), sender=offices.care, recipients=[offices.other.certificate])
+    for trust in (offices.pki.trust_store, None):
+        with pytest.raises(UntrustedRecipient, match="belongs to office 1370300036"):
+            seal(
+                schedule_unit(),
+                sender=offices.care,
+                recipients=[offices.other.certificate],
+                trust=trust,
+            )
 
 
 def test_an_office_not_addressed_cannot_open(offices: Offices) -> None:
@@ -111,8 +140,10 @@ def test_a_payload_addressed_to_another_office_is_refused(offices: Offices) -> N
         recipients=[offices.other.certificate],
         signed_at=offices.now,
     )
-    with pytest.raises(ManifestError, match="not to office 1370300036"):
+    with pytest.raises(Misaddressed, match="not to office 1370300036") as refused:
         open_envelope(envelope, identity=offices.other, trust=offices.pki.trust_store)
+    assert isinstance(refused.value, ManifestError)
+    assert refused.value.reason == "NOT_ADDRESSED_TO_US"
 
 
 def test_a_manifest_claiming_another_sender_is_refused(offices: Offices) -> None:
@@ -161,14 +192,18 @@ def test_signers_outside_the_profile_or_trust_are_refused(
     offices: Offices, variant: str, error: type[Exception], message: str
 ) -> None:
     signer = getattr(offices.pki, variant)(CARE)
-    envelope = seal(schedule_unit(), sender=signer, recipients=[offices.provider.certificate])
-    with pytest.raises(error, match=message):
+    envelope = seal(
+        schedule_unit(),
+        sender=signer,
+        recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
+    )
+    with pytest.raises(error, match=message) as refused:
         open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    assert refused.value.reason == "SIGNER_NOT_TRUSTED"
 
 
-def test_validity_is_judged_at_the_signing_time_so_old_messages_stay_readable(
-    offices: Offices,
-) -> None:
+def test_an_expired_signer_is_accepted_only_near_the_reference_time(offices: Offices) -> None:
     old = offices.pki.office(
         CARE, not_before=offices.later(-400), not_after=offices.later(-10)
     )  # replaced by a renewed certificate ten days ago
@@ -176,16 +211,54 @@ def test_validity_is_judged_at_the_signing_time_so_old_messages_stay_readable(
         schedule_unit(),
         sender=old,
         recipients=[offices.provider.certificate],
+        trust=None,  # the provider's certificate was not yet valid 20 days ago
         now=offices.later(-20),
     )
-    opened = open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    # Without a reference time the signer's certificate must be valid now: a key whose
+    # certificate expired cannot sign (with a backdated signing time) forever.
+    with pytest.raises(CertificateExpired, match="had expired"):
+        open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    # The hub accepted it a day after it was signed (an old inbox message, reread): it opens,
+    # the certificate judged at the signing time.
+    opened = open_envelope(
+        envelope,
+        identity=offices.provider,
+        trust=offices.pki.trust_store,
+        at=offices.later(-19),
+    )
     assert opened.signed_at == offices.later(-20).replace(microsecond=0)
+    # The same envelope handed to the hub today: signed 20 days before it was accepted.
+    with pytest.raises(SigningTimeRefused, match="outside") as refused:
+        open_envelope(
+            envelope, identity=offices.provider, trust=offices.pki.trust_store, at=offices.now
+        )
+    assert refused.value.reason == "SIGNER_NOT_TRUSTED"
     with pytest.raises(CertificateExpired, match="had expired"):
         open_envelope(
             envelope,
             identity=offices.provider,
             trust=offices.pki.trust_store,
+            at=offices.later(-19),
             check_validity_now=True,
+        )
+
+
+def test_the_signing_time_window_around_the_reference_time(offices: Offices) -> None:
+    envelope = sealed(offices, now=offices.now)
+    signed = offices.now.replace(microsecond=0)
+    minute = datetime.timedelta(minutes=1)
+    settings = TrustSettings(anchors=offices.pki.trust_store)
+    for at in (signed, signed + 7 * datetime.timedelta(days=1), signed - 5 * minute):
+        open_envelope(envelope, identity=offices.provider, trust=settings, at=at)
+    for at in (signed + datetime.timedelta(days=7) + minute, signed - 6 * minute):
+        with pytest.raises(SigningTimeRefused):
+            open_envelope(envelope, identity=offices.provider, trust=settings, at=at)
+    narrow = TrustSettings(
+        anchors=offices.pki.trust_store, signing_time_before=datetime.timedelta(hours=1)
+    )
+    with pytest.raises(SigningTimeRefused):
+        open_envelope(
+            envelope, identity=offices.provider, trust=narrow, at=signed + 2 * 60 * minute
         )
 
 
@@ -195,6 +268,7 @@ def test_a_renewed_certificate_signs_and_receives(offices: Offices) -> None:
         schedule_unit(),
         sender=offices.care,
         recipients=[renewed.certificate, offices.provider.certificate],  # newest first
+        trust=offices.pki.trust_store,
     )
     for identity in (renewed, offices.provider):
         opened = open_envelope(envelope, identity=identity, trust=offices.pki.trust_store)
@@ -204,16 +278,21 @@ def test_a_renewed_certificate_signs_and_receives(offices: Offices) -> None:
 def test_a_revoked_signer_is_refused_with_the_callers_crl() -> None:
     pki = Offices().pki
     care, provider = pki.office(CARE), pki.office(PROVIDER)
-    envelope = seal(schedule_unit(), sender=care, recipients=[provider.certificate])
+    envelope = seal(
+        schedule_unit(), sender=care, recipients=[provider.certificate], trust=pki.trust_store
+    )
     open_envelope(envelope, identity=provider, trust=pki.trust_store, crls=[pki.crl()])
     pki.revoke(care)
     with pytest.raises(UntrustedSigner, match="revoked"):
         open_envelope(envelope, identity=provider, trust=pki.trust_store, crls=[pki.crl()])
+    settings = TrustSettings(anchors=pki.trust_store, crls=[pki.crl()])
+    with pytest.raises(UntrustedSigner, match="revoked"):
+        open_envelope(envelope, identity=provider, trust=settings)
 
 
 def test_a_signing_time_in_the_future_is_refused(offices: Offices) -> None:
-    envelope = sealed(offices, now=offices.later(1))
-    with pytest.raises(SignatureError, match="future"):
+    envelope = sealed(offices, now=offices.now + datetime.timedelta(minutes=6))
+    with pytest.raises(SigningTimeRefused, match="future"):
         open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
 
 
@@ -397,7 +476,9 @@ def test_open_of_seal_is_the_bundle(offices: Offices, bundle: Bundle) -> None:
     receiver = offices.identity(bundle.receiver.number)
     if sender.office_no == receiver.office_no:
         return  # a unit an office sends itself: covered by the outbox test
-    envelope = seal(bundle, sender=sender, recipients=[receiver.certificate])
+    envelope = seal(
+        bundle, sender=sender, recipients=[receiver.certificate], trust=offices.pki.trust_store
+    )
     opened = open_envelope(envelope, identity=receiver, trust=offices.pki.trust_store)
     assert opened.files == bundle.files and list(opened.files) == list(bundle.files)
     assert opened.bundle == bundle

@@ -10,7 +10,13 @@ import pytest
 from helpers import recording
 from unitfiles import schedule_unit
 
-from careplan_link.envelope import MalformedEnvelope, _cms, open_envelope, seal
+from careplan_link.envelope import (
+    LegacyEncryptionRefused,
+    MalformedEnvelope,
+    _cms,
+    open_envelope,
+    seal,
+)
 from careplan_link.envelope._identity import OfficeIdentity
 from conftest import Offices
 
@@ -52,7 +58,11 @@ def test_openssl_decrypts_and_verifies_what_seal_makes(
     tmp_path: Path, offices: Offices, files: dict[str, Path], cbc: bool
 ) -> None:
     envelope = seal(
-        schedule_unit(), sender=offices.care, recipients=[offices.provider.certificate], cbc=cbc
+        schedule_unit(),
+        sender=offices.care,
+        recipients=[offices.provider.certificate],
+        trust=offices.pki.trust_store,
+        cbc=cbc,
     )
     sealed, inner, payload = tmp_path / "in.p7m", tmp_path / "inner.der", tmp_path / "out.zip"
     sealed.write_bytes(envelope)
@@ -61,7 +71,9 @@ def test_openssl_decrypts_and_verifies_what_seal_makes(
             "-inkey", provider_key, "-recip", provider, "-out", inner)  # fmt: skip
     openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", inner,
             "-CAfile", files["ca"], "-out", payload)  # fmt: skip
-    opened = open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
+    opened = open_envelope(
+        envelope, identity=offices.provider, trust=offices.pki.trust_store, allow_legacy_cbc=cbc
+    )
     assert payload.read_bytes() == opened.payload
 
 
@@ -82,7 +94,12 @@ def test_the_plain_openssl_pipeline_opens(
 ) -> None:
     # The exact ZIP seal made, signed and encrypted by openssl: the inner type is id-data.
     original = open_envelope(
-        seal(schedule_unit(), sender=offices.care, recipients=[offices.provider.certificate]),
+        seal(
+            schedule_unit(),
+            sender=offices.care,
+            recipients=[offices.provider.certificate],
+            trust=offices.pki.trust_store,
+        ),
         identity=offices.provider,
         trust=offices.pki.trust_store,
     )
@@ -94,8 +111,17 @@ def test_the_plain_openssl_pipeline_opens(
             "-recip", files["provider"], *key_options, "-in", signed, "-out", sealed)  # fmt: skip
     general_path = []
     monkeypatch.setattr(_cms, "decrypt", recording(_cms.decrypt, general_path))
+    legacy = cipher == "-aes-256-cbc"
+    if legacy:  # CBC and PKCS#1 v1.5 key transport: only when the opener allows them
+        with pytest.raises(LegacyEncryptionRefused):
+            open_envelope(
+                sealed.read_bytes(), identity=offices.provider, trust=offices.pki.trust_store
+            )
     opened = open_envelope(
-        sealed.read_bytes(), identity=offices.provider, trust=offices.pki.trust_store
+        sealed.read_bytes(),
+        identity=offices.provider,
+        trust=offices.pki.trust_store,
+        allow_legacy_cbc=legacy,
     )
     assert opened.payload == original.payload
     assert opened.files == original.files and opened.sender_office_no == "1370100012"
@@ -107,7 +133,12 @@ def test_streamed_ber_from_openssl_is_refused_and_its_der_conversion_opens(
     tmp_path: Path, offices: Offices, files: dict[str, Path]
 ) -> None:
     original = open_envelope(
-        seal(schedule_unit(), sender=offices.care, recipients=[offices.provider.certificate]),
+        seal(
+            schedule_unit(),
+            sender=offices.care,
+            recipients=[offices.provider.certificate],
+            trust=offices.pki.trust_store,
+        ),
         identity=offices.provider,
         trust=offices.pki.trust_store,
     )
@@ -127,6 +158,9 @@ def test_streamed_ber_from_openssl_is_refused_and_its_der_conversion_opens(
         "cms", "-cmsout", "-inform", "DER", "-outform", "DER", "-in", streamed, "-out", converted
     )
     opened = open_envelope(
-        converted.read_bytes(), identity=offices.provider, trust=offices.pki.trust_store
+        converted.read_bytes(),
+        identity=offices.provider,
+        trust=offices.pki.trust_store,
+        allow_legacy_cbc=True,
     )
     assert opened.files == original.files

@@ -22,18 +22,24 @@ from ..errors import (
     NotFound,
     OutcomeUnknown,
     RequestTimeout,
+    SerialAlreadyUsed,
     ServiceUnavailable,
     TooManyRequests,
 )
 from ._async import AsyncClient
+from ._core import DEFAULT_MAX_DOWNLOAD, ImportOrderHeld, Outcome, Received, Sent
+from ._imported import ImportedUnit, ImportedUnits, MemoryImportedUnits, SqliteImportedUnits
 from ._protocol import DirectoryEntry, Login, Message, Page, StatusChange, Tokens
+from ._reasons import REJECTION_REASONS, ReasonText
 from ._retry import RetryPolicy
 from ._status import MessageStatus
-from ._sync import DEFAULT_TIMEOUT, Client, Received
+from ._sync import DEFAULT_TIMEOUT, Client
 from ._tls import client_ssl_context
 
 __all__ = [
+    "DEFAULT_MAX_DOWNLOAD",
     "DEFAULT_TIMEOUT",
+    "REJECTION_REASONS",
     "AsyncClient",
     "AuthenticationError",
     "BadRequest",
@@ -47,17 +53,26 @@ __all__ = [
     "HubProtocolError",
     "HubServerError",
     "HubTransportError",
+    "ImportOrderHeld",
+    "ImportedUnit",
+    "ImportedUnits",
     "InvalidBundle",
     "Login",
+    "MemoryImportedUnits",
     "Message",
     "MessageStatus",
     "NotFound",
+    "Outcome",
     "OutcomeUnknown",
     "Page",
+    "ReasonText",
     "Received",
     "RequestTimeout",
     "RetryPolicy",
+    "Sent",
+    "SerialAlreadyUsed",
     "ServiceUnavailable",
+    "SqliteImportedUnits",
     "StatusChange",
     "Tokens",
     "TooManyRequests",

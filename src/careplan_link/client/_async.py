@@ -1,6 +1,8 @@
 """AsyncClient: the hub protocol over httpx.AsyncClient, for services built on asyncio.
 
-The same flows as Client (see _core); only the loop that carries them out differs."""
+The same flows as Client (see _core); only the loop that carries them out differs. CPU-bound
+steps (validate, seal, open) and the record of imported units run in worker threads
+(`asyncio.to_thread`): the event loop keeps serving other tasks meanwhile."""
 
 from __future__ import annotations
 
@@ -15,16 +17,34 @@ from typing import Any, TypeVar
 import httpx
 from cryptography import x509
 
-from ..envelope import OfficeIdentity, OpenedEnvelope, TrustStore
+from ..envelope import OfficeIdentity, OpenedEnvelope, TrustSettings, TrustStore
 from ..format import Bundle
-from ._core import Authenticate, Flow, HubSession, Pause, Transmit
+from ._core import (
+    DEFAULT_MAX_DOWNLOAD,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    Authenticate,
+    Compute,
+    Flow,
+    Handle,
+    HubSession,
+    Pause,
+    Received,
+    Sent,
+    Transmit,
+    trust_settings,
+)
+from ._imported import ImportedUnits, MemoryImportedUnits
 from ._protocol import DirectoryEntry, Login, Message, Page
 from ._retry import RetryPolicy
-from ._sync import DEFAULT_TIMEOUT, INBOX_TO_RECEIVE, Received, transport_options
+from ._sync import DEFAULT_TIMEOUT, transport_options
 
 __all__ = ["AsyncClient"]
 
 T = TypeVar("T")
+
+AsyncHandler = Callable[[OpenedEnvelope, Message], object]
+"""A plain function, or a coroutine function (awaited)."""
 
 
 class AsyncClient:
@@ -35,15 +55,12 @@ class AsyncClient:
             async for message in client.inbox():
                 ...
 
-    `login` is the office's login; `identity` (an OfficeIdentity) gives the TLS client
-    certificate and the key `send_bundle` seals with and `receive` opens with; `trust` the CA
-    certificates envelopes are checked against. `ssl_context` replaces the TLS set-up built
-    from `identity` (see docs/hub-protocol.md on keys and files); `transport` replaces httpx's
-    network transport (FakeHub's `hub.transport()`). `timeout` applies to every request;
-    `retry` says how often and how long to wait (its clock and sleep can be virtual).
+    The arguments are Client's (`trust` a TrustSettings or TrustStore, `imported` the record
+    of imported units, `max_download`, `allow_insecure_http` …); `transport` is an
+    `httpx.AsyncBaseTransport` (FakeHub's `hub.async_transport()`).
 
     Any number of tasks may share an AsyncClient: one token renewal serves every task that
-    needs it. The arguments are Client's.
+    needs it. Sealing, opening and validating run in worker threads, never on the event loop.
     """
 
     def __init__(
@@ -52,15 +69,25 @@ class AsyncClient:
         *,
         login: Login,
         identity: OfficeIdentity | None = None,
-        trust: TrustStore | None = None,
+        trust: TrustSettings | TrustStore | None = None,
+        imported: ImportedUnits | None = None,
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        max_download: int = DEFAULT_MAX_DOWNLOAD,
+        allow_insecure_http: bool = False,
     ) -> None:
-        self._session = HubSession(base_url, login, retry or RetryPolicy())
+        self._session = HubSession(
+            base_url,
+            login,
+            retry or RetryPolicy(),
+            max_download=max_download,
+            allow_insecure_http=allow_insecure_http,
+        )
         self.identity = identity
-        self.trust = trust
+        self.trust: TrustSettings | None = trust_settings(trust)
+        self.imported: ImportedUnits = imported if imported is not None else MemoryImportedUnits()
         self._http = httpx.AsyncClient(
             timeout=timeout, **transport_options(identity, ssl_context, transport)
         )
@@ -203,48 +230,33 @@ class AsyncClient:
         *,
         to: Sequence[x509.Certificate] | None = None,
         check: bool = True,
-    ) -> Message:
-        """Validate → seal → send one transmission unit to its receiver office.
-
-        Raises InvalidBundle (with the validation report) when the files do not validate.
-        `to` overrides the receiver's certificates, which are otherwise taken from the office
-        directory (all of them during a renewal)."""
+    ) -> Sent:
+        """Validate → seal → send one transmission unit to its receiver office, exactly once
+        (see `Client.send_bundle`)."""
         return await self._run(
-            self._session.send_bundle(bundle, identity=self.identity, to=to, check=check)
+            self._session.send_bundle(
+                bundle, identity=self.identity, trust=self.trust, to=to, check=check
+            )
         )
 
     async def receive(
         self,
-        handler: Callable[[OpenedEnvelope, Message], object],
+        handler: AsyncHandler,
         *,
         check: bool = True,
+        imported: ImportedUnits | None = None,
     ) -> list[Received]:
-        """Take in every delivered message: download → `downloaded` receipt → open → validate →
-        `handler(opened, message)` with the files in import order → `imported` receipt.
-
-        An envelope that does not open or whose files do not validate is acknowledged
-        `rejected` with the reasons, and the handler is not called. The handler may be a
-        coroutine function. When the handler raises,
-        the message stays `downloaded` (it is offered again next time) and the error
-        propagates.
-        """
-        done = []
-        async for message in self.inbox(status=INBOX_TO_RECEIVE):
-            prepared = await self._run(
-                self._session.prepare(
-                    message, identity=self.identity, trust=self.trust, check=check
-                )
-            )
-            if prepared.reasons:
-                final = await self.acknowledge(message.id, "rejected", prepared.reasons)
-            else:
-                assert prepared.opened is not None
-                result = handler(prepared.opened, prepared.message)
-                if inspect.isawaitable(result):
-                    await result
-                final = await self.acknowledge(message.id, "imported")
-            done.append(Received(final, prepared.opened, prepared.reasons))
-        return done
+        """Take in every delivered message (see `Client.receive`). The handler may be a
+        coroutine function; it is awaited before the `imported` receipt."""
+        return await self._run(
+            self._session.receive(
+                identity=self.identity,
+                trust=self.trust,
+                imported=imported if imported is not None else self.imported,
+                check=check,
+            ),
+            handler,
+        )
 
     # -- the driver ----------------------------------------------------------------------------
 
@@ -257,6 +269,7 @@ class AsyncClient:
         cursor: str | None,
         page_size: int,
     ) -> AsyncIterator[Message]:
+        seen: set[str] = set()
         while True:
             page = await self._run(
                 self._session.list_page(
@@ -270,11 +283,12 @@ class AsyncClient:
             )
             for message in page.messages:
                 yield message
-            if not page.has_more:
+            following = HubSession.next_cursor(page, cursor, seen, box)
+            if following is None:
                 return
-            cursor = page.next_cursor
+            cursor = following
 
-    async def _run(self, flow: Flow[T]) -> T:
+    async def _run(self, flow: Flow[T], handler: AsyncHandler | None = None) -> T:
         reply: Any = None
         error: BaseException | None = None
         while True:
@@ -285,13 +299,36 @@ class AsyncClient:
             reply, error = None, None
             if isinstance(instruction, Transmit):
                 try:
-                    reply = await self._http.send(instruction.request)
-                except httpx.TransportError as failure:
+                    reply = await self._transmit(instruction)
+                except (httpx.RequestError, AnswerTooLarge, AnswerTooSlow) as failure:
                     error = failure
             elif isinstance(instruction, Pause):
                 await self._session.retry.async_sleep(instruction.seconds)
             elif isinstance(instruction, Authenticate):
                 reply = await self._token(instruction.stale)
+            elif isinstance(instruction, Compute):
+                try:
+                    reply = await asyncio.to_thread(instruction.function)
+                except Exception as failure:
+                    error = failure
+            elif isinstance(instruction, Handle):
+                assert handler is not None
+                try:
+                    result = handler(instruction.opened, instruction.message)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception as failure:
+                    error = failure
+
+    async def _transmit(self, instruction: Transmit) -> Any:
+        collector = instruction.collector(self._session.retry.clock)
+        response = await self._http.send(instruction.request, stream=True)
+        try:
+            async for chunk in response.aiter_bytes():
+                collector.feed(chunk)
+        finally:
+            await response.aclose()
+        return collector.answer(response)
 
     async def _token(self, stale: str | None) -> str:
         async with self._token_lock:

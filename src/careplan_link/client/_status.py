@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["RECEIPTS", "TRANSITIONS", "InvalidTransition", "MessageStatus", "next_status"]
+__all__ = [
+    "NEVER_IMPORTED",
+    "RECEIPTS",
+    "TRANSITIONS",
+    "InvalidTransition",
+    "MessageStatus",
+    "next_status",
+]
 
 
 class MessageStatus(enum.StrEnum):
@@ -54,6 +61,10 @@ TRANSITIONS: dict[tuple[MessageStatus, str], MessageStatus] = {
     (S.WITHDRAW_REQUESTED, "complete_withdrawal"): S.WITHDRAWN,
     **{(status, "expire"): S.EXPIRED for status in MessageStatus if status not in _FINAL},
 }
+
+NEVER_IMPORTED = frozenset({S.REJECTED, S.WITHDRAW_REQUESTED, S.WITHDRAWN, S.EXPIRED})
+"""Statuses from which a message can no longer be imported: a unit whose message ended so is
+sent again only under a new ファイル連番 (docs/hub-protocol.md, "safe to send again")."""
 
 RECEIPTS = ("downloaded", "imported", "rejected")
 """The receipts a recipient sends; each is also the status it leads to."""

@@ -3,45 +3,48 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import ssl
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-import attrs
 import httpx
 from cryptography import x509
 
-from ..envelope import OfficeIdentity, OpenedEnvelope, TrustStore
+from ..envelope import OfficeIdentity, OpenedEnvelope, TrustSettings, TrustStore
 from ..format import Bundle
-from ._core import Authenticate, Flow, HubSession, Pause, Transmit
+from ._core import (
+    DEFAULT_MAX_DOWNLOAD,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    Authenticate,
+    Compute,
+    Flow,
+    Handle,
+    HubSession,
+    Pause,
+    Received,
+    Sent,
+    Transmit,
+    trust_settings,
+)
+from ._imported import ImportedUnits, MemoryImportedUnits
 from ._protocol import DirectoryEntry, Login, Message, Page
 from ._retry import RetryPolicy
 from ._tls import client_ssl_context
 
-__all__ = ["DEFAULT_TIMEOUT", "Client", "Received"]
+__all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "transport_options"]
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-"""Every call has a timeout: 10 s to connect, 30 s for each read, write and pool wait."""
+"""Every request has a timeout: 10 s to connect, 30 s for each read, write and pool wait (and
+every call an overall deadline, `RetryPolicy.deadline`)."""
 
-INBOX_TO_RECEIVE = ("delivered", "downloaded")
-
-
-@attrs.frozen
-class Received:
-    """What `receive` did with one message: imported, or rejected with the reasons."""
-
-    message: Message
-    """The message after its last receipt."""
-    opened: OpenedEnvelope | None
-    reasons: tuple[str, ...]
-
-    @property
-    def imported(self) -> bool:
-        return not self.reasons
+Handler = Callable[[OpenedEnvelope, Message], object]
+"""The vendor's import: called with the verified files (in import order) and the message."""
 
 
 def transport_options(
@@ -67,11 +70,16 @@ class Client:
             sent = client.send_bundle(bundle)
 
     `login` is the office's login; `identity` (an OfficeIdentity) gives the TLS client
-    certificate and the key `send_bundle` seals with and `receive` opens with; `trust` the CA
-    certificates envelopes are checked against. `ssl_context` replaces the TLS set-up built
-    from `identity` (see docs/hub-protocol.md on keys and files); `transport` replaces httpx's
-    network transport (FakeHub's `hub.transport()`). `timeout` applies to every request;
-    `retry` says how often and how long to wait (its clock and sleep can be virtual).
+    certificate and the key `send_bundle` seals with and `receive` opens with; `trust` (a
+    `TrustSettings`, or a bare `TrustStore` with every default) what envelopes and recipient
+    certificates are checked against. `imported` is the record of imported units `receive`
+    refuses replays with (default: one in memory; `SqliteImportedUnits` keeps it across runs).
+    `ssl_context` replaces the TLS set-up built from `identity` (see docs/hub-protocol.md on
+    keys and files); `transport` replaces httpx's network transport (FakeHub's
+    `hub.transport()`). `timeout` applies to every request; `retry` says how often and how
+    long to wait, and the deadline of every call (its clock and sleep can be virtual).
+    `max_download` bounds an envelope download in bytes. A plain `http://` URL is refused
+    except to this machine, unless `allow_insecure_http=True`.
 
     A Client may be shared by threads: one token renewal serves every thread that needs it.
     """
@@ -82,15 +90,25 @@ class Client:
         *,
         login: Login,
         identity: OfficeIdentity | None = None,
-        trust: TrustStore | None = None,
+        trust: TrustSettings | TrustStore | None = None,
+        imported: ImportedUnits | None = None,
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        max_download: int = DEFAULT_MAX_DOWNLOAD,
+        allow_insecure_http: bool = False,
     ) -> None:
-        self._session = HubSession(base_url, login, retry or RetryPolicy())
+        self._session = HubSession(
+            base_url,
+            login,
+            retry or RetryPolicy(),
+            max_download=max_download,
+            allow_insecure_http=allow_insecure_http,
+        )
         self.identity = identity
-        self.trust = trust
+        self.trust: TrustSettings | None = trust_settings(trust)
+        self.imported: ImportedUnits = imported if imported is not None else MemoryImportedUnits()
         self._http = httpx.Client(
             timeout=timeout, **transport_options(identity, ssl_context, transport)
         )
@@ -130,7 +148,8 @@ class Client:
     ) -> Message:
         """Send one envelope to one office. Retried safely: the same envelope to the same
         office carries the same idempotency key, so it is stored once. Raises OutcomeUnknown
-        when the hub's answer was lost every time (sending again is safe)."""
+        when the hub's answer was lost every time (sending the same bytes again is safe; to
+        send a unit, use `send_bundle`, which is safe to repeat however it is sealed)."""
         return self._run(
             self._session.send(
                 envelope, to=to, service_type=service_type, serial=serial, unit_kind=unit_kind
@@ -231,45 +250,54 @@ class Client:
         *,
         to: Sequence[x509.Certificate] | None = None,
         check: bool = True,
-    ) -> Message:
-        """Validate → seal → send one transmission unit to its receiver office.
+    ) -> Sent:
+        """Validate → seal → send one transmission unit to its receiver office, exactly once.
 
         Raises InvalidBundle (with the validation report) when the files do not validate.
         `to` overrides the receiver's certificates, which are otherwise taken from the office
-        directory (all of them during a renewal)."""
+        directory (all of them during a renewal); either way they are checked against `trust`
+        before sealing. Safe to call again for the same unit after any failure: the hub keeps
+        it once, and `Sent.already_sent` says it held it already. Raises SerialAlreadyUsed when
+        the unit's earlier message was withdrawn, expired or rejected."""
         return self._run(
-            self._session.send_bundle(bundle, identity=self.identity, to=to, check=check)
+            self._session.send_bundle(
+                bundle, identity=self.identity, trust=self.trust, to=to, check=check
+            )
         )
 
     def receive(
         self,
-        handler: Callable[[OpenedEnvelope, Message], object],
+        handler: Handler,
         *,
         check: bool = True,
+        imported: ImportedUnits | None = None,
     ) -> list[Received]:
         """Take in every delivered message: download → `downloaded` receipt → open → validate →
         `handler(opened, message)` with the files in import order → `imported` receipt.
 
-        An envelope that does not open or whose files do not validate is acknowledged
-        `rejected` with the reasons, and the handler is not called. When the handler raises,
-        the message stays `downloaded` (it is offered again next time) and the error
-        propagates.
+        A message whose content fails (does not open, verify or validate; a sender that is not
+        its signer; a unit already imported, or older than one imported) is acknowledged
+        `rejected` with one reason code (docs/hub-protocol.md) and the handler is not called.
+        A local failure (the handler raising, OSError, MemoryError) or a download that is not
+        the hub's envelope answer leaves the message for the next run. Each message has its
+        `Received` (imported, rejected or deferred, with the detailed cause); only a failure of
+        the hub as a whole raises. `handler` must be a plain function: an `async def` handler
+        belongs to AsyncClient.
         """
-        done = []
-        for message in self.inbox(status=INBOX_TO_RECEIVE):
-            prepared = self._run(
-                self._session.prepare(
-                    message, identity=self.identity, trust=self.trust, check=check
-                )
+        if _is_coroutine_function(handler):
+            raise TypeError(
+                "Client.receive には通常の関数を渡してください（async def は AsyncClient で）/ "
+                "Client.receive needs a plain function; use AsyncClient for an async handler"
             )
-            if prepared.reasons:
-                final = self.acknowledge(message.id, "rejected", prepared.reasons)
-            else:
-                assert prepared.opened is not None
-                handler(prepared.opened, prepared.message)
-                final = self.acknowledge(message.id, "imported")
-            done.append(Received(final, prepared.opened, prepared.reasons))
-        return done
+        return self._run(
+            self._session.receive(
+                identity=self.identity,
+                trust=self.trust,
+                imported=imported if imported is not None else self.imported,
+                check=check,
+            ),
+            handler,
+        )
 
     # -- the driver ----------------------------------------------------------------------------
 
@@ -282,6 +310,7 @@ class Client:
         cursor: str | None,
         page_size: int,
     ) -> Iterator[Message]:
+        seen: set[str] = set()
         while True:
             page = self._run(
                 self._session.list_page(
@@ -294,11 +323,12 @@ class Client:
                 )
             )
             yield from page.messages
-            if not page.has_more:
+            following = HubSession.next_cursor(page, cursor, seen, box)
+            if following is None:
                 return
-            cursor = page.next_cursor
+            cursor = following
 
-    def _run(self, flow: Flow[T]) -> T:
+    def _run(self, flow: Flow[T], handler: Handler | None = None) -> T:
         reply: Any = None
         error: BaseException | None = None
         while True:
@@ -309,13 +339,41 @@ class Client:
             reply, error = None, None
             if isinstance(instruction, Transmit):
                 try:
-                    reply = self._http.send(instruction.request)
-                except httpx.TransportError as failure:
+                    reply = self._transmit(instruction)
+                except (httpx.RequestError, AnswerTooLarge, AnswerTooSlow) as failure:
                     error = failure
             elif isinstance(instruction, Pause):
                 self._session.retry.sleep(instruction.seconds)
             elif isinstance(instruction, Authenticate):
                 reply = self._token(instruction.stale)
+            elif isinstance(instruction, Compute):
+                try:
+                    reply = instruction.function()
+                except Exception as failure:
+                    error = failure
+            elif isinstance(instruction, Handle):
+                assert handler is not None
+                try:
+                    result = handler(instruction.opened, instruction.message)
+                except Exception as failure:
+                    error = failure
+                else:
+                    if inspect.isawaitable(result):
+                        getattr(result, "close", lambda: None)()  # never awaited: no warning
+                        raise TypeError(
+                            "the receive handler returned an awaitable; Client cannot await it "
+                            "(the files were not imported): use AsyncClient"
+                        )
+
+    def _transmit(self, instruction: Transmit) -> Any:
+        collector = instruction.collector(self._session.retry.clock)
+        response = self._http.send(instruction.request, stream=True)
+        try:
+            for chunk in response.iter_bytes():
+                collector.feed(chunk)
+        finally:
+            response.close()
+        return collector.answer(response)
 
     def _token(self, stale: str | None) -> str:
         with self._token_lock:
@@ -323,3 +381,9 @@ class Client:
             if token is not None:
                 return token  # another thread renewed it while this one waited
             return self._run(self._session.renew())
+
+
+def _is_coroutine_function(handler: object) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004  (a callable object's method)
+    )

@@ -1,15 +1,18 @@
 """The TLS client certificate: an ssl.SSLContext from an OfficeIdentity.
 
-Python's ssl module loads a client key only from a file. The key is written, unencrypted, to
-a temporary file that only this user can read (mkstemp creates it 0600), loaded, and removed
-at once, before any connection is made; the key stays in the SSLContext's memory only. Callers
-who cannot accept that brief file build their own `ssl.SSLContext` (for instance from a key in
-a hardware token) and pass it as `ssl_context`.
+Python's ssl module loads a client key only from a file. The key is never written in the
+clear: it goes to a temporary file (mkstemp: 0600, this user only) as a PKCS#8 PEM encrypted
+(AES-256, PBKDF2) under a one-time random password that exists only in this process's memory,
+is loaded with that password, and the file is removed at once, before any connection is made.
+A crash between writing and removing leaves an encrypted key whose password died with the
+process. Callers who want no file at all build their own `ssl.SSLContext` (for instance from a
+key in a hardware token) and pass it as `ssl_context`.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import ssl
 import tempfile
 from pathlib import Path
@@ -23,12 +26,15 @@ def client_ssl_context(identity: OfficeIdentity, *, cafile: str | None = None) -
     """A TLS 1.3 client context presenting `identity`'s certificate (and chain)."""
     context = ssl.create_default_context(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
+    password = secrets.token_urlsafe(32)
+    # Encrypted before the file exists: no plaintext key is ever on disk, not even briefly.
+    key_pem = identity.private_key_pem(password)
     descriptor, path = tempfile.mkstemp(prefix="careplan-link-", suffix=".pem")
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(identity.private_key_pem())
+            file.write(key_pem)
             file.write(identity.certificate_pem())  # with the chain
-        context.load_cert_chain(path)
+        context.load_cert_chain(path, password=password)
     finally:
         Path(path).unlink()
     return context

@@ -7,28 +7,38 @@ from ..errors import (
     CertificateExpired,
     DecryptionError,
     EnvelopeError,
+    LegacyEncryptionRefused,
     MalformedEnvelope,
     ManifestError,
+    Misaddressed,
     NotForThisRecipient,
     PayloadError,
     SenderMismatch,
     SignatureError,
+    SigningTimeRefused,
+    StaleRevocationList,
+    UntrustedRecipient,
     UntrustedSigner,
 )
 from ._identity import OfficeIdentity, OfficeNumberRule, TrustStore, office_number_of
 from ._payload import Limits, Manifest, ManifestFile
 from ._profile import check_profile
+from ._reasons import RECEIPT_REASONS
 from ._seal import OpenedEnvelope, open_envelope, seal
+from ._trust import TrustSettings, verify_recipient
 
 __all__ = [
+    "RECEIPT_REASONS",
     "CertificateExpired",
     "DecryptionError",
     "EnvelopeError",
+    "LegacyEncryptionRefused",
     "Limits",
     "MalformedEnvelope",
     "Manifest",
     "ManifestError",
     "ManifestFile",
+    "Misaddressed",
     "NotForThisRecipient",
     "OfficeIdentity",
     "OfficeNumberRule",
@@ -36,10 +46,15 @@ __all__ = [
     "PayloadError",
     "SenderMismatch",
     "SignatureError",
+    "SigningTimeRefused",
+    "StaleRevocationList",
+    "TrustSettings",
     "TrustStore",
+    "UntrustedRecipient",
     "UntrustedSigner",
     "check_profile",
     "office_number_of",
     "open_envelope",
     "seal",
+    "verify_recipient",
 ]

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ..errors import (
     DecryptionError,
     EnvelopeError,
+    LegacyEncryptionRefused,
     MalformedEnvelope,
     NotForThisRecipient,
     SignatureError,
@@ -47,6 +48,7 @@ __all__ = [
     "encrypt",
     "open_signed",
     "recipient_infos",
+    "refuse_non_der",
     "sign",
     "verify_signature",
 ]
@@ -95,6 +97,17 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _DIGEST_ALGORITHMS = {"sha256", "sha384", "sha512"}
+
+
+def _load_certificate(der: bytes) -> x509.Certificate:
+    """A certificate from a SignedData, every part read now: cryptography parses the subject,
+    issuer and extensions lazily, and a damaged one would fail later with a bare ValueError."""
+    certificate = x509.load_der_x509_certificate(der)
+    certificate.subject  # noqa: B018
+    certificate.issuer  # noqa: B018
+    certificate.extensions  # noqa: B018
+    certificate.public_key()
+    return certificate
 
 
 def _asn1_certificate(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -205,7 +218,7 @@ def verify_signature(inner: bytes, *, inner_type: str) -> Signed:
     (what OpenSSL's sign-then-encrypt pipeline and `seal` make), `signed_data` when it holds the
     SignedData itself (or, leniently, its ContentInfo).
     """
-    _refuse_indefinite_length(inner, "the signed content")
+    refuse_non_der(inner, "the decrypted content")
     with _reading(SignatureError, "the SignedData"):
         signed_data = _load_signed_data(inner, inner_type)
         encapsulated = signed_data["encap_content_info"]
@@ -218,7 +231,7 @@ def verify_signature(inner: bytes, *, inner_type: str) -> Signed:
         if len(signers) != 1:
             raise SignatureError(f"expected one signer, found {len(signers)}")
         certificates = [
-            x509.load_der_x509_certificate(choice.chosen.dump())
+            _load_certificate(choice.chosen.dump())
             for choice in signed_data["certificates"] or []
             if choice.name == "certificate"
         ]
@@ -229,7 +242,10 @@ def _load_signed_data(inner: bytes, inner_type: str) -> cms.SignedData:
     try:
         if inner_type == "signed_data" and inner[:1] == b"\x30" and not _is_content_info(inner):
             signed_data = cms.SignedData.load(inner, strict=True)
-            signed_data.native  # noqa: B018  (parses every field now, inside this try)
+            # Parses the signer info now, inside this try; not `.native` of the whole, which
+            # would also parse the DER inside every certificate extension's OCTET STRING
+            # (not walked by refuse_non_der; cryptography reads certificates).
+            signed_data["signer_infos"].native  # noqa: B018
             return signed_data
         info = cms.ContentInfo.load(inner, strict=True)
         if info["content_type"].native != "signed_data":
@@ -458,20 +474,32 @@ def _encrypt_pieces(pieces: list[bytes], update: Callable[[bytes], bytes]) -> li
 
 
 class Decrypted:
-    def __init__(self, inner: bytes, inner_type: str, recipients_der: bytes) -> None:
+    def __init__(
+        self, inner: bytes, inner_type: str, recipients_der: bytes, *, authenticated: bool
+    ) -> None:
         self.inner = inner
         self.inner_type = inner_type
         self.recipients_der = recipients_der
+        self.authenticated = authenticated
+        """False for CBC: the content could have been altered without the key (malleable)."""
 
 
-def decrypt(data: bytes, identity: OfficeIdentity) -> Decrypted:
-    """Decrypt an AuthEnvelopedData or EnvelopedData addressed to `identity`."""
-    _refuse_indefinite_length(data, "the envelope")
+def decrypt(data: bytes, identity: OfficeIdentity, *, allow_legacy: bool = False) -> Decrypted:
+    """Decrypt an AuthEnvelopedData or EnvelopedData addressed to `identity`.
+
+    EnvelopedData (AES-CBC) and RSA PKCS#1 v1.5 key transport only with `allow_legacy`.
+    """
+    refuse_non_der(data, "the envelope")
     with _reading(MalformedEnvelope, "the CMS envelope (DER)"):
         info = cms.ContentInfo.load(data, strict=True)
         kind = info["content_type"].native
         if kind not in ("authenticated_enveloped_data", "enveloped_data"):
             raise MalformedEnvelope(f"a CMS {kind}, not an encrypted envelope")
+        if kind == "enveloped_data" and not allow_legacy:
+            raise LegacyEncryptionRefused(
+                "レガシー形式 (EnvelopedData, AES-CBC) の封筒は許可されていません / a legacy "
+                "EnvelopedData (AES-CBC) envelope, not allowed (allow_legacy_cbc)"
+            )
         envelope = info["content"]
         if envelope["version"].native not in ("v0", "v2"):
             raise MalformedEnvelope(f"unexpected envelope version {envelope['version'].native}")
@@ -490,16 +518,18 @@ def decrypt(data: bytes, identity: OfficeIdentity) -> Decrypted:
         algorithm = encrypted_info["content_encryption_algorithm"]
         tag = envelope["mac"].native if authenticated else None
     with _reading(DecryptionError, "the recipient entry"):
-        key = _content_key(infos, identity)
+        key = _content_key(infos, identity, allow_legacy=allow_legacy)
     with _reading(DecryptionError, "the content encryption parameters"):
         if tag is not None:
             inner = _decrypt_gcm(algorithm, key, bytes(ciphertext), tag)
         else:
             inner = _decrypt_cbc(algorithm, key, bytes(ciphertext))
-    return Decrypted(inner, inner_type, recipients_der)
+    return Decrypted(inner, inner_type, recipients_der, authenticated=authenticated)
 
 
-def _content_key(infos: cms.RecipientInfos, identity: OfficeIdentity) -> bytes:
+def _content_key(
+    infos: cms.RecipientInfos, identity: OfficeIdentity, *, allow_legacy: bool
+) -> bytes:
     mine = _asn1_certificate(identity.certificate)
     key_id = _subject_key_identifier(identity.certificate)
     for info in infos:
@@ -515,16 +545,24 @@ def _content_key(infos: cms.RecipientInfos, identity: OfficeIdentity) -> bytes:
         else:
             matches = key_id is not None and rid.chosen.native == key_id
         if matches:
-            return _unwrap_key(ktri, identity)
+            return _unwrap_key(ktri, identity, allow_legacy=allow_legacy)
     raise NotForThisRecipient(
         f"the envelope is not addressed to office {identity.office_no}'s certificate "
         f"(serial {identity.certificate.serial_number:x})"
     )
 
 
-def _unwrap_key(ktri: cms.KeyTransRecipientInfo, identity: OfficeIdentity) -> bytes:
+def _unwrap_key(
+    ktri: cms.KeyTransRecipientInfo, identity: OfficeIdentity, *, allow_legacy: bool
+) -> bytes:
     algorithm = ktri["key_encryption_algorithm"]
     name = algorithm["algorithm"].native
+    if name == "rsaes_pkcs1v15" and not allow_legacy:
+        # Bleichenbacher: PKCS#1 v1.5 unwrapping errors are an oracle on the content key.
+        raise LegacyEncryptionRefused(
+            "レガシー形式 (RSA PKCS#1 v1.5) の鍵配送は許可されていません / legacy RSA PKCS#1 "
+            "v1.5 key transport, not allowed (allow_legacy_cbc)"
+        )
     encrypted = ktri["encrypted_key"].native
     try:
         if name == "rsaes_oaep":
@@ -595,14 +633,19 @@ def _decrypt_cbc(algorithm: cms.EncryptionAlgorithm, key: bytes, ciphertext: byt
 
 
 class Opened:
-    """A decrypted envelope whose signature verified, and the DER of its recipient list."""
+    """A decrypted envelope whose signature verified, and the DER of its recipient list.
 
-    def __init__(self, signed: Signed, recipients_der: bytes) -> None:
+    `authenticated` is False for CBC content: the certificates beside the signature are not
+    covered by it, so a malleable cipher lets them be altered without the key.
+    """
+
+    def __init__(self, signed: Signed, recipients_der: bytes, *, authenticated: bool) -> None:
         self.signed = signed
         self.recipients_der = recipients_der
+        self.authenticated = authenticated
 
 
-def open_signed(data: bytes, identity: OfficeIdentity) -> Opened:
+def open_signed(data: bytes, identity: OfficeIdentity, *, allow_legacy: bool = False) -> Opened:
     """Decrypt an envelope addressed to `identity` and verify its signature.
 
     The common form (what `seal` and OpenSSL's sign-then-encrypt pipeline make with AES-GCM) is
@@ -611,21 +654,21 @@ def open_signed(data: bytes, identity: OfficeIdentity) -> Opened:
     reading does not understand, goes through the general path (`decrypt`, `verify_signature`),
     which accepts every supported form and gives the precise error for the rest.
     """
-    _refuse_indefinite_length(data, "the envelope")
-    opened = _open_in_place(data, identity)
+    refuse_non_der(data, "the envelope")
+    opened = _open_in_place(data, identity, allow_legacy=allow_legacy)
     if opened is not None:
         return opened
-    decrypted = decrypt(data, identity)
+    decrypted = decrypt(data, identity, allow_legacy=allow_legacy)
     inner, decrypted.inner = decrypted.inner, b""
     signed = verify_signature(inner, inner_type=decrypted.inner_type)
-    return Opened(signed, decrypted.recipients_der)
+    return Opened(signed, decrypted.recipients_der, authenticated=decrypted.authenticated)
 
 
 class _Unexpected(Exception):
     """The input is not in the form `_open_in_place` reads; the general path takes over."""
 
 
-def _open_in_place(data: bytes, identity: OfficeIdentity) -> Opened | None:
+def _open_in_place(data: bytes, identity: OfficeIdentity, *, allow_legacy: bool) -> Opened | None:
     view = memoryview(data)
     try:
         located = _locate_gcm_envelope(view)
@@ -633,7 +676,7 @@ def _open_in_place(data: bytes, identity: OfficeIdentity) -> Opened | None:
         return None
     infos, recipients_der, algorithm, ciphertext, tag = located
     with _reading(DecryptionError, "the recipient entry"):
-        key = _content_key(infos, identity)
+        key = _content_key(infos, identity, allow_legacy=allow_legacy)
     with _reading(DecryptionError, "the content encryption parameters"):
         decryptor = _gcm_decryptor(algorithm, key, tag)
     try:
@@ -656,7 +699,7 @@ def _open_in_place(data: bytes, identity: OfficeIdentity) -> Opened | None:
         if len(signers) != 1:
             raise SignatureError(f"expected one signer, found {len(signers)}")
         signed = _verify_signer_info(signers[0], content, certificates)
-    return Opened(signed, recipients_der)
+    return Opened(signed, recipients_der, authenticated=True)
 
 
 def _locate_gcm_envelope(
@@ -755,6 +798,7 @@ class _Plaintext:
 def _signed_data_parts(after: bytes) -> tuple[cms.SignerInfos, list[x509.Certificate]]:
     """The signer infos and certificates from what follows the content of a SignedData."""
     view = memoryview(after)
+    _der.check_der(view)
     found = _der.children(view, _der.Element(0x30, 0, 0, len(after)))
     tags = [value.tag for value in found]
     if tags not in ([0xA0, 0x31], [0x31]):
@@ -765,7 +809,7 @@ def _signed_data_parts(after: bytes) -> tuple[cms.SignerInfos, list[x509.Certifi
     if tags[0] == 0xA0:
         choices = _load(cms.CertificateSet, view, found[0], implicit=0)
         certificates = [
-            x509.load_der_x509_certificate(choice.chosen.dump())
+            _load_certificate(choice.chosen.dump())
             for choice in choices
             if choice.name == "certificate"
         ]
@@ -783,12 +827,18 @@ def _load(kind: type[core.Asn1Value], view: memoryview, value: _der.Element, **s
     return kind.load(bytes(view[value.start : value.end]), strict=True, **spec)
 
 
-def _refuse_indefinite_length(data: bytes, what: str) -> None:
-    """Refuse indefinite-length BER (what `openssl cms -stream` writes) before parsing: the
-    ASN.1 parser would take time growing with the square of the size to read it."""
-    if len(data) >= 2 and data[0] == 0x30 and data[1] == 0x80:
-        raise MalformedEnvelope(
-            f"{what} is indefinite-length BER (as `openssl cms -stream` writes); envelopes are "
-            "DER: make it with `openssl cms ... -outform DER` without -stream, or convert it "
-            "with `openssl cms -cmsout -inform DER -outform DER`"
-        )
+def refuse_non_der(data: bytes, what: str) -> None:
+    """Refuse, before anything parses it, what asn1crypto would read in time growing with the
+    square of its size or recursing without bound: indefinite lengths (BER, what
+    `openssl cms -stream` writes) and constructed strings anywhere in `data`, and deep
+    nesting (`_der.check_der`, linear in the input)."""
+    try:
+        _der.check_der(data)
+    except _der.NotDer as error:
+        if error.indefinite:
+            raise MalformedEnvelope(
+                f"{what} is indefinite-length BER ({error}; as `openssl cms -stream` writes); "
+                "envelopes are DER: make it with `openssl cms ... -outform DER` without -stream, "
+                "or convert it with `openssl cms -cmsout -inform DER -outform DER`"
+            ) from None
+        raise MalformedEnvelope(f"{what} is not DER: {error}") from None

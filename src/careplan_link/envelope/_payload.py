@@ -6,7 +6,9 @@ import datetime
 import hashlib
 import io
 import json
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +18,15 @@ import attrs
 from ..errors import ManifestError, PayloadError
 from ..format import Bundle, FileName, Office
 
-__all__ = ["MANIFEST_NAME", "Limits", "Manifest", "ManifestFile", "build_payload", "read_payload"]
+__all__ = [
+    "MANIFEST_NAME",
+    "Limits",
+    "Manifest",
+    "ManifestFile",
+    "build_payload",
+    "check_sealable",
+    "read_payload",
+]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -25,13 +35,44 @@ _READ_CHUNK = 1 << 20
 _JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
+_MiB = 1024 * 1024
+
+# What a ZIP entry may use: the methods seal writes; no encryption (flag bit 0, strong
+# encryption bit 6), which zipfile would refuse only while decompressing, with foreign errors.
+_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+_ENCRYPTED_FLAGS = 0x01 | 0x40
+# What zipfile raises on a damaged archive besides BadZipFile (found by fuzzing): zlib.error and
+# struct.error are not ValueErrors, NotImplementedError names an unknown method.
+_ZIP_FAILURES = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    struct.error,
+    KeyError,
+    IndexError,
+)
+
+
 @attrs.frozen
 class Limits:
-    """Bounds applied while opening, against zip bombs and resource exhaustion."""
+    """Bounds applied while opening (and sealing), against zip bombs and resource exhaustion.
 
-    max_files: int = 1000
-    max_file_size: int = 512 * 1024 * 1024
-    max_total_size: int = 1024 * 1024 * 1024
+    The defaults are sized for the standard's real files (docs/envelope.md): a transmission
+    unit holds one file per interface, under 20; the largest file, a 第6表 of a big office with
+    100,000 records, is about 19 MB. So 100 files, 64 MiB per file, 128 MiB in all, and a
+    manifest of at most 1 MiB: opening then needs at most about 2x the largest file beside the
+    envelope.
+    """
+
+    max_files: int = 100
+    max_file_size: int = 64 * _MiB
+    max_total_size: int = 128 * _MiB
+    max_manifest_size: int = _MiB
 
 
 @attrs.frozen
@@ -102,7 +143,8 @@ class Manifest:
             )
         except ManifestError:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        # RecursionError: deeply nested JSON; ValueError covers bad UTF-8 and huge integers.
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise ManifestError(f"the manifest cannot be read: {error!r}") from None
 
 
@@ -150,15 +192,21 @@ def read_payload(data: bytes, limits: Limits) -> tuple[Manifest, Mapping[str, by
     """The manifest and the files (in the manifest's order), each checked against it."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, EOFError) as error:
-        raise PayloadError(f"the payload is not a readable ZIP: {error}") from None
+    except _ZIP_FAILURES as error:
+        raise PayloadError(f"the payload is not a readable ZIP: {error!r}") from None
     with archive:
         infos = archive.infolist()
         _check_entries(infos, limits)
         by_name = {info.filename: info for info in infos}
         if MANIFEST_NAME not in by_name:
             raise ManifestError("the payload has no manifest.json")
-        manifest = Manifest.from_json(_read(archive, by_name[MANIFEST_NAME], limits))
+        manifest_info = by_name[MANIFEST_NAME]
+        if manifest_info.file_size > limits.max_manifest_size:
+            raise ManifestError(
+                f"the manifest has {manifest_info.file_size} bytes "
+                f"(limit {limits.max_manifest_size})"
+            )
+        manifest = Manifest.from_json(_read(archive, manifest_info, limits.max_manifest_size))
         listed = [f.name for f in manifest.files]
         if len(set(listed)) != len(listed):
             raise ManifestError("the manifest lists a file twice")
@@ -171,7 +219,7 @@ def read_payload(data: bytes, limits: Limits) -> tuple[Manifest, Mapping[str, by
             )
         files: dict[str, bytes] = {}
         for entry in manifest.files:
-            content = _read(archive, by_name[entry.name], limits)
+            content = _read(archive, by_name[entry.name], limits.max_file_size)
             if len(content) != entry.size or hashlib.sha256(content).hexdigest() != entry.sha256:
                 raise PayloadError(f"{entry.name}: size or SHA-256 differs from the manifest")
             files[entry.name] = content
@@ -190,6 +238,11 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
         seen.add(name)
         if name != MANIFEST_NAME:
             _check_name(name)
+        if info.compress_type not in _METHODS or info.flag_bits & _ENCRYPTED_FLAGS:
+            raise PayloadError(
+                f"{name}: compression method {info.compress_type} / flags "
+                f"{info.flag_bits:#x}: only stored or deflated, unencrypted entries"
+            )
         if info.file_size > limits.max_file_size:
             raise PayloadError(
                 f"{name}: {info.file_size} bytes uncompressed (limit {limits.max_file_size})"
@@ -197,6 +250,31 @@ def _check_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
         total += info.file_size
     if total > limits.max_total_size:
         raise PayloadError(f"the payload expands to {total} bytes (limit {limits.max_total_size})")
+
+
+def check_sealable(bundle: Bundle, limits: Limits) -> None:
+    """Refuse on sealing what opening would refuse: names that are not bare standard file names
+    (a hand-built `Bundle` can hold any), files not of this unit, more or larger files than
+    `limits`."""
+    if not bundle.files:
+        raise PayloadError("the unit holds no files")
+    if len(bundle.files) > limits.max_files:
+        raise PayloadError(f"the unit holds {len(bundle.files)} files (limit {limits.max_files})")
+    total = 0
+    for name, data in bundle.files.items():
+        _check_name(name)
+        file_name = FileName.parse(name)
+        if (
+            file_name.sender != bundle.sender
+            or file_name.receiver != bundle.receiver
+            or file_name.serial != bundle.serial
+        ):
+            raise PayloadError(f"{name} does not belong to the unit (sender, receiver, 連番)")
+        if len(data) > limits.max_file_size:
+            raise PayloadError(f"{name}: {len(data)} bytes (limit {limits.max_file_size})")
+        total += len(data)
+    if total > limits.max_total_size:
+        raise PayloadError(f"the unit holds {total} bytes (limit {limits.max_total_size})")
 
 
 def _check_name(name: str) -> None:
@@ -209,10 +287,15 @@ def _check_name(name: str) -> None:
         raise PayloadError(f"{name!r} is not a standard file name") from None
 
 
-def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> bytes:
-    """Decompress one entry, never past its declared size (which the limits bounded)."""
-    budget = min(info.file_size, limits.max_file_size)
-    parts = []
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """Decompress one entry, never past its declared size (which the limits bounded).
+
+    In chunks into one growing buffer whose bytes `getvalue()` hands over without a copy:
+    reading the entry in one call (zlib joins its output blocks at the end) or joining chunks
+    would hold the file twice.
+    """
+    budget = min(info.file_size, limit)
+    content = io.BytesIO()
     read = 0
     try:
         with archive.open(info) as stream:
@@ -220,7 +303,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> by
                 read += len(chunk)
                 if read > budget:
                     raise PayloadError(f"{info.filename}: expands past its declared size")
-                parts.append(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as error:
-        raise PayloadError(f"{info.filename}: cannot be decompressed: {error}") from None
-    return b"".join(parts)
+                content.write(chunk)
+    except _ZIP_FAILURES as error:
+        raise PayloadError(f"{info.filename}: cannot be decompressed: {error!r}") from None
+    return content.getvalue()

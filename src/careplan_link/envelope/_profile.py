@@ -25,10 +25,10 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..errors import CertificateExpired, UntrustedSigner
+from ..errors import CertificateExpired, StaleRevocationList, UntrustedSigner
 from ._identity import TrustStore
 
-__all__ = ["check_profile", "verify_signer"]
+__all__ = ["check_crls_current", "check_profile", "verify_signer"]
 
 
 def check_profile(certificate: x509.Certificate) -> None:
@@ -174,4 +174,18 @@ def _check_revocation(
             raise UntrustedSigner(
                 f"certificate {certificate.subject.rfc4514_string()} was revoked on "
                 f"{revoked.revocation_date_utc.isoformat()}"
+            )
+
+
+def check_crls_current(
+    crls: Sequence[x509.CertificateRevocationList], now: datetime.datetime
+) -> None:
+    """Refuse a CRL past its nextUpdate: a stale list would hide every later revocation."""
+    for crl in crls:
+        next_update = crl.next_update_utc
+        if next_update is not None and next_update < now:
+            raise StaleRevocationList(
+                f"CRL {crl.issuer.rfc4514_string()} の次回更新日時 {next_update.isoformat()} を"
+                f"過ぎています / the CRL of {crl.issuer.rfc4514_string()} is past its "
+                f"nextUpdate {next_update.isoformat()}: fetch a current one"
             )

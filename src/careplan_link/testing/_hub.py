@@ -32,7 +32,14 @@ from ._hub_store import HubStore, MemoryStore
 __all__ = ["FAULT_KINDS", "FakeHub", "Fault"]
 
 FaultKind = Literal[
-    "server_error", "rate_limit", "timeout", "drop", "slow", "business_error", "lost_response"
+    "server_error",
+    "rate_limit",
+    "timeout",
+    "drop",
+    "slow",
+    "business_error",
+    "lost_response",
+    "garbled_response",
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "server_error",
@@ -42,6 +49,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "slow",
     "business_error",
     "lost_response",
+    "garbled_response",
 )
 
 
@@ -55,7 +63,8 @@ class Fault:
     takes `delay` seconds of the hub's clock; longer than the client's read timeout, the request
     is carried out and the client gets httpx.ReadTimeout), `business_error` (HTTP 200 with an
     error body, nothing done), `lost_response` (the request is carried out, then the answer is
-    lost: httpx.ReadTimeout).
+    lost: httpx.ReadTimeout), `garbled_response` (the request is carried out, then the answer
+    arrives cut in half: unreadable JSON, or an envelope whose hash does not match).
 
     `rate` is the share of matching requests that fail, `operations` limits the rule to some
     operations (`send`, `inbox`, `login`… as in docs/hub-openapi.json), `times` to a number
@@ -234,7 +243,7 @@ class FakeHub:
 
     def _before(self, request: httpx.Request, fault: Fault | None) -> httpx.Response | None:
         """The answer a fault gives instead of the hub's, or None to carry on."""
-        if fault is None or fault.kind in ("slow", "lost_response"):
+        if fault is None or fault.kind in ("slow", "lost_response", "garbled_response"):
             return None
         if fault.kind == "server_error":
             return _response(fault.status, error_body("HUB_FAILURE", "injected failure"), {})
@@ -254,6 +263,10 @@ class FakeHub:
             raise httpx.ReadTimeout("injected: the answer was lost", request=request)
         if fault is not None and fault.kind == "slow" and fault.delay > _read_timeout(request):
             raise httpx.ReadTimeout("injected: the answer came too late", request=request)
+        if fault is not None and fault.kind == "garbled_response":
+            return _response(
+                answer.status, answer.body[: len(answer.body) // 2], dict(answer.headers)
+            )
         return _response(answer.status, answer.body, dict(answer.headers))
 
 

@@ -178,13 +178,17 @@ class FakePKI:
     def revoke(self, identity: OfficeIdentity, *, at: datetime.datetime | None = None) -> None:
         self._revoked[identity.certificate.serial_number] = at or self.now
 
-    def crl(self) -> x509.CertificateRevocationList:
-        """The CA's current CRL, listing every certificate revoked with `revoke`."""
+    def crl(
+        self, *, next_update: datetime.datetime | None = None
+    ) -> x509.CertificateRevocationList:
+        """The CA's current CRL, listing every certificate revoked with `revoke`; issued a day
+        ago, next update in a week (or at `next_update`: in the past for a stale list)."""
+        next_update = next_update or self.now + 7 * _DAY
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.ca_certificate.subject)
-            .last_update(self.now - _DAY)
-            .next_update(self.now + 7 * _DAY)
+            .last_update(min(self.now - _DAY, next_update - _DAY))
+            .next_update(next_update)
         )
         for serial, when in self._revoked.items():
             builder = builder.add_revoked_certificate(
