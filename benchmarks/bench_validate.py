@@ -56,8 +56,8 @@ def make_unit(records: int) -> dict[str, bytes]:
                 totals.append(
                     [*common, '"すみれ"', PROVIDER, "", code, "", "", "", str(CODES[code]), "", "",
                      str(used[code]), "", str(units), "", "", "", str(units), "11.40",
-                     str(int(units * 11.4)), "90", str(int(units * 11.4 * 0.9)), "", "", "", "",
-                     "", "", "0", "", "", CARE, ""]
+                     str(units * 114 // 10), "90", str(units * 114 // 10 * 90 // 100), "", "", "",
+                     "", "", "", "0", "", "", CARE, ""]
                 )  # fmt: skip
             if len(codes) > 1:
                 totals.append(

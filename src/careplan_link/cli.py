@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._cli_convert import add_convert_command
 from ._cli_envelope import add_envelope_commands
 from ._issue import Issue
 from ._version import __version__
@@ -74,8 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--lang", choices=("ja", "en"), default="ja", help="language of the messages (ja)"
     )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="make warnings a receiver may accept errors (a lower-case .csv, the 第7表 arithmetic)",
+    )
     check.set_defaults(run=_validate)
     add_envelope_commands(commands)
+    add_convert_command(commands)
     return parser
 
 
@@ -88,15 +96,14 @@ def _inspect(args: argparse.Namespace) -> int:
         file = parse_plan(path)
     except FormatError as error:
         for issue in error.issues:
-            print(issue.message("en"), file=sys.stderr)
-            print(f"  {issue.message_ja}", file=sys.stderr)
+            print(_escaped(issue.message("en")), file=sys.stderr)
+            print(f"  {_escaped(issue.message_ja)}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as error:
         print(f"careplan-link: cannot read {path}: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        json.dump(_as_json(file, args.limit), sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print(_json_text(_as_json(file, args.limit)))
     else:
         _print_table(file, args.limit)
     return EXIT_OK
@@ -109,7 +116,7 @@ def _validate(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
-        report = validate(args.paths, progress=progress)
+        report = validate(args.paths, progress=progress, strict=args.strict)
     except OSError as error:
         print(f"careplan-link: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
@@ -117,8 +124,7 @@ def _validate(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print(_json_text(report.to_dict()))
     else:
         _print_report(report, args.lang)
     return EXIT_OK if report.ok else EXIT_INVALID
@@ -166,7 +172,8 @@ def _print_report(report: ValidationReport, lang: str) -> None:
             where.append(f"No.{issue.column} {issue.item or ''}".rstrip())
         place = f"{', '.join(where)}: " if where else ""
         value = f" [{issue.value}]" if issue.value is not None else ""
-        out.write(f"{indent}{labels[issue.severity]} {issue.code} {place}{text}{value}\n")
+        line = f"{indent}{labels[issue.severity]} {issue.code} {place}{text}{value}"
+        out.write(_escaped(line) + "\n")
 
     listed: set[str | None] = set()
     for unit in report.units:
@@ -178,11 +185,11 @@ def _print_report(report: ValidationReport, lang: str) -> None:
             listed.add(name)
             issues = by_file.get(name, [])
             mark = "OK" if not issues else f"{len(issues)} issues"
-            out.write(f"  {name}  {mark}\n")
+            out.write(f"  {_escaped(name)}  {mark}\n")
             for issue in issues:
                 show(issue, "    ")
     for other in [name for name in by_file if name not in listed]:
-        out.write(f"{other or '(input)'}\n")
+        out.write(f"{_escaped(other or '(input)')}\n")
         for issue in by_file[other]:
             show(issue, "    ")
     summary = report.summary()
@@ -254,16 +261,41 @@ def _print_table(file: CareplanFile, limit: int | None) -> None:
         f"CSVバージョン {file.csv_version or '-'}, {len(file.records)} records\n"
     )
     for note in file.notes:
-        out.write(f"  note: {note.message('en')}\n")
+        out.write(f"  note: {_escaped(note.message('en'))}\n")
     width = max(_display_width(c.name_ja) for c in file.layout.columns)
     for number, texts in enumerate(_record_texts(file, limit), start=1):
         out.write(f"\nrecord {number}\n")
         for column, text in zip(file.layout.columns, texts, strict=True):
             pad = " " * (width - _display_width(column.name_ja))
-            shown = text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎")
+            shown = _escaped(text.replace("\r\n", "⏎").replace("\n", "⏎").replace("\r", "⏎"))
             out.write(f"  {column.no:>3} {column.name_ja}{pad}  {shown}\n")
     if limit is not None and len(file.records) > limit:
         out.write(f"\n… {len(file.records) - limit} more records\n")
+
+
+# Characters a terminal acts on instead of showing: C0 and C1 controls and DEL (ESC starts
+# escape sequences), and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+# In JSON text the line breaks of the layout stay; json.dumps escapes C0 inside strings.
+_UNPRINTABLE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(text: str) -> str:
+    """`text` with every character a terminal would act on written as an escape (`\\x1b`)."""
+    return _UNPRINTABLE.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _json_text(data: object) -> str:
+    """JSON for the terminal: `json` escapes C0 controls itself; DEL, C1 controls and the
+    bidirectional overrides are escaped here too (valid JSON either way)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _UNPRINTABLE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _display_width(text: str) -> int:

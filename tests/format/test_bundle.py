@@ -107,5 +107,13 @@ def test_bundle_from_files_and_immutability() -> None:
     assert unit.kind is UnitKind.RESULTS
     with pytest.raises(TypeError):
         unit.files["x"] = b""  # type: ignore[index]
-    with pytest.raises(ValueError, match="2 transmission units"):
+    with pytest.raises(FormatError, match="2 transmission units") as caught:
         Bundle.from_files({**names("UP1KYO"), **names("UP1KYO", serial="20250325093001")})
+    assert [i.code for i in caught.value.issues] == ["unit.not_one"]
+    assert "20250325093001" in caught.value.issues[0].message_ja
+
+
+def test_bundle_from_no_files_is_the_librarys_error() -> None:
+    with pytest.raises(FormatError) as caught:
+        Bundle.from_files({})
+    assert [i.code for i in caught.value.issues] == ["unit.not_one"]

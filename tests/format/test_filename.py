@@ -6,6 +6,8 @@ import datetime
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careplan_link import (
     JST,
@@ -17,6 +19,7 @@ from careplan_link import (
     SerialClock,
     YearMonth,
 )
+from careplan_link.format._filename import diagnose
 
 EXAMPLES = {
     "UPHOSOKU_000000_0300000100_43_0300000005_11_20191025200201.CSV": "supplement",
@@ -173,3 +176,120 @@ def test_serial_is_japan_time() -> None:
     clock = SerialClock()
     utc = datetime.datetime(2025, 3, 31, 15, 0, 0, tzinfo=datetime.UTC)
     assert clock.next("1370100012", utc) == "20250401000000"
+
+
+# -- names that are almost standard: say exactly what is wrong, and what was meant ----------
+
+V4 = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "hint", "meant"),
+    [
+        # a lost leading zero (receiver 0137020002 written as 137020002)
+        ("UPPLAN_202504_1370100012_43_137020002_11_20250325093000.CSV", "name.office_no",
+         "leading zero", "table6_plan"),
+        # a v4.1 name without the receiver's office and type
+        ("UP1KYO_1370100012_43_20250425173000.csv", "name.fields",
+         "lacks the receiver office number and receiver service type", "table1"),
+        ("UPPLAN_1370100012_43_1370200028_11_20250325093000.CSV", "name.fields",
+         "lacks the month", "table6_plan"),
+        ("UPKIHON_IMAGE_1370100012_46_1370200028_A2_20250325093000.jpg", "name.fields",
+         "lacks the branch number", "yobo_basic_image"),
+        # an empty field
+        ("UPJSK_202504_1370200028_11__43_20250325093000.CSV", "name.empty_field",
+         "receiver office number field of the file name is empty", "table6_actual"),
+        ("UPPLAN__1370100012_43_1370200028_11_20250325093000.CSV", "name.empty_field",
+         "month", "table6_plan"),
+        # what browsers and file managers add to avoid a clash
+        ("UPJSK_202504_1370200028_11_1370100012_43_20250325093000 (1).CSV", "name.copy_suffix",
+         "rename the file to UPJSK_202504_1370200028_11_1370100012_43_20250325093000.CSV",
+         "table6_actual"),
+        (V4.replace(".CSV", " - コピー.CSV"), "name.copy_suffix", "' - コピー'", "table6_plan"),
+        (V4.replace(".CSV", " copy 2.CSV"), "name.copy_suffix", "' copy 2'", "table6_plan"),
+        (V4.replace(".CSV", "-1.CSV"), "name.copy_suffix", "'-1'", "table6_plan"),
+        # a prefix one edit away from a standard one, followed by that standard's fields
+        ("UPKHON_1370100012_46_1370200028_A1_20250325093000.CSV", "name.prefix",
+         "did you mean UPKIHON?", "yobo_basic"),
+        ("UPPLNA_202504_1370100012_43_1370200028_11_20250325093000.CSV", "name.prefix",
+         "did you mean UPPLAN?", "table6_plan"),
+        ("UPKIHON_SUB3_1370100012_46_1370200028_A1_20250325093000.CSV", "name.prefix",
+         "did you mean UPKIHON_SUB", "yobo_basic_sub1"),
+        ("upplan_202504_1370100012_43_1370200028_11_20250325093000.CSV", "name.prefix",
+         "upper case", "table6_plan"),
+        # a standard prefix and extension with fields of no known shape
+        ("UPPLAN_notes.csv", "name.fields", "expected UPPLAN_YYYYMM_", "table6_plan"),
+    ],
+)  # fmt: skip
+def test_near_standard_names_are_diagnosed(text: str, code: str, hint: str, meant: str) -> None:
+    diagnosis = diagnose(text)
+    assert diagnosis.issues[0].code == code, [str(i) for i in diagnosis.issues]
+    assert hint in diagnosis.issues[0].message_en
+    assert diagnosis.issues[0].message_ja and diagnosis.issues[0].file == text
+    assert diagnosis.guess is not None and diagnosis.guess.layout_id == meant
+    with pytest.raises(FormatError) as caught:  # parse says the same
+        FileName.parse(text)
+    assert caught.value.issues == diagnosis.issues
+
+
+def test_a_diagnosed_name_keeps_the_fields_it_has() -> None:
+    guess = diagnose("UP1KYO_1370100012_43_20250425173000.csv").guess
+    assert guess is not None
+    assert guess.sender == Office("1370100012", "43") and guess.naming == "v4"
+    assert guess.receiver == Office("", "") and guess.serial == "20250425173000"
+    copy = diagnose(V4.replace(".CSV", " (1).CSV")).guess
+    assert copy == FileName.parse(V4)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "readme.txt",
+        "Thumbs.db",
+        "UPLAN_x.CSV",  # one edit from UPPLAN, but not followed by its fields
+        "UPPLAN_notes.zip",  # a standard prefix, but neither its fields nor its extension
+        V4 + ".bak",
+        "UPXYZW_202504_1370100012_43_1370200028_11_20250325093000.CSV",  # two edits away
+    ],
+)
+def test_unrelated_names_are_not_meant_as_standard(text: str) -> None:
+    diagnosis = diagnose(text)
+    assert diagnosis.guess is None and diagnosis.issues
+
+
+def test_valid_names_have_no_diagnosis() -> None:
+    for text in EXAMPLES:
+        diagnosis = diagnose(text)
+        assert diagnosis.issues == () and diagnosis.guess == FileName.parse(text)
+
+
+_NAME_ALPHABET = "_.0123456789UPLANKIHOSJYBDTcsvxCV ()-～＿０\u0332"
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.sampled_from(sorted(EXAMPLES)),
+    st.lists(st.tuples(st.integers(0, 80), st.sampled_from(["", *_NAME_ALPHABET])), max_size=3),
+    st.text(alphabet=_NAME_ALPHABET, max_size=40),
+)
+def test_diagnose_never_raises_and_parse_raises_only_format_error(
+    valid: str, edits: list[tuple[int, str]], noise: str
+) -> None:
+    names = [noise]
+    mutated = valid
+    for position, char in edits:  # replace, insert or delete one character
+        at = position % (len(mutated) + 1)
+        mutated = (
+            mutated[:at] + char + mutated[at + 1 :] if char else mutated[:at] + mutated[at + 1 :]
+        )
+    names.append(mutated)
+    for name in names:
+        diagnosis = diagnose(name)
+        try:
+            parsed = FileName.parse(name)
+        except FormatError as error:
+            assert error.issues == diagnosis.issues and error.issues
+            assert all(issue.file == name and issue.severity == "error" for issue in error.issues)
+        else:
+            assert diagnosis.issues == () and diagnosis.guess == parsed
+            assert str(parsed) == name

@@ -306,3 +306,209 @@ def test_iter_records_raises_at_first_bad_record() -> None:
             seen.append(record)
     assert len(seen) == 1
     assert [(i.record, i.column) for i in caught.value.issues] == [(2, 8)]
+
+
+# -- characters outside MS932 in a UTF-8 file ---------------------------------------------------
+
+
+@pytest.mark.parametrize("char", ["\ue000", "\ue757", "\ue758", "\uf000", "\uf8ff"])
+def test_private_use_character_in_a_utf8_file_is_an_issue(char: str) -> None:
+    # cp932 maps U+E000-U+E757 to 外字 codes and has none for U+E758-U+F8FF: neither may raise
+    # anything but FormatError, and the issue says where.
+    row = table6_row(planner_name=f'"佐藤{char}"')
+    data = b"\xef\xbb\xbf" + table6_csv(table6_row()).decode("cp932").encode()
+    data += (",".join(row) + "\r\n").encode()
+    for read_all in (
+        lambda: parse_plan(data, name=PLAN_NAME),
+        lambda: list(iter_records(data, name=PLAN_NAME)),
+    ):
+        with pytest.raises(FormatError) as caught:
+            read_all()
+        (issue,) = caught.value.issues
+        assert issue.code == "encoding.bad_character"
+        assert (issue.file, issue.record, issue.line, issue.column, issue.item) == (
+            PLAN_NAME,
+            2,
+            2,
+            7,
+            "プラン担当者名",
+        )
+        assert f"U+{ord(char):04X}" in issue.message_en
+
+
+# -- records longer than the cap ----------------------------------------------------------------
+
+
+class _CountingStream(io.RawIOBase):
+    """An endless line of `a`s (or `fill`), counting what was read."""
+
+    def __init__(self, head: bytes, size: int, fill: bytes = b"a") -> None:
+        self.head, self.size, self.fill, self.read_bytes = head, size, fill, 0
+        self.name = PLAN_NAME
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self.read_bytes >= self.size:
+            return b""
+        if n < 0:
+            n = self.size - self.read_bytes
+        n = min(n, self.size - self.read_bytes)
+        start, self.read_bytes = self.read_bytes, self.read_bytes + n
+        head = self.head[start : start + n]
+        return head + self.fill * (n - len(head))
+
+
+def test_iter_records_refuses_a_long_line_without_reading_the_rest() -> None:
+    good = table6_csv(table6_row())
+    stream = _CountingStream(good, 1 << 30)  # 1 GiB: reading it all would take minutes
+    seen = []
+    with pytest.raises(FormatError) as caught:
+        for record in iter_records(stream, max_record_bytes=4096):
+            seen.append(record)
+    assert len(seen) == 1
+    (issue,) = caught.value.issues
+    assert (issue.code, issue.record, issue.line) == ("csv.record_too_long", 2, 2)
+    assert "4,096" in issue.message_en
+    assert stream.read_bytes < 3 * 4096
+
+
+def test_a_long_line_is_skipped_in_bounded_memory_and_reading_goes_on() -> None:
+    import tracemalloc
+
+    from careplan_link.format import _reader
+
+    good = table6_csv(table6_row())
+    size = 48 << 20
+    tail = table6_csv(table6_row(units="7"))
+
+    class _Then(_CountingStream):
+        def read(self, n: int = -1) -> bytes:
+            if self.read_bytes >= self.size:
+                out, self.extra = self.extra[:n], self.extra[n:]
+                return out
+
+            return super().read(n)
+
+    stream = _Then(good, size)
+    stream.extra = b"\r\n" + tail  # type: ignore[attr-defined]
+    tracemalloc.start()
+    try:
+        reading = _reader.read_leniently(stream)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak  # the line is 48 MiB
+    assert [(i.code, i.record, i.line) for i in reading.issues] == [("csv.record_too_long", 2, 2)]
+    assert [r.units for r in reading.file.records] == [244, 7]  # type: ignore[attr-defined]
+    assert reading.file.record_lines == (1, 3)
+    assert reading.file.gaps is not None and reading.file.gaps.numbers == (1, 3)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_the_cap_is_exact_for_records_on_one_line_and_across_lines(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, newline: str
+) -> None:
+    from careplan_link.format import _reader
+
+    monkeypatch.setattr(_reader, "_CHUNK_SIZE", chunk)
+    short = table6_row()
+    one_line = table6_row(planner_name='"' + "x" * 300 + '"')
+    many_lines = table6_row(planner_name='"' + ("y" * 9 + newline) * 30 + '"')
+    data = table6_csv(short, one_line, short, many_lines, short, newline=newline)
+    sizes = [len(table6_csv(row, newline=newline)) for row in (one_line, many_lines)]
+    for cap in sorted({*sizes, *(s - 1 for s in sizes)}):
+        try:
+            file = parse_plan(data, name=PLAN_NAME, max_record_bytes=cap)
+            refused = []
+        except FormatError as error:
+            refused = [(i.code, i.record, i.line) for i in error.issues]
+            file = None
+        expected = []
+        if cap < sizes[0]:
+            expected.append(("csv.record_too_long", 2, 2))
+        if cap < sizes[1]:
+            expected.append(("csv.record_too_long", 4, 4))
+        assert refused == expected, (cap, sizes)
+        if file is not None:
+            assert file.record_lines == (1, 2, 3, 4, 35)
+        reading = _reader.read_leniently(data, name=PLAN_NAME, max_record_bytes=cap)
+        assert reading.file.record_lines == tuple(
+            line
+            for number, line in zip(range(1, 6), (1, 2, 3, 4, 35), strict=True)
+            if ("csv.record_too_long", number, line) not in expected
+        )
+
+
+def test_a_quote_never_closed_makes_one_long_record_not_a_long_wait() -> None:
+    # Free text left bare (lenient readers accept it): the quote opened in record 2 never closes.
+    bare = table6_row(planner_name="佐藤", provider_name="すみれ")
+    opened = table6_row(planner_name='"佐藤', provider_name="すみれ")
+    data = table6_csv(table6_row(), opened, *[bare] * 2000)
+    with pytest.raises(FormatError) as caught:
+        parse_plan(data, name=PLAN_NAME, max_record_bytes=10_000)
+    (issue,) = caught.value.issues
+    assert (issue.code, issue.record, issue.line) == ("csv.record_too_long", 2, 2)
+    assert "quote" in issue.message_en
+
+
+def test_free_text_longer_than_the_csv_modules_own_limit_is_read() -> None:
+    long_text = "介護" * 100_000  # 200,000 characters: csv's default limit is 131,072
+    data = table6_csv(table6_row(planner_name=f'"{long_text}"'))
+    assert parse_plan(data, name=PLAN_NAME).records[0].planner_name == long_text  # type: ignore[attr-defined]
+
+
+def test_the_cap_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_record_bytes"):
+        parse_plan(table6_csv(table6_row()), name=PLAN_NAME, max_record_bytes=0)
+
+
+# -- rows that do not fit the layout ------------------------------------------------------------
+
+
+def test_rows_of_another_interface_are_said_once_with_the_likely_cause() -> None:
+    from careplan_link.format import _reader
+
+    table7_row = ["202407", "131001", "0000012345", "20250325", "202504", '"すみれ"']
+    table7_row += ["1370200028"] + [""] * 30  # the 37 items of a v4.1 第7表
+    data = table6_csv(*[table7_row] * 40)
+    issues = errors_of(data)
+    assert [(i.code, i.record, i.line) for i in issues] == [("csv.layout_mismatch", None, 1)]
+    assert "UPSIKYU" in issues[0].message_en and "UPSIKYU" in issues[0].message_ja
+    reading = _reader.read_leniently(data, name=PLAN_NAME)
+    assert [i.code for i in reading.issues] == ["csv.layout_mismatch"]
+    assert reading.file.gaps is not None
+    assert reading.file.gaps.unread_records == tuple(range(1, 41))
+    # iter_records stops at the first row, and says the same cause there.
+    with pytest.raises(FormatError) as caught:
+        list(iter_records(data, name=PLAN_NAME))
+    (issue,) = caught.value.issues
+    assert issue.code == "csv.column_count" and "UPSIKYU" in issue.message_en
+
+
+def test_a_column_per_day_is_said_once() -> None:
+    days = ["1" if day % 3 else "" for day in range(31)]
+    rows = [["202407", "131001", f"{n:010d}", "202504", "111211", *days] for n in range(30)]
+    (issue,) = errors_of(table6_csv(*rows))
+    assert issue.code == "csv.layout_mismatch"
+    assert "one record per service date" in issue.message_en
+
+
+def test_v3_rows_under_a_v4_version_are_said_once() -> None:
+    row = table6_row()
+    (issue,) = errors_of(table6_csv(*[row[:15] + row[18:]] * 3))
+    assert issue.code == "csv.layout_mismatch" and "202208" in issue.message_en
+
+
+def test_one_row_that_does_not_fit_stays_a_record_issue() -> None:
+    issues = errors_of(table6_csv(table6_row(), table6_row()[:24], table6_row()))
+    assert [(i.code, i.record) for i in issues] == [("csv.column_count", 2)]
+
+
+def test_a_header_of_column_numbers_is_a_note() -> None:
+    numbers = [str(n) for n in range(1, 26)]
+    file = read(table6_csv(numbers, table6_row()))
+    assert [(n.code, n.line) for n in file.notes] == [("read.header", 1)]
+    assert len(file.records) == 1

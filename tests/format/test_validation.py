@@ -267,7 +267,9 @@ def test_reading_problems_become_issues() -> None:
     utf8 = validate({name: files[name].decode("cp932").encode("utf-8")})
     assert only(utf8, "encoding.utf8").severity == "error"
     bom = validate({**files, name: b"\xef\xbb\xbf" + files[name].decode("cp932").encode()})
-    assert only(bom, "read.bom").severity == "warning" and bom.ok
+    issue = only(bom, "encoding.utf8")  # an error in validation; reading only notes it
+    assert (issue.severity, issue.file, issue.value) == ("error", name, "BOM")
+    assert not bom.ok and not found(bom, "read.bom") and len(bom.issues) == 1
 
 
 def test_many_identical_problems_are_summarised() -> None:
@@ -294,13 +296,22 @@ def test_progress_is_reported() -> None:
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
+def _on_line(data: bytes, line: int, old: bytes, new: bytes) -> bytes:
+    """`data` with `old` replaced by `new` on one line only (1-based): a fault planted on line
+    1 would be found even by a check that always says line 1."""
+    lines = data.split(b"\r\n")
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    return b"\r\n".join(lines)
+
+
 @pytest.mark.parametrize(
     ("change", "line"),
     [
         (lambda d: d[:-2], 12),  # no CRLF after the last record
-        (lambda d: d.replace(b"\xfb\xfc", b"\xee\xe0", 1), 1),  # NEC-selected code for 髙
-        (lambda d: d.replace(b",244,", b",0244,", 3), 1),  # an integer with a leading zero
-        (lambda d: d.replace(encode('"髙橋 ケアマネ"'), encode("髙橋 ケアマネ"), 1), 1),
+        (lambda d: _on_line(d, 6, b"\xfb\xfc", b"\xee\xe0"), 6),  # NEC-selected code for 髙
+        (lambda d: _on_line(d, 5, b",244,", b",0244,"), 5),  # an integer with a leading zero
+        (lambda d: _on_line(d, 7, encode('"髙橋 ケアマネ"'), encode("髙橋 ケアマネ")), 7),
         (lambda d: d.replace(b"\r\n", b"\n", 3).replace(b"\n", b"\r\n", 2), 3),
     ],
 )

@@ -40,8 +40,9 @@ def test_write_to_path_and_folder(tmp_path: Path) -> None:
     data = write_file([table6_record()], PLAN_NAME, to=tmp_path)
     assert (tmp_path / PLAN_NAME).read_bytes() == data
     target = tmp_path / "other.csv"
-    write_file([table6_record()], FileName.parse(PLAN_NAME), to=target)
+    write_file([table6_record()], FileName.parse(PLAN_NAME), path=target)
     assert target.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([PLAN_NAME, "other.csv"])
 
 
 def test_quote_policies() -> None:

@@ -1,13 +1,29 @@
-"""The strategies vendors use produce values that are valid for their layout."""
+"""The strategies vendors use yield what their names say, checked by `validate` itself."""
 
 from __future__ import annotations
+
+import datetime
 
 import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from careplan_link import LAYOUTS, NO_TIME, ZERO_DATE, ZERO_MONTH, Kind, Record, get_layout
+from careplan_link import (
+    LAYOUTS,
+    NO_TIME,
+    ZERO_DATE,
+    ZERO_MONTH,
+    Bundle,
+    CareplanFile,
+    Issue,
+    Kind,
+    Record,
+    ValidationReport,
+    YearMonth,
+    get_layout,
+    validate,
+)
 from careplan_link.format._ms932 import is_encodable
 from careplan_link.testing import strategies as cst
 
@@ -48,11 +64,83 @@ def test_free_text_is_ms932_and_non_empty(text: str) -> None:
     assert text and is_encodable(text)
 
 
+@settings(max_examples=30)
 @given(cst.csv_files())
-def test_csv_file_names_match_their_layout(file: cst.CareplanFile) -> None:
+def test_csv_file_names_match_their_layout(file: CareplanFile) -> None:
     assert file.name.layout_id == file.layout.id
     assert file.name.naming == ("v4" if file.layout.csv_version == "202407" else "v3")
     assert all(type(r) is file.layout.record_type for r in file.records)
+
+
+def _issues(report: ValidationReport) -> list[Issue]:
+    return list(report.issues)
+
+
+def _codes_of_lone_file(file: CareplanFile) -> list[tuple[str, int | None, int | None]]:
+    """Every issue of the file validated on its own, except the unit.* ones a lone file has."""
+    report = validate({str(file.name): file.to_bytes()})
+    return [(i.code, i.record, i.column) for i in _issues(report) if not i.code.startswith("unit.")]
+
+
+# Every layout of both versions, a few examples each (about 170 files), and any layout below.
+@pytest.mark.parametrize(("interface_id", "csv_version"), sorted(LAYOUTS))
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_csv_files_validate_with_only_the_unit_issues_of_a_lone_file(
+    interface_id: str, csv_version: str, data: st.DataObject
+) -> None:
+    file = data.draw(cst.csv_files(interface_id, csv_version))
+    assert file.records
+    assert _codes_of_lone_file(file) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(cst.csv_files())
+def test_csv_files_of_any_layout_validate(file: CareplanFile) -> None:
+    assert _codes_of_lone_file(file) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(cst.csv_files("table6_plan"))
+def test_schedule_files_keep_their_month(file: CareplanFile) -> None:
+    # The case reported in issue 11: month mismatches and service days outside 対象年月.
+    month = file.name.service_month
+    for record in file.records:
+        assert record.target_month == month  # type: ignore[attr-defined]
+        day = record.service_date  # type: ignore[attr-defined]
+        assert (day.year, day.month) == (month.year, month.month)  # type: ignore[union-attr]
+    assert _codes_of_lone_file(file) == []
+
+
+@settings(max_examples=20, deadline=None)
+@given(cst.units())
+def test_units_validate_clean(unit: Bundle) -> None:
+    report = validate(unit)
+    assert _issues(report) == [], [str(i) for i in _issues(report)]
+    assert [dict(u.files) for u in report.units] == [dict(unit.files)]
+
+
+@pytest.mark.parametrize("strategy", [cst.plan_units, cst.schedule_units, cst.results_units])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_each_unit_strategy_validates_clean(strategy: object, data: st.DataObject) -> None:
+    unit: Bundle = data.draw(strategy())  # type: ignore[operator]
+    report = validate(unit)
+    assert _issues(report) == [], [str(i) for i in _issues(report)]
+    assert unit.missing == ()
+
+
+@settings(max_examples=5, deadline=None)
+@given(cst.csv_files("table6_plan"))
+def test_a_planted_fault_is_seen_by_the_same_check(file: CareplanFile) -> None:
+    # The check above is not vacuous: a file the old strategy could yield (a 第6表 line of
+    # another month) fails it.
+    bad_record = attrs.evolve(file.records[0], target_month=YearMonth(2099, 1))
+    bad = attrs.evolve(file, records=(bad_record, *file.records[1:]))
+    assert ("month.mismatch", 1, 5) in _codes_of_lone_file(bad)
+    moved = attrs.evolve(file.records[0], service_date=datetime.date(2099, 1, 1))
+    bad = attrs.evolve(file, records=(moved,))
+    assert "month.service_date" in {code for code, _, _ in _codes_of_lone_file(bad)}
 
 
 def test_strategy_module_exports() -> None:

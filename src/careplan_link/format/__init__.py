@@ -43,10 +43,18 @@ from ._layouts import (
 from ._ms932 import COMMON_SUBSTITUTES, Substitution
 from ._reader import Source, iter_records, layout_for, parse_plan
 from ._record import Record
+from ._table7_calc import (
+    NOT_COMPUTABLE,
+    Discount,
+    NotComputable,
+    Table7Line,
+    Table7Sheet,
+    build_table7,
+)
 from ._validation import ValidationReport, ValidationSource, validate
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, NoTime, YearMonth, ZeroDate, ZeroMonth
-from ._versions import Conversion, convert
-from ._writer import QuotePolicy, write_file
+from ._versions import Conversion, UnitConversion, convert
+from ._writer import QuotePolicy, Substituted, write_bundle, write_file, write_unit
 
 __all__ = [
     "CODE_TABLES",
@@ -56,6 +64,7 @@ __all__ = [
     "JST",
     "KNOWN_CSV_VERSIONS",
     "LAYOUTS",
+    "NOT_COMPUTABLE",
     "NO_TIME",
     "PREFIXES",
     "ZERO_DATE",
@@ -65,15 +74,18 @@ __all__ = [
     "CodeTable",
     "Column",
     "Conversion",
+    "Discount",
     "FileName",
     "Kind",
     "Layout",
     "NoTime",
+    "NotComputable",
     "Office",
     "QuotePolicy",
     "Record",
     "SerialClock",
     "Source",
+    "Substituted",
     "Substitution",
     "SupplementRecord",
     "Table1DeleteRecord",
@@ -86,8 +98,11 @@ __all__ = [
     "Table6PlanDeleteRecord",
     "Table6PlanRecord",
     "Table6PlanV3Record",
+    "Table7Line",
     "Table7Record",
+    "Table7Sheet",
     "Table7V3Record",
+    "UnitConversion",
     "UnitKind",
     "ValidationReport",
     "ValidationSource",
@@ -101,6 +116,7 @@ __all__ = [
     "YoboPlanSubRecord",
     "ZeroDate",
     "ZeroMonth",
+    "build_table7",
     "convert",
     "get_layout",
     "group_units",
@@ -109,5 +125,7 @@ __all__ = [
     "new_serial",
     "parse_plan",
     "validate",
+    "write_bundle",
     "write_file",
+    "write_unit",
 ]

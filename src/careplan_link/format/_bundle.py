@@ -154,10 +154,25 @@ class Bundle:
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes]) -> Bundle:
-        """The unit made of exactly these files; raises ValueError if they form several."""
+        """The unit made of exactly these files.
+
+        Raises `FormatError` (`unit.not_one`) if they form several units or none, and for
+        names that are not standard file names.
+        """
         units = group_units(files)
         if len(units) != 1:
-            raise ValueError(f"the files form {len(units)} transmission units, not one")
+            serials = ", ".join(f"{u.sender} → {u.receiver} {u.serial}" for u in units)
+            raise FormatError(
+                [
+                    Issue(
+                        "unit.not_one",
+                        "error",
+                        f"ファイルが1つの送信単位になりません（{len(units)}単位: {serials}）",
+                        f"the files form {len(units)} transmission units, not one"
+                        + (f": {serials}" if serials else ""),
+                    )
+                ]
+            )
         return units[0]
 
     @property

@@ -8,7 +8,7 @@ from .._issue import Issue
 from ._filename import FileName
 from ._layout import Layout
 from ._ms932 import Substitution
-from ._record import Record
+from ._record import ReadGaps, Record
 from ._writer import QuotePolicy, write_file
 
 __all__ = ["CareplanFile"]
@@ -27,6 +27,8 @@ class CareplanFile:
     """Warnings found while reading (BOM, header line, blank lines); never errors."""
     record_lines: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
     """The physical line each record starts on (from `parse_plan`; empty otherwise)."""
+    gaps: ReadGaps | None = attrs.field(default=None, eq=False, repr=False)
+    """What a lenient read (validation) could not read; None when every record was read."""
 
     def line_of(self, index: int) -> int | None:
         """The line where record `index` (0-based) starts, if known."""

@@ -11,6 +11,7 @@ transmission unit together and orders the units; it is kept exactly as given.
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 import threading
 import unicodedata
@@ -23,7 +24,7 @@ from ..errors import FormatError
 from ._layouts import IMAGE_LAYOUT_ID, LAYOUTS, PREFIXES
 from ._values import YearMonth, ZeroMonth
 
-__all__ = ["JST", "FileName", "Office", "SerialClock", "new_serial"]
+__all__ = ["JST", "FileName", "NameDiagnosis", "Office", "SerialClock", "diagnose", "new_serial"]
 
 JST = datetime.timezone(datetime.timedelta(hours=9), "JST")
 """Japan Standard Time (no daylight saving, so a fixed offset; needs no tz database)."""
@@ -121,84 +122,10 @@ class FileName:
     @classmethod
     def parse(cls, name: str) -> FileName:
         """Parse a file name (not a path); raises `FormatError` naming what is wrong."""
-        issues = _check_characters(name)
-        if issues:
-            raise FormatError(issues)
-        prefix = next((p for p in PREFIXES if name.startswith(p + "_")), None)
-        if prefix is None:
-            raise FormatError(
-                [
-                    _name_issue(
-                        name,
-                        "name.unknown_prefix",
-                        "ファイル名の接頭辞が標準仕様のどのファイルにも該当しません",
-                        "the file name does not start with a prefix of the standard "
-                        f"({', '.join(sorted(PREFIXES))})",
-                        name,
-                    )
-                ]
-            )
-        layout_id = PREFIXES[prefix]
-        stem, dot, extension = name[len(prefix) + 1 :].rpartition(".")
-        if not dot:
-            stem, extension = extension, ""
-        fields = stem.split("_")
-        is_image = layout_id == IMAGE_LAYOUT_ID
-        has_month = prefix in _MONTH_PREFIXES
-        lead = 1 if has_month else 0
-        tail = 1 if is_image else 0
-        office_fields = len(fields) - lead - tail - 1
-        if office_fields not in (2, 4) or (is_image and office_fields != 4):
-            raise FormatError([_field_count_issue(name, prefix, has_month, is_image)])
-        issues = []
-        month = fields[0] if has_month else None
-        if month is not None and not _MONTH.fullmatch(month):
-            issues.append(
-                _name_issue(
-                    name,
-                    "name.month",
-                    "ファイル名の対象年月は6桁の数字（YYYYMM、計画の利用者補足情報は000000）です",
-                    "the month field must be 6 digits (YYYYMM, or 000000 for a plan's 補足)",
-                    month,
-                )
-            )
-        offices = fields[lead : lead + office_fields]
-        if office_fields == 4:
-            sender = Office(offices[0], offices[1])
-            receiver = Office(offices[2], offices[3])
-        else:
-            sender, receiver = Office(offices[0]), Office(offices[1])
-        for role_ja, role_en, office in (
-            ("送信元", "sender", sender),
-            ("送信先", "receiver", receiver),
-        ):
-            issues += _office_issues(name, role_ja, role_en, office)
-        serial = fields[lead + office_fields]
-        issues += _serial_issues(name, serial)
-        branch = fields[-1] if is_image else None
-        if branch is not None and not _BRANCH.fullmatch(branch):
-            issues.append(
-                _name_issue(
-                    name,
-                    "name.branch",
-                    "画像ファイル名の枝番は4桁の数字です",
-                    "the image branch number must be 4 digits",
-                    branch,
-                )
-            )
-        issues += _extension_issues(name, extension, is_image)
-        if issues:
-            raise FormatError(issues)
-        return cls(
-            prefix=prefix,
-            layout_id=layout_id,
-            sender=sender,
-            receiver=receiver,
-            serial=serial,
-            month=month,
-            branch=branch,
-            extension="." + extension,
-        )
+        diagnosis = diagnose(name)
+        if diagnosis.issues or diagnosis.guess is None:
+            raise FormatError(diagnosis.issues)
+        return diagnosis.guess
 
     # -- minting -----------------------------------------------------------------------------
 
@@ -311,13 +238,363 @@ def new_serial(office_no: str, at: datetime.datetime | None = None) -> str:
     return _DEFAULT_CLOCK.next(office_no, at)
 
 
+# -- diagnosing names that are not quite standard --------------------------------------------
+
+
+@attrs.frozen
+class NameDiagnosis:
+    """What is wrong with a file name, and what it was meant to be.
+
+    `guess` is the name read as far as it can be read: the interface its prefix names (or the
+    standard prefix it is one slip away from) and its fields as given, empty where missing. It
+    is None when the name is not meant as a standard name at all (`readme.txt`). Validation
+    checks a misnamed file's content against `guess.layout_id`, so one run shows everything.
+    """
+
+    issues: tuple[Issue, ...]
+    guess: FileName | None
+
+
+# The fields of a name, by role; each role's value as the standard writes it (strict) and as
+# a slip may have left it (loose, used to tell a wrong value from a missing field).
+_ROLE_KIND = {
+    "month": "month",
+    "sender": "office",
+    "sender_type": "type",
+    "receiver": "office",
+    "receiver_type": "type",
+    "serial": "serial",
+    "branch": "branch",
+}
+_STRICT = {
+    "month": re.compile(r"[0-9]{6}"),
+    "office": re.compile(r"[0-9]{9,10}"),
+    "type": re.compile(r"[0-9A-Z]{2}"),
+    "serial": re.compile(r"[0-9]{14}"),
+    "branch": re.compile(r"[0-9]{4}"),
+}
+_LOOSE = {
+    "month": re.compile(r"[0-9]{0,8}"),
+    "office": re.compile(r"[0-9]{6,12}|"),
+    "type": re.compile(r"[0-9A-Za-z]{0,3}"),
+    "serial": re.compile(r"[0-9]{0,16}"),
+    "branch": re.compile(r"[0-9]{0,6}"),
+}
+_ROLE_JA = {
+    "month": "対象年月",
+    "sender": "送信元事業所番号",
+    "sender_type": "送信元サービス種類",
+    "receiver": "送信先事業所番号",
+    "receiver_type": "送信先サービス種類",
+    "serial": "ファイル連番",
+    "branch": "枝番",
+}
+_ROLE_EN = {
+    "month": "month (YYYYMM)",
+    "sender": "sender office number",
+    "sender_type": "sender service type",
+    "receiver": "receiver office number",
+    "receiver_type": "receiver service type",
+    "serial": "ファイル連番 (YYYYMMDDHHMMSS)",
+    "branch": "branch number",
+}
+
+# What browsers and file managers append to avoid a name clash: ` (1)` (Chrome, Edge,
+# Firefox), ` - コピー` / ` - Copy` (Windows Explorer), ` copy`, ` 2` (macOS Finder), `-1`
+# (Safari). Only after the last digit field, so no field of the name is taken for one.
+_COPY_SUFFIX = re.compile(
+    r"(?P<base>.*_[0-9]+)"
+    r"(?P<suffix>\s*\([0-9]+\)|\s*-\s*(?:コピー|copy)(?:\s*\([0-9]+\))?|\s+copy(?:\s+[0-9]+)?"
+    r"|\s+[0-9]+|-[0-9]+)"
+    r"(?P<extension>\.[A-Za-z]+)?",
+    re.IGNORECASE,
+)
+
+
+def diagnose(name: str) -> NameDiagnosis:
+    """Read a file name as far as it goes and say exactly what is wrong with it.
+
+    Beyond the per-field checks of `FileName.parse` it recognises the slips seen in real
+    outboxes: a browser's ` (1)`, a prefix in lower case or one edit away from a standard one
+    (`UPKHON` for `UPKIHON`), a v4.1 name without the receiver's office and type, an empty
+    field (`__`).
+    """
+    issues: list[Issue] = []
+    base = name
+    copy = _COPY_SUFFIX.fullmatch(name)
+    if copy is not None:
+        base = copy.group("base") + (copy.group("extension") or "")
+        issues.append(
+            _name_issue(
+                name,
+                "name.copy_suffix",
+                f"ファイル名の末尾の「{copy.group('suffix')}」は、ブラウザやエクスプローラーが"
+                f"同じ名前を避けるために付けたものです。{base} に戻してください",
+                f"the name ends in {copy.group('suffix')!r}, which a browser or file manager "
+                f"adds to avoid a name clash: rename the file to {base}",
+                copy.group("suffix"),
+            )
+        )
+    character_issues = _check_characters(name, base)
+    # Full-width digits and U+0332 (a combining low line that looks like `_`) are reported
+    # above; reading past them still finds the interface the name means.
+    readable = unicodedata.normalize("NFKC", base).replace("\u0332", "_")
+    stem, dot, extension = readable.rpartition(".")
+    if not dot:
+        stem, extension = extension, ""
+    chosen = _choose_prefix(name, stem, extension)
+    if chosen is None:
+        if not issues and not character_issues:
+            issues.append(
+                _name_issue(
+                    name,
+                    "name.unknown_prefix",
+                    "ファイル名の接頭辞が標準仕様のどのファイルにも該当しません",
+                    "the file name does not start with a prefix of the standard "
+                    f"({', '.join(sorted(PREFIXES))})",
+                    name,
+                )
+            )
+        return NameDiagnosis(tuple(issues + character_issues), None)
+    prefix, prefix_issue, reading, meant = chosen
+    if prefix_issue is not None:
+        issues.append(prefix_issue)
+    guess, field_issues = reading.result(name, prefix, extension)
+    # The characters explain the rest; per-field messages about them would only confuse.
+    issues += character_issues or field_issues
+    return NameDiagnosis(tuple(issues), guess if meant else None)
+
+
+@attrs.frozen
+class _Reading:
+    """The fields after the prefix, matched to their roles (a role missing maps to None)."""
+
+    roles: dict[str, str | None] | None
+    """Role → field; None when the fields fit no form of the name."""
+    fits: bool
+    """True when the fields have the standard's shape (perhaps with wrong or missing values)."""
+    layout_id: str
+    has_month: bool
+    is_image: bool
+
+    def result(self, name: str, prefix: str, extension: str) -> tuple[FileName, list[Issue]]:
+        issues: list[Issue] = []
+        roles = self.roles
+        if roles is None:
+            issues.append(_field_count_issue(name, prefix, self.has_month, self.is_image))
+            roles = {}
+        else:
+            missing = [role for role, value in roles.items() if value is None]
+            if missing:
+                issues.append(_missing_issue(name, prefix, missing, self.has_month, self.is_image))
+            issues += _role_issues(name, roles)
+        issues += _extension_issues(name, extension, self.is_image)
+        # Fields of no known shape: read with the current (v4.1) rule.
+        v4 = "sender_type" in roles or not roles
+
+        def office(role: str) -> Office:
+            type_ = (roles.get(f"{role}_type") or "") if v4 else None
+            return Office(roles.get(role) or "", type_)
+
+        guess = FileName(
+            prefix=prefix,
+            layout_id=self.layout_id,
+            sender=office("sender"),
+            receiver=office("receiver"),
+            serial=roles.get("serial") or "",
+            month=(roles.get("month") or "") if self.has_month else None,
+            branch=(roles.get("branch") or "") if self.is_image else None,
+            extension="." + extension if extension else "",
+        )
+        return guess, issues
+
+
+def _choose_prefix(
+    name: str, stem: str, extension: str
+) -> tuple[str, Issue | None, _Reading, bool] | None:
+    """The standard prefix the name starts with or means, an issue if it is not written
+    exactly, the fields, and whether the name is meant as a standard file name at all."""
+    parts = stem.split("_")
+    exact: tuple[str, Issue | None, _Reading, bool] | None = None
+    upper = stem.upper()
+    for prefix in PREFIXES:  # longest first
+        if upper.startswith(prefix + "_"):
+            issue = None
+            if not stem.startswith(prefix + "_"):
+                given = stem[: len(prefix)]
+                issue = _name_issue(
+                    name,
+                    "name.prefix",
+                    f"ファイル名の接頭辞は大文字で書きます（{given} ではなく {prefix}）",
+                    f"the prefix must be upper case: {prefix}, not {given}",
+                    given,
+                )
+            reading = _read_fields(prefix, stem[len(prefix) + 1 :].split("_"))
+            exact = (prefix, issue, reading, True)
+            break
+    if exact is not None and exact[2].fits:
+        return exact
+    for prefix in PREFIXES:
+        width = prefix.count("_") + 1
+        if len(parts) <= width:
+            continue
+        given = "_".join(parts[:width])
+        if given.upper() == prefix or _edit_distance(given.upper(), prefix) != 1:
+            continue
+        reading = _read_fields(prefix, parts[width:])
+        if reading.fits:
+            issue = _name_issue(
+                name,
+                "name.prefix",
+                f"ファイル名の接頭辞 {given} は標準仕様にありません。"
+                f"{prefix} の誤りではありませんか",
+                f"unknown prefix {given}: did you mean {prefix}?",
+                given,
+            )
+            return prefix, issue, reading, True
+    if exact is None:
+        return None
+    # A standard prefix with fields of no known shape: still meant as a standard file when it
+    # has the standard's extension (so its content is checked); anything else is unrelated.
+    allowed = ("jpg", "jpeg") if exact[2].is_image else ("csv",)
+    return exact[0], exact[1], exact[2], extension.lower() in allowed
+
+
+def _read_fields(prefix: str, fields: list[str]) -> _Reading:
+    """Match the fields after a prefix to the roles of the v4.1 or v3 form."""
+    layout_id = PREFIXES[prefix]
+    has_month = prefix in _MONTH_PREFIXES
+    is_image = layout_id == IMAGE_LAYOUT_ID
+    lead = ["month"] if has_month else []
+    tail = ["branch"] if is_image else []
+    forms = [[*lead, "sender", "sender_type", "receiver", "receiver_type", "serial", *tail]]
+    if not is_image:
+        forms.append([*lead, "sender", "receiver", "serial"])
+
+    def reading(roles: dict[str, str | None] | None, fits: bool) -> _Reading:
+        return _Reading(roles, fits, layout_id, has_month, is_image)
+
+    # Every field in its place, perhaps with a wrong value (a 9-digit office number).
+    for form in forms:
+        if len(form) == len(fields) and all(
+            _LOOSE[_ROLE_KIND[role]].fullmatch(field)
+            for role, field in zip(form, fields, strict=True)
+        ):
+            return reading(dict(zip(form, fields, strict=True)), True)
+    # One or two fields left out, the others exactly as the standard writes them.
+    for missing_count in (1, 2):
+        for form in forms:
+            if len(form) - len(fields) != missing_count:
+                continue
+            # Later fields first: a name that lost fields mostly lost the receiver's.
+            combinations = itertools.combinations(range(len(form)), missing_count)
+            for missing in reversed(list(combinations)):
+                present = [role for i, role in enumerate(form) if i not in missing]
+                if all(
+                    _STRICT[_ROLE_KIND[role]].fullmatch(field)
+                    for role, field in zip(present, fields, strict=True)
+                ):
+                    roles: dict[str, str | None] = {role: None for role in form}
+                    roles.update(zip(present, fields, strict=True))
+                    return reading(roles, True)
+    # The right number of fields with odd values: check them one by one.
+    for form in forms:
+        if len(form) == len(fields):
+            return reading(dict(zip(form, fields, strict=True)), False)
+    return reading(None, False)
+
+
+def _role_issues(name: str, roles: dict[str, str | None]) -> list[Issue]:
+    issues = []
+    for role, value in roles.items():
+        if value == "":
+            issues.append(
+                _name_issue(
+                    name,
+                    "name.empty_field",
+                    f"ファイル名の{_ROLE_JA[role]}が空です（「_」と「_」の間に何もありません）",
+                    f"the {_ROLE_EN[role]} field of the file name is empty "
+                    "(nothing between two '_')",
+                    "",
+                )
+            )
+    month = roles.get("month")
+    if month and not _MONTH.fullmatch(month):
+        issues.append(
+            _name_issue(
+                name,
+                "name.month",
+                "ファイル名の対象年月は6桁の数字（YYYYMM、計画の利用者補足情報は000000）です",
+                "the month field must be 6 digits (YYYYMM, or 000000 for a plan's 補足)",
+                month,
+            )
+        )
+    for role, role_ja, role_en in (
+        ("sender", "送信元", "sender"),
+        ("receiver", "送信先", "receiver"),
+    ):
+        number = roles.get(role)
+        service_type = roles.get(f"{role}_type")
+        issues += _office_issues(name, role_ja, role_en, Office(number or "", service_type or None))
+    serial = roles.get("serial")
+    if serial:
+        issues += _serial_issues(name, serial)
+    branch = roles.get("branch")
+    if branch and not _BRANCH.fullmatch(branch):
+        issues.append(
+            _name_issue(
+                name,
+                "name.branch",
+                "画像ファイル名の枝番は4桁の数字です",
+                "the image branch number must be 4 digits",
+                branch,
+            )
+        )
+    return issues
+
+
+def _missing_issue(
+    name: str, prefix: str, missing: list[str], has_month: bool, is_image: bool
+) -> Issue:
+    forms_ja, forms_en = _forms(prefix, has_month, is_image)
+    what_ja = "と".join(_ROLE_JA[role] for role in missing)
+    what_en = " and ".join(_ROLE_EN[role] for role in missing)
+    hint_ja = hint_en = ""
+    if missing == ["receiver", "receiver_type"]:
+        hint_ja = "（v4.1 の名前には送信元と送信先の両方の事業所番号とサービス種類が入ります）"
+        hint_en = " (a v4.1 name carries both offices, each with its service type)"
+    return _name_issue(
+        name,
+        "name.fields",
+        f"ファイル名に{what_ja}がありません{hint_ja}。形式: {forms_ja}",
+        f"the file name lacks the {what_en}{hint_en}; expected {forms_en}",
+        name,
+    )
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, start=1):
+            cost = 0 if char_a == char_b else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
 # -- helpers for precise messages ------------------------------------------------------------
 
 
-def _check_characters(name: str) -> list[Issue]:
-    if name.isascii():
+def _check_characters(name: str, text: str) -> list[Issue]:
+    """Issues about non-ASCII characters in `text` (the name without a copy suffix)."""
+    if text.isascii():
         return []
-    odd = sorted({c for c in name if not c.isascii()})
+    odd = sorted({c for c in text if not c.isascii()})
     shown = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in odd)
     hint_ja = ""
     hint_en = ""
@@ -338,7 +615,8 @@ def _check_characters(name: str) -> list[Issue]:
     ]
 
 
-def _field_count_issue(name: str, prefix: str, has_month: bool, is_image: bool) -> Issue:
+def _forms(prefix: str, has_month: bool, is_image: bool) -> tuple[str, str]:
+    """The v4.1 (and v3) forms of a prefix's names, in Japanese and English."""
     month = "_YYYYMM" if has_month else ""
     branch = "_NNNN" if is_image else ""
     extension = ".jpg" if is_image else ".CSV"
@@ -346,6 +624,13 @@ def _field_count_issue(name: str, prefix: str, has_month: bool, is_image: bool) 
     v3 = f"{prefix}{month}_事業所番号_事業所番号_YYYYMMDDHHMMSS{extension}"
     v4_en = f"{prefix}{month}_office_type_office_type_YYYYMMDDHHMMSS{branch}{extension}"
     v3_en = f"{prefix}{month}_office_office_YYYYMMDDHHMMSS{extension}"
+    if is_image:
+        return v4, v4_en
+    return f"{v4}（v3: {v3}）", f"{v4_en} (v3: {v3_en})"
+
+
+def _field_count_issue(name: str, prefix: str, has_month: bool, is_image: bool) -> Issue:
+    forms_ja, forms_en = _forms(prefix, has_month, is_image)
     extra_ja = extra_en = ""
     if prefix == "UPKIHON" and re.match(r"UPKIHON_\d{6}_", name):
         extra_ja = "（UPKIHON には対象年月の項目はありません）"
@@ -353,15 +638,15 @@ def _field_count_issue(name: str, prefix: str, has_month: bool, is_image: bool) 
     return _name_issue(
         name,
         "name.fields",
-        f"ファイル名の項目の数が違います。形式: {v4}（v3: {v3}）{extra_ja}",
-        f"wrong number of fields in the file name; expected {v4_en} (v3: {v3_en}){extra_en}",
+        f"ファイル名の項目の数が違います。形式: {forms_ja}{extra_ja}",
+        f"wrong number of fields in the file name; expected {forms_en}{extra_en}",
         name,
     )
 
 
 def _office_issues(name: str, role_ja: str, role_en: str, office: Office) -> list[Issue]:
     issues = []
-    if not _OFFICE_NO.fullmatch(office.number):
+    if office.number and not _OFFICE_NO.fullmatch(office.number):
         hint_ja = hint_en = ""
         if office.number.isdigit() and len(office.number) == 9:
             hint_ja = "（9桁です。先頭の0が落ちていないか確認してください）"

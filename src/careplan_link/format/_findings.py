@@ -3,6 +3,10 @@
 A file of 100,000 records with the same wrong office number on every line should produce a
 readable report: the first `PER_RULE_LIMIT` occurrences of each (code, column) are listed with
 their record, line and column, then one issue says how many more there are.
+
+A file read leniently may hold records with items that could not be read (None in them, see
+`ReadGaps`): on those records only rules about one readable item are reported; a rule that
+compares items, or looks at an unread one, would judge a value that is not there.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ class Findings:
         self.file = file
         self.file_name = file_name if file_name is not None else (str(file.name) if file else None)
         self.issues: list[Issue] = []
+        gaps = file.gaps if file is not None else None
+        self._numbers = gaps.numbers if gaps is not None else None
+        self._holes = gaps.unread_items if gaps is not None else {}
         self._counts: Counter[tuple[str, int | None]] = Counter()
         self._first: dict[tuple[str, int | None], Issue] = {}
 
@@ -39,8 +46,16 @@ class Findings:
         index: int | None = None,
         column: Column | None = None,
         value: object = None,
+        single_item: bool = False,
     ) -> None:
-        """Report an issue; `index` is the 0-based record index, `column` the column."""
+        """Report an issue; `index` is the 0-based record index, `column` the column.
+
+        `single_item` marks a rule about `column`'s value alone: the only kind reported on a
+        record some of whose items could not be read.
+        """
+        holes = self._holes.get(index) if self._holes and index is not None else None
+        if holes is not None and (not single_item or column is None or column.no in holes):
+            return
         key = (code, column.no if column else None)
         self._counts[key] += 1
         if self._counts[key] > PER_RULE_LIMIT:
@@ -51,7 +66,7 @@ class Findings:
             ja,
             en,
             file=self.file_name,
-            record=index + 1 if index is not None else None,
+            record=self._record_number(index),
             line=self.file.line_of(index) if self.file is not None and index is not None else None,
             column=column.no if column else None,
             item=column.name_ja if column else None,
@@ -59,6 +74,11 @@ class Findings:
         )
         self._first.setdefault(key, issue)
         self.issues.append(issue)
+
+    def _record_number(self, index: int | None) -> int | None:
+        if index is None:
+            return None
+        return self._numbers[index] if self._numbers is not None else index + 1
 
     def finish(self) -> list[Issue]:
         """The issues, with one summary per rule that went over the limit."""

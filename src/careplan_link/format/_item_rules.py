@@ -59,7 +59,14 @@ def check_items(file: CareplanFile, findings: Findings, columns: Columns) -> Non
                 if held == value and type(held) is kind_of_value:
                     for code, severity, ja, en in problems:
                         findings.add(
-                            code, severity, ja, en, index=index, column=column, value=value
+                            code,
+                            severity,
+                            ja,
+                            en,
+                            index=index,
+                            column=column,
+                            value=value,
+                            single_item=True,
                         )
 
 

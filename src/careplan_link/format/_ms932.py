@@ -155,11 +155,21 @@ def has_bad_characters(text: str) -> bool:
     return _BAD_DECODED.search(text) is not None
 
 
-def describe_bad_character(char: str) -> str:
-    """How a bad decoded character looked in the file, e.g. `byte 0x80` or `外字 0xF040`."""
+def describe_bad_character(char: str, *, utf8: bool = False) -> str:
+    """How a bad decoded character looked in the file, e.g. `byte 0x80` or `外字 0xF040`.
+
+    In a file read as UTF-8 (it had a BOM), a private-use character is no MS932 code at all
+    (U+E758–U+F8FF have none; cp932 maps only U+E000–U+E757 to 外字), so it is shown by its
+    code point, never encoded.
+    """
     if "\udc80" <= char <= "\udcff":
         return f"byte 0x{ord(char) - 0xDC00:02X}"
-    raw = char.encode("cp932")
+    if utf8:
+        return f"U+{ord(char):04X}（私用領域 / private use）"
+    try:
+        raw = char.encode("cp932")
+    except UnicodeEncodeError:
+        return f"U+{ord(char):04X}"
     if 0xF0 <= raw[0] <= 0xF9:
         return f"外字 0x{raw.hex().upper()}"
     return f"byte 0x{raw.hex().upper()}"

@@ -1,4 +1,5 @@
-"""Reading standard files: `parse_plan` (whole file) and `iter_records` (streaming).
+"""Reading standard files: `parse_plan` (whole file), `iter_records` (streaming), and the lenient
+reading validation does (`read_leniently`: everything that can be read, and why the rest cannot).
 
 The pipeline: bytes are read in chunks cut only after a line break (in MS932 the bytes of CR, LF,
 comma and double quote never occur inside a double-byte character, so the cut is safe), decoded,
@@ -6,6 +7,11 @@ split into physical lines and fed to the C `csv` state machine (quoted fields, d
 line breaks inside quotes, CRLF/LF/CR). Each row is then typed column by column. Conversions of
 repeated values (dates, months, times, numbers) are cached per column, because a 第6表 repeats
 the same few values on every line.
+
+Memory stays bounded whatever the file holds: no record longer than `max_record_bytes` is ever
+held. A physical line is refused as soon as it passes the cap, before it is decoded; a record
+spanning lines (line breaks inside quotes) is measured at chunk boundaries and when it ends. The
+rest of a refused record is skipped by counting quotes, without keeping it.
 """
 
 from __future__ import annotations
@@ -14,124 +20,157 @@ import contextlib
 import csv
 import gc
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, NoReturn, Union
+
+import attrs
 
 from .._issue import Issue
 from ..errors import FormatError
 from . import _ms932
+from ._canonical import (
+    Departure,
+    encoding_departure,
+    first_departure,
+    structural_departure,
+    typed_departure,
+)
 from ._convert import TYPED_KINDS, parse_value, type_error_message
 from ._file import CareplanFile
 from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
-from ._record import Record
-from ._rowcode import canonical_line_pattern, row_builder, typed_text_not_canonical
+from ._record import ReadGaps, Record
+from ._rowcode import row_builder
 
-__all__ = ["Source", "iter_records", "parse_plan"]
+__all__ = [
+    "DEFAULT_MAX_RECORD_BYTES",
+    "Reading",
+    "Source",
+    "iter_records",
+    "parse_plan",
+    "read_leniently",
+]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
+"""The longest record read (1 MiB). The standard sets no maximum length for free text, but a
+record of a megabyte is far beyond any real one, and the cap keeps memory bounded."""
+
 _CHUNK_SIZE = 1 << 20
 _BOM = b"\xef\xbb\xbf"
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+# The likely-cause analysis of rows that do not fit the layout looks at this many of them.
+_ROWS_KEPT_FOR_DIAGNOSIS = 20
 
 
-def _count_lines(text: str) -> int:
-    """Line breaks in `text` (CRLF, LF or CR each count once)."""
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
-
-
-def _first_difference(a: bytes | str, b: bytes | str) -> int:
-    """Offset of the first difference between two sequences (blocks compared in C first)."""
-    block = 4096
-    start = 0
-    limit = min(len(a), len(b))
-    while start < limit and a[start : start + block] == b[start : start + block]:
-        start += block
-    for offset in range(start, min(start + block, limit)):
-        if a[offset] != b[offset]:
-            return offset
-    return limit
-
-
-def parse_plan(source: Source, *, name: str | FileName | None = None) -> CareplanFile:
+def parse_plan(
+    source: Source,
+    *,
+    name: str | FileName | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> CareplanFile:
     """Read any standard file completely.
 
     `source` is a path, bytes or a binary stream; the interface comes from the file name (a
     path's own name, or `name=` for bytes and streams). Raises `FormatError` with every issue of
     the file when a name or a value cannot be read; reading notes that are not errors (a BOM, a
-    header line, blank lines) are in `CareplanFile.notes`.
-    """
-    file, _ = parse_checking_form(source, name=name, check_form=False)
-    return file
-
-
-def parse_checking_form(
-    source: Source, *, name: str | FileName | None = None, check_form: bool = True
-) -> tuple[CareplanFile, int | None]:
-    """`parse_plan`, and the line where the file first departs from canonical form.
-
-    The second value is None for a canonical file (or when `check_form` is False). The check
-    costs little: each row's raw items are joined the canonical way and compared with the
-    physical lines they came from; only typed items whose text is not the canonical text of
-    their value (`007` for 7) need the full writer to locate.
+    header line, blank lines) are in `CareplanFile.notes`. A record longer than
+    `max_record_bytes` is an error (`csv.record_too_long`), never held in memory.
     """
     with _open(source, name) as (stream, file_name):
-        reader = _Reader(stream, file_name, check_form=check_form)
-        # Millions of fresh records would make the cyclic collector rescan them again and again;
-        # they hold no cycles, so pause it while they are made.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            records = tuple(reader.records())
-        finally:
-            if was_enabled:
-                gc.enable()
+        reader = _Reader(stream, file_name, max_record_bytes=max_record_bytes)
+        records = _collect(reader)
     if reader.errors:
-        raise FormatError(reader.errors)
-    file = CareplanFile(
-        name=reader.name,
-        layout=reader.layout,
-        csv_version=reader.csv_version,
-        records=records,
-        notes=tuple(reader.notes),
-        record_lines=tuple(reader.record_lines),
-    )
-    first = reader.first_noncanonical_line()
-    if first is None and check_form and reader.typed_text_not_canonical():
-        first = _first_different_line(file)
-    return file, first
+        raise FormatError(reader.finished_errors(len(records)))
+    return reader.file(records)
 
 
-def _first_different_line(file: CareplanFile) -> int | None:
-    """The line of the first record whose canonical text differs from what was read."""
-    from ._writer import write_file
-
-    for index, record in enumerate(file.records):
-        single = CareplanFile(file.name, file.layout, file.csv_version, (record,))
-        if single.to_bytes() != write_file([record], file.name):
-            return file.line_of(index)
-    return file.line_of(0)
-
-
-def iter_records(source: Source, *, name: str | FileName | None = None) -> Iterator[Record]:
+def iter_records(
+    source: Source,
+    *,
+    name: str | FileName | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Iterator[Record]:
     """Stream the records of a standard file with bounded memory.
 
-    Raises `FormatError` at the first record that cannot be read (with all of that record's
-    issues): records before it have been yielded, so a consumer that must import all or nothing
-    should collect them first, or use `parse_plan`.
+    Memory stays constant and time linear whatever the file holds: a record longer than
+    `max_record_bytes` (default 1 MiB) raises `FormatError` (`csv.record_too_long`) as soon as
+    it passes the cap, without reading the rest of it into memory. Raises `FormatError` at the
+    first record that cannot be read (with all of that record's issues): records before it have
+    been yielded, so a consumer that must import all or nothing should collect them first, or
+    use `parse_plan`.
     """
     with _open(source, name) as (stream, file_name):
         # Streaming keeps nothing per record (no line table), so memory stays bounded.
-        reader = _Reader(stream, file_name, stop_at_first_error=True, keep_lines=False)
+        reader = _Reader(
+            stream,
+            file_name,
+            stop_at_first_error=True,
+            keep_lines=False,
+            max_record_bytes=max_record_bytes,
+        )
         yield from reader.records()
         if reader.errors:
             # Only the issues of the first bad record (which was not yielded).
             first = reader.errors[0].record
             raise FormatError([i for i in reader.errors if i.record == first])
+
+
+@attrs.frozen
+class Reading:
+    """What a lenient read found: the records it could read, and every issue of reading."""
+
+    file: CareplanFile
+    """The records that could be read; `file.gaps` says which could not (None if all could)."""
+    issues: tuple[Issue, ...]
+    """Errors of reading, notes (BOM, header line, blank lines) and `read.not_canonical`."""
+
+
+def read_leniently(
+    source: Source,
+    *,
+    name: str | FileName | None = None,
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+) -> Reading:
+    """Read a file as validation does: past every record or value that cannot be read.
+
+    A value that cannot be typed is reported and left None in its record (the record is kept,
+    so the rules can check the rest of it); a record that cannot be split into the layout's
+    items is reported and left out. Rows that do not fit the layout at all are reported once
+    for the file, with the likely cause. The canonical form is checked when the file could be
+    read without error. Raises `FormatError` only when the file cannot be read at all (an image
+    name, a UTF-8 file without BOM).
+    """
+    with _open(source, name) as (stream, file_name):
+        reader = _Reader(
+            stream, file_name, keep_partial=True, check_form=True, max_record_bytes=max_record_bytes
+        )
+        records = _collect(reader)
+    file = reader.file(records)
+    issues = [*reader.finished_errors(len(records)), *reader.notes]
+    if not reader.errors and not reader.notes:
+        departure = reader.departure(file)
+        if departure is not None:
+            issues.append(departure.issue(reader.file_label))
+    return Reading(file=file, issues=tuple(issues))
+
+
+def _collect(reader: _Reader) -> tuple[Record, ...]:
+    # Millions of fresh records would make the cyclic collector rescan them again and again;
+    # they hold no cycles, so pause it while they are made.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return tuple(reader.records())
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
@@ -175,15 +214,61 @@ def _parse_name(name: str | FileName) -> FileName:
     return file_name
 
 
-class _TextLines:
-    """Physical lines of a binary stream, decoded chunk by chunk."""
+def _count_breaks(data: bytes) -> int:
+    """Line breaks in `data` (CRLF, LF or CR each count once)."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
-    def __init__(self, stream: IO[bytes], file: str, notes: list[Issue]) -> None:
+
+def _after_breaks(data: bytes, count: int) -> int:
+    """The offset just after the `count`-th line break of `data` (0 for none)."""
+    if count <= 0:
+        return 0
+    match = next(itertools.islice(_LINE_BREAK.finditer(data), count - 1, None), None)
+    return match.end() if match is not None else len(data)
+
+
+class _RecordTooLong(Exception):
+    """Raised from the line source, through `csv.reader`, when a record passes the cap."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Lines:
+    """Physical lines of a binary stream, decoded chunk by chunk, holding no record longer than
+    the cap.
+
+    The reader tells it, after each row, the line where that row ended (`record_end`); a record
+    is open across a chunk boundary when fewer lines than were handed out ended a row. The
+    chunks an open record spans are kept (they are at most the cap plus one chunk) to measure it.
+    """
+
+    def __init__(self, stream: IO[bytes], file: str, notes: list[Issue], max_record: int) -> None:
+        if max_record < 1:
+            raise ValueError("max_record_bytes must be positive")
         self._stream = stream
         self._file = file
         self._notes = notes
+        self.max_record = max_record
+        # Any line within one read is then shorter than the cap, and a record inside one chunk
+        # of the usual size needs no measuring.
+        self._read_size = max(1, min(_CHUNK_SIZE, max_record // 2))
         self.encoding = "cp932"
         self.saw_bad_characters = False
+        self._pending = b""
+        self._started = False
+        self._at_end = False
+        self.lines_done = 0
+        """Physical lines handed out (those of the chunk being read included)."""
+        self.record_end = 0
+        """The line where the last row ended (set by the reader)."""
+        self._chunks: list[tuple[int, bytes]] = []
+        """(first line, bytes) of the chunks the open record spans; the last is the current one."""
+        self._held = 0
+        """Bytes of the open record in the chunks before the current one."""
+        self._skip_quotes = 0
+        self._skip_data = b""
         # For the canonical-form check: the decoded text chunk by chunk, and the bytes of the
         # chunks holding characters with several codes (whose bytes must be compared).
         self.track = False
@@ -191,40 +276,169 @@ class _TextLines:
         self.ambiguous: list[tuple[int, str, bytes]] = []
         self._chunk_is_plain = False
 
-    def __iter__(self) -> Iterator[str]:
-        pending = self._stream.read(_CHUNK_SIZE)
-        if pending.startswith(_BOM):
-            pending = pending[len(_BOM) :]
-            self.encoding = "utf-8"
-            self._notes.append(
-                Issue(
-                    "read.bom",
-                    "warning",
-                    "UTF-8 のBOMがあります。UTF-8 として読みました（標準はBOMなしの MS932 です）",
-                    "the file starts with a UTF-8 BOM and was read as UTF-8 "
-                    "(the standard is MS932 without BOM)",
-                    file=self._file,
-                )
-            )
-        at_end = False
-        while not at_end:
-            chunk = self._stream.read(_CHUNK_SIZE)
-            at_end = not chunk
-            data = pending + chunk
-            if at_end:
-                cut = len(data)
-            else:
-                cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
-            if cut == 0:
-                pending = data
-                continue
-            pending = data[cut:]
-            text = self._decode(data[:cut])
+    # -- lines -------------------------------------------------------------------------------
+
+    def lines(self) -> Iterator[str]:
+        """The lines from where reading stands (a new generator after a refused record)."""
+        while True:
+            data = self._next_chunk()
+            if data is None:
+                return
+            text = self._decode(data)
             if self.track:
                 if not self._chunk_is_plain:
-                    self.ambiguous.append((len(self.texts), text, data[:cut]))
+                    self.ambiguous.append((len(self.texts), text, data))
                 self.texts.append(text)
             yield from io.StringIO(text, newline="")
+
+    def _next_chunk(self) -> bytes | None:
+        # Every line of the previous chunk has been read by now: is a record still open?
+        self._account_open_record()
+        data = self._read_complete_lines()
+        if data is None:
+            return None
+        self._chunks.append((self.lines_done + 1, data))
+        self.lines_done += _count_breaks(data)
+        if data[-1:] not in (b"\n", b"\r"):
+            self.lines_done += 1  # the last line of a file without a final line break
+        return data
+
+    def _account_open_record(self) -> None:
+        if not self._chunks:
+            return
+        if self.record_end >= self.lines_done:
+            self._chunks.clear()
+            self._held = 0
+            return
+        start_chunk, start = self._locate(self.record_end + 1)
+        del self._chunks[:start_chunk]
+        self._held = sum(len(data) for _, data in self._chunks) - start
+        if self._held + len(self._pending) > self.max_record:
+            self._refuse(self._pending)
+
+    def _locate(self, line: int) -> tuple[int, int]:
+        """(index in the kept chunks, byte offset) where `line` starts."""
+        for index in range(len(self._chunks) - 1, -1, -1):
+            first, data = self._chunks[index]
+            if first <= line:
+                return index, _after_breaks(data, line - first)
+        return 0, 0
+
+    def _read_complete_lines(self) -> bytes | None:
+        """The next run of complete lines (the rest of the file at its end), or None."""
+        if self._at_end:
+            return None
+        if not self._started:
+            self._started = True
+            self._pending = self._stream.read(self._read_size)
+            if self._pending.startswith(_BOM):
+                self._pending = self._pending[len(_BOM) :]
+                self.encoding = "utf-8"
+                self._notes.append(_note_bom(self._file))
+        while True:
+            chunk = self._stream.read(self._read_size)
+            data = self._pending + chunk
+            if not chunk:
+                self._at_end = True
+                self._pending = b""
+                if not data:
+                    return None
+                self._check_first_line(data)
+                return data
+            cut = data.rfind(b"\n") + 1 or data.rfind(b"\r", 0, len(data) - 1) + 1
+            if cut == 0:
+                # One line so far, and no end in sight: refuse it before it passes the cap.
+                if self._held + len(data) > self.max_record:
+                    self._refuse(data)
+                self._pending = data
+                continue
+            self._check_first_line(data)
+            self._pending = data[cut:]
+            return data[:cut]
+
+    def _check_first_line(self, data: bytes) -> None:
+        """The first line of `data` continues the partial line read before: is it too long?"""
+        if self._held + min(len(data), self._read_size + len(self._pending)) <= self.max_record:
+            return  # cannot be: every line inside one read is shorter than the cap
+        match = _LINE_BREAK.search(data)
+        if self._held + (match.end() if match else len(data)) > self.max_record:
+            self._refuse(data)
+
+    def record_too_long(self, first_line: int, last_line: int) -> bool:
+        """Whether the row that spanned lines `first_line`…`last_line` is longer than the cap."""
+        chunks = self._chunks
+        if not chunks:
+            return False
+        first, data = chunks[-1]
+        if first_line >= first and len(data) <= self.max_record:
+            return False  # inside one chunk no longer than the cap
+        start_chunk, start = self._locate(first_line)
+        end_chunk, end = self._locate(last_line + 1)
+        size = end - start + sum(len(data) for _, data in chunks[start_chunk:end_chunk])
+        return size > self.max_record
+
+    def _refuse(self, data: bytes) -> NoReturn:
+        """Stop at a record longer than the cap; `data` is what follows the kept chunks."""
+        quotes = 0
+        if self._chunks and self.record_end < self.lines_done:
+            start_chunk, start = self._locate(self.record_end + 1)
+            for index, (_, chunk) in enumerate(self._chunks[start_chunk:]):
+                quotes += chunk.count(b'"', start if index == 0 else 0)
+        self._chunks.clear()
+        self._held = 0
+        self._skip_quotes = quotes
+        self._skip_data = data
+        self._pending = b""
+        self._stop_tracking()
+        raise _RecordTooLong(self.record_end + 1)
+
+    def skip_refused_record(self) -> None:
+        """Read past the rest of the refused record, keeping nothing of it.
+
+        The record ends at the first line break after an even number of quotes (a line break
+        inside quotes belongs to the item); lines passed are counted to keep line numbers.
+        """
+        quotes, data = self._skip_quotes, self._skip_data
+        self._skip_data = b""
+        after_cr = False  # the last read ended with CR: a LF first in the next is its CRLF
+        at_line_start = True  # nothing of the current line read yet
+        while True:
+            position = 1 if after_cr and data.startswith(b"\n") else 0
+            # Only line breaks are visited one by one; quotes are counted between them in C.
+            next_cr, next_lf = data.find(b"\r", position), data.find(b"\n", position)
+            while next_cr >= 0 or next_lf >= 0:
+                if next_cr >= 0 and (next_lf < 0 or next_cr < next_lf):
+                    end = next_cr + 2 if next_lf == next_cr + 1 else next_cr + 1
+                else:
+                    end = next_lf + 1
+                quotes += data.count(b'"', position, end)
+                position = end
+                self.lines_done += 1
+                if quotes % 2 == 0:
+                    rest = data[end:]
+                    if data[end - 1 : end] == b"\r" and not rest:
+                        rest = self._stream.read(self._read_size)
+                        rest = rest[1:] if rest.startswith(b"\n") else rest
+                    self._pending = rest
+                    self.record_end = self.lines_done
+                    return
+                if next_cr >= 0 and next_cr < end:
+                    next_cr = data.find(b"\r", end)
+                if next_lf >= 0 and next_lf < end:
+                    next_lf = data.find(b"\n", end)
+            quotes += data.count(b'"', position)
+            if data:
+                after_cr = data.endswith(b"\r")
+                at_line_start = data[-1:] in (b"\r", b"\n")
+            data = self._stream.read(self._read_size)
+            if not data:
+                self._at_end = True
+                if not at_line_start:
+                    self.lines_done += 1  # the refused record's last line had no line break
+                self.record_end = self.lines_done
+                return
+
+    # -- decoding ----------------------------------------------------------------------------
 
     def _decode(self, data: bytes) -> str:
         if self.encoding == "utf-8":
@@ -254,12 +468,21 @@ class _TextLines:
                 )
         return text
 
+    def _stop_tracking(self) -> None:
+        self.track = False
+        self.texts.clear()
+        self.ambiguous.clear()
 
-def _first_noncanonical(pattern: re.Pattern[str], text: str) -> int:
-    """Where `pattern` (a run of canonical records) stops matching `text`: the start of the
-    first record that is not canonical."""
-    match = pattern.match(text)
-    return match.end() if match is not None else 0
+
+def _note_bom(file: str) -> Issue:
+    return Issue(
+        "read.bom",
+        "warning",
+        "UTF-8 のBOMがあります。UTF-8 として読みました（標準はBOMなしの MS932 です）",
+        "the file starts with a UTF-8 BOM and was read as UTF-8 "
+        "(the standard is MS932 without BOM)",
+        file=file,
+    )
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -271,20 +494,24 @@ def _is_utf8(data: bytes) -> bool:
 
 
 class _Reader:
-    """Reads one file: yields good records, collects errors and notes."""
+    """Reads one file: yields the records it can type, collects errors and notes."""
 
     def __init__(
         self,
         stream: IO[bytes],
         name: FileName,
+        *,
         stop_at_first_error: bool = False,
         keep_lines: bool = True,
+        keep_partial: bool = False,
         check_form: bool = False,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
     ) -> None:
         self.name = name
         self.keep_lines = keep_lines
+        self.keep_partial = keep_partial
         self.stop_at_first_error = stop_at_first_error
-        self.file = str(name)
+        self.file_label = str(name)
         self.errors: list[Issue] = []
         self.notes: list[Issue] = []
         self.record_lines: list[int] = []
@@ -292,60 +519,58 @@ class _Reader:
         self.layout: Layout = get_layout(
             name.layout_id, CSV_VERSION_V3 if name.naming == "v3" else CSV_VERSION_CURRENT
         )
-        self._lines = _TextLines(stream, self.file, self.notes)
+        self._lines = _Lines(stream, self.file_label, self.notes, max_record_bytes)
+        # Records are at most the cap, so no item can be longer: raise the csv module's own
+        # item limit (128 KiB by default; process-wide, so it is only ever raised) to the cap,
+        # since free text has no maximum length in the standard.
+        if csv.field_size_limit() < max_record_bytes:
+            csv.field_size_limit(max_record_bytes)
         self._lines.track = check_form
         self.check_form = check_form
-        self._plan: _RowPlan | None = None
+        # What the lenient read could not read (record numbers), and the items of kept records
+        # that could not be typed (index of the kept record → column numbers).
+        self.numbers: list[int] = []
+        self.unread: list[int] = []
+        self.unread_items: dict[int, frozenset[int]] = {}
+        # Rows whose item count does not fit the layout: (record, line, count), and a few rows.
+        self.misfits: list[tuple[int, int, int]] = []
+        self.misfit_rows: list[list[str]] = []
+        self.rows_typed_badly = 0  # rows of the right width with an item that cannot be read
+        self.typed_texts: list[tuple[int, str]] = []
+        self.typed_at: tuple[int, int] | None = None
 
-    def first_noncanonical_line(self) -> int | None:
-        """The first line where the file differs from its canonical form (or None).
+    def file(self, records: tuple[Record, ...]) -> CareplanFile:
+        gaps = None
+        if self.unread or self.unread_items:
+            gaps = ReadGaps(
+                numbers=tuple(self.numbers),
+                unread_records=tuple(self.unread),
+                unread_items=dict(self.unread_items),
+            )
+        return CareplanFile(
+            name=self.name,
+            layout=self.layout,
+            csv_version=self.csv_version,
+            records=records,
+            notes=tuple(self.notes),
+            record_lines=tuple(self.record_lines),
+            gaps=gaps,
+        )
 
-        Called only for a file read without error, so every row has the layout's column count.
-        The text must be a run of canonical records (free text quoted, CRLF) and the bytes must
-        be Windows' MS932 encoding of the text.
-        """
-        if not self._lines.track:
-            return None
-        text = "".join(self._lines.texts)
-        pattern = canonical_line_pattern(self.layout)
-        candidates = []
-        if pattern.fullmatch(text) is None:
-            offset = _first_noncanonical(pattern, text)
-            candidates.append(_count_lines(text[:offset]) + 1)
-        if self._lines.encoding == "cp932":
-            misencoded = self._first_misencoded_line()
-            if misencoded is not None:
-                candidates.append(misencoded)
-        return min(candidates) if candidates else None
-
-    def _first_misencoded_line(self) -> int | None:
-        """The first line whose bytes differ from Windows' encoding of its text (or None).
-
-        Only chunks holding a character with several codes can differ. Comparing their bytes
-        (not only looking for the characters Python's codec gets wrong) also finds a duplicate
-        code Windows never writes, such as NEC row 13's 0x8790 for ≒ where Windows writes
-        0x81E0: strict Shift_JIS readers reject those.
-        """
-        for position, text, data in self._lines.ambiguous:
-            try:
-                windows = _ms932.encode(text)
-            except ValueError:
-                return None  # characters that are no MS932 characters: reported as errors
-            if windows != data:
-                head = _ms932.decode(data[: _first_difference(windows, data)])
-                before = sum(map(_count_lines, self._lines.texts[:position]))
-                return before + _count_lines(head) + 1
-        return None
-
-    def typed_text_not_canonical(self) -> bool:
-        return self._plan is not None and self._plan.typed_text_not_canonical()
+    # -- rows --------------------------------------------------------------------------------
 
     def records(self) -> Iterator[Record]:
-        reader = csv.reader(self._lines, strict=True)
+        lines = self._lines
+        reader = csv.reader(lines.lines(), strict=True)
+        base = 0  # lines before the current csv reader (a new one follows a refused record)
         last_line = 0
         record_no = 0
         seen_data = False
         plan: _RowPlan | None = None
+        keep_lines = self.keep_lines
+        keep_partial = self.keep_partial
+        numbers = self.numbers
+        typed_texts = self.typed_texts
         while True:
             try:
                 row = next(reader)
@@ -354,46 +579,134 @@ class _Reader:
             except csv.Error as error:
                 record_no += 1
                 end_of_data = self._csv_error(error, record_no, last_line + 1)
-                last_line = reader.line_num
+                self.unread.append(record_no)
+                last_line = lines.record_end = base + reader.line_num
                 if end_of_data or self.stop_at_first_error:
                     return
                 continue
+            except _RecordTooLong as refused:
+                record_no += 1
+                self._too_long(record_no, refused.line)
+                self.unread.append(record_no)
+                self._stop_form_check()
+                if self.stop_at_first_error:
+                    return
+                lines.skip_refused_record()
+                base = last_line = lines.record_end = lines.lines_done
+                reader = csv.reader(lines.lines(), strict=True)
+                continue
             line = last_line + 1
-            last_line = reader.line_num
+            last_line = lines.record_end = base + reader.line_num
+            if last_line != line and lines.record_too_long(line, last_line):
+                record_no += 1
+                self._too_long(record_no, line)
+                self.unread.append(record_no)
+                if self.stop_at_first_error:
+                    return
+                continue
             if not row:
                 self.notes.append(self._note_blank_line(line))
                 self._stop_form_check()
                 continue
             if not seen_data:
                 seen_data = True
-                if row[0] and not any(c.isascii() and c.isdigit() for c in row[0]):
+                if _is_header(row, self.layout):
                     self.notes.append(self._note_header(line))
                     self._stop_form_check()
                     continue
             if plan is None:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
-                plan = self._plan = _RowPlan(self.layout)
+                plan = _RowPlan(self.layout, typed_texts if self.check_form else None)
             record_no += 1
             record = plan.build(row, self, record_no, line)
-            if record is not None:
-                if self.keep_lines:
-                    self.record_lines.append(line)
-                yield record
-            elif self.stop_at_first_error:
-                return
+            if typed_texts and self.typed_at is None:
+                self.typed_at = (record_no, line)
+            if record is None:
+                self.unread.append(record_no)
+                if self.stop_at_first_error:
+                    return
+                continue
+            if keep_partial:
+                numbers.append(record_no)
+            if keep_lines:
+                self.record_lines.append(line)
+            yield record
+
+    def partial(self, row: list[Any], holes: set[int], record: int, line: int) -> Record | None:
+        """The record of a row some of whose items could not be read (None in them), kept by a
+        lenient read so that the rest of it is checked."""
+        if not self.keep_partial:
+            return None
+        self.unread_items[len(self.numbers)] = frozenset(holes)
+        return self.layout.record_type(*row)
 
     def _stop_form_check(self) -> None:
         """A BOM, header or blank line makes the file non-canonical, and is reported already."""
         self.check_form = False
-        self._lines.track = False
-        self._lines.texts.clear()
-        self._lines.ambiguous.clear()
+        self._lines._stop_tracking()
 
-    # -- issues ----------------------------------------------------------------------------
+    def departure(self, file: CareplanFile) -> Departure | None:
+        """Where the file, read without error, first departs from canonical form."""
+        if not self._lines.track:
+            return None
+        typed = None
+        if self.typed_at is not None and self.typed_texts:
+            record, line = self.typed_at
+            index, text = self.typed_texts[0]
+            typed = typed_departure(self.layout, record, line, index, text)
+        texts = self._lines.texts
+        structural = structural_departure(self.layout, "".join(texts), file.record_lines)
+        encoding = None
+        if self._lines.encoding == "cp932" and self._lines.ambiguous:
+            encoding = encoding_departure(
+                self.layout, texts, self._lines.ambiguous, file.record_lines
+            )
+        return first_departure(structural, encoding, typed)
+
+    # -- issues ------------------------------------------------------------------------------
 
     def error(self, code: str, ja: str, en: str, **where: Any) -> None:
-        self.errors.append(Issue(code, "error", ja, en, file=self.file, **where))
+        self.errors.append(Issue(code, "error", ja, en, file=self.file_label, **where))
+
+    def finished_errors(self, records: int) -> list[Issue]:
+        """The errors, with rows that do not fit the layout at all said once for the file.
+
+        `records` is the number of records read: none, and no row of the right width, means
+        that no row fits.
+        """
+        misfits = self.misfits
+        if len(misfits) < 2 or records or self.rows_typed_badly:
+            return self.errors
+        counts = sorted({count for _, _, count in misfits})
+        cause = _likely_cause(self.misfit_rows, self.layout)
+        ja_cause, en_cause = cause if cause else ("", "")
+        shown = ", ".join(map(str, counts))
+        summary = Issue(
+            "csv.layout_mismatch",
+            "error",
+            f"どのレコードも {self.layout.name_ja}（CSVバージョン {self.layout.csv_version}）の"
+            f"項目数 {len(self.layout.columns)} に合いません（項目数 {shown}）{ja_cause}",
+            f"no record fits the {self.layout.id} layout (CSVバージョン "
+            f"{self.layout.csv_version}, {len(self.layout.columns)} items): the rows have "
+            f"{shown} items{en_cause}",
+            file=self.file_label,
+            line=misfits[0][1],
+            value=shown,
+        )
+        return [summary, *(i for i in self.errors if i.code != "csv.column_count")]
+
+    def _too_long(self, record: int, line: int) -> None:
+        limit = self._lines.max_record
+        self.error(
+            "csv.record_too_long",
+            f"レコードが長すぎます（{limit:,} バイトまで）。読まずに次のレコードへ進みました"
+            "（閉じられていない引用符があると、ファイルの残りが1つのレコードになります）",
+            f"a record longer than {limit:,} bytes was refused and skipped (a quote that is "
+            "never closed makes the rest of the file one record)",
+            record=record,
+            line=line,
+        )
 
     def _csv_error(self, error: csv.Error, record: int, line: int) -> bool:
         text = str(error)
@@ -430,7 +743,7 @@ class _Reader:
             "warning",
             "空行があります（読み飛ばしました）",
             "blank line (skipped)",
-            file=self.file,
+            file=self.file_label,
             line=line,
         )
 
@@ -440,19 +753,93 @@ class _Reader:
             "warning",
             "1行目は見出し行として読み飛ばしました（標準のCSVに見出し行はありません）",
             "the first line was skipped as a header line (standard files have none)",
-            file=self.file,
+            file=self.file_label,
             line=line,
         )
+
+
+def _is_header(row: list[str], layout: Layout) -> bool:
+    """A first row of titles (no digit in its first item) or of column numbers (1, 2, 3 …)."""
+    first = row[0]
+    if first and not any(c.isascii() and c.isdigit() for c in first):
+        return True
+    return len(row) > 2 and row[:3] == ["1", "2", "3"]
+
+
+def _likely_cause(rows: list[list[str]], layout: Layout) -> tuple[str, str] | None:
+    """Why rows do not fit `layout`: another interface's or edition's item count, or the days
+    of a month as columns. Text starting with a separator, to follow the main message."""
+    counts = {len(row) for row in rows}
+    if len(counts) == 1:
+        (count,) = counts
+        other_version = [
+            other
+            for (layout_id, version), other in LAYOUTS.items()
+            if layout_id == layout.id and version != layout.csv_version
+            and len(other.columns) == count
+        ]  # fmt: skip
+        if other_version:
+            version = other_version[0].csv_version
+            return (
+                f"。CSVバージョン {version} の項目数です。CSVバージョンの値を確認してください",
+                f"; that is the {version} layout's count: check the CSVバージョン value",
+            )
+        # Another interface of the same edition first, of any edition otherwise.
+        others = sorted(
+            {
+                other.prefix
+                for (layout_id, version), other in LAYOUTS.items()
+                if layout_id != layout.id
+                and version == layout.csv_version
+                and len(other.columns) == count
+            }
+        ) or sorted(
+            {
+                f"{other.prefix}（{version}）"
+                for (layout_id, version), other in LAYOUTS.items()
+                if layout_id != layout.id and len(other.columns) == count
+            }
+        )
+        if others:
+            shown = "、".join(others)
+            return (
+                f"。{shown} の項目数です。"
+                "ファイル名の種類（接頭辞）と中身が合っているか確認してください",
+                f"; that is the item count of {', '.join(others)}: do the file name's prefix "
+                "and its content agree?",
+            )
+    if any(_has_day_columns(row) for row in rows):
+        return (
+            "。日ごとの列（1日〜31日）があるようです。標準のCSVは日の列を持たず、"
+            "サービス提供日ごとに1レコードです",
+            "; the rows seem to hold a column per day of the month (1–31): the standard has no "
+            "day columns, it has one record per service date",
+        )
+    return None
+
+
+def _has_day_columns(row: list[str]) -> bool:
+    """31 consecutive short items (day marks or counts), at least one filled."""
+    run = filled = 0
+    for item in row:
+        if len(item) <= 2:
+            run += 1
+            filled += bool(item)
+            if run >= 31 and filled:
+                return True
+        else:
+            run = filled = 0
+    return False
 
 
 class _RowPlan:
     """How to type the rows of one layout: which columns convert, with per-column caches."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, typed_texts: list[tuple[int, str]] | None) -> None:
         self.layout = layout
         self.width = len(layout.columns)
         self.record_type = layout.record_type
-        self.fast_build = row_builder(layout)
+        self.fast_build = row_builder(layout, typed_texts)
         self.typed = [
             (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]
@@ -467,29 +854,31 @@ class _RowPlan:
         if len(row) != self.width:
             self._column_count_error(row, reader, record, line)
             return None
-        if reader._lines.saw_bad_characters or reader._lines.encoding == "utf-8":
-            errors_before = len(reader.errors)
-            self._check_characters(row, reader, record, line)
-            if len(reader.errors) != errors_before:
-                return None
+        lines = reader._lines
+        if lines.saw_bad_characters or lines.encoding == "utf-8":
+            holes: set[int] = set()
+            self._check_characters(row, reader, record, line, holes)
+            if holes:
+                return self._explicit_build(row, reader, record, line, holes)
         try:
             return self.fast_build(row)
         except ValueError:
-            return self._explicit_build(row, reader, record, line)
-
-    def typed_text_not_canonical(self) -> bool:
-        return typed_text_not_canonical(self.fast_build)
+            return self._explicit_build(row, reader, record, line, set())
 
     def _explicit_build(
-        self, row: list[Any], reader: _Reader, record: int, line: int
+        self, row: list[Any], reader: _Reader, record: int, line: int, holes: set[int]
     ) -> Record | None:
         """Type the row column by column, reporting every item that cannot be typed."""
-        errors_before = len(reader.errors)
         for index, column in self.typed:
             raw = row[index]
+            if column.no in holes:
+                row[index] = None
+                continue
             try:
                 row[index] = parse_value(column.kind, raw) if raw else None
             except ValueError:
+                row[index] = None
+                holes.add(column.no)
                 ja, en = type_error_message(column.kind)
                 reader.error(
                     f"value.{column.kind.value}",
@@ -501,21 +890,23 @@ class _RowPlan:
                     item=column.name_ja,
                     value=raw,
                 )
-        if len(reader.errors) != errors_before:
-            return None
         for index in self.plain:
-            if not row[index]:
+            if not row[index] or index + 1 in holes:
                 row[index] = None
+        if holes:
+            reader.rows_typed_badly += 1
+            return reader.partial(row, holes, record, line)
         return self.record_type(*row)
 
     def _column_count_error(self, row: list[Any], reader: _Reader, record: int, line: int) -> None:
-        hint_ja = hint_en = ""
+        reader.misfits.append((record, line, len(row)))
+        if len(reader.misfit_rows) < _ROWS_KEPT_FOR_DIAGNOSIS:
+            reader.misfit_rows.append(row)
         family = self.layout.csv_version
-        other = CSV_VERSION_V3 if family == CSV_VERSION_CURRENT else CSV_VERSION_CURRENT
-        other_layout = LAYOUTS.get((self.layout.id, other))
-        if other_layout is not None and len(row) == len(other_layout.columns):
-            hint_ja = f"（CSVバージョン {other} の項目数です。CSVバージョンの値を確認してください）"
-            hint_en = f" (that is the {other} layout's count: check the CSVバージョン value)"
+        cause = _likely_cause([row], self.layout)
+        if cause is None and record == 1 and not any(c.isascii() and c.isdigit() for c in row[0]):
+            cause = ("。見出し行ではありませんか", "; is it a header line?")
+        hint_ja, hint_en = cause if cause else ("", "")
         reader.error(
             "csv.column_count",
             f"項目数が {len(row)} です。{self.layout.name_ja}（CSVバージョン {family}）は "
@@ -527,12 +918,15 @@ class _RowPlan:
             value=str(len(row)),
         )
 
-    def _check_characters(self, row: list[Any], reader: _Reader, record: int, line: int) -> None:
+    def _check_characters(
+        self, row: list[Any], reader: _Reader, record: int, line: int, holes: set[int]
+    ) -> None:
         utf8 = reader._lines.encoding == "utf-8"
         for index, text in enumerate(row):
             column = self.layout.columns[index]
             for _, char in _ms932.bad_characters(text):
-                shown = _ms932.describe_bad_character(char)
+                holes.add(column.no)
+                shown = _ms932.describe_bad_character(char, utf8=utf8)
                 reader.error(
                     "encoding.bad_character",
                     f"MS932 の文字ではありません（{shown}。外字・未定義の文字は使えません）",
@@ -547,6 +941,7 @@ class _RowPlan:
                 for char in _ms932.unencodable_characters(text):
                     if _ms932.has_bad_characters(char):
                         continue
+                    holes.add(column.no)
                     reader.error(
                         "encoding.not_ms932",
                         f"MS932 で表せない文字です: {char}（U+{ord(char):04X}）",

@@ -19,7 +19,6 @@ The formatter is the mirror image: `",".join((r.a, c1[r.b], ...))` with caches o
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from types import CodeType
@@ -37,7 +36,6 @@ __all__ = [
     "row_builder",
     "row_formatter",
     "saw_special_characters",
-    "typed_text_not_canonical",
 ]
 
 _CACHE_LIMIT = 4096
@@ -46,21 +44,24 @@ _CACHE_LIMIT = 4096
 class _ParseCache(dict[str, Any]):
     """Text → typed value of one column; converts on a miss, remembers up to a limit.
 
-    It also notes whether some text was not the canonical text of its value (`007` for 7), which
-    the canonical-form check of validation needs to know.
+    When the canonical form is checked (`departures` is a list), the first text that is not
+    its value's canonical text (`007` for 7) is appended there as (column index, text): the
+    reader notes the record it came from. Reading without the check costs nothing more.
     """
 
-    __slots__ = ("kind", "saw_noncanonical_text")
+    __slots__ = ("departures", "index", "kind")
 
-    def __init__(self, kind: Kind) -> None:
+    def __init__(self, kind: Kind, index: int, departures: list[tuple[int, str]] | None) -> None:
         super().__init__({"": None})
         self.kind = kind
-        self.saw_noncanonical_text = False
+        self.index = index
+        self.departures = departures
 
     def __missing__(self, text: str) -> Any:
         value = parse_value(self.kind, text)
-        if not self.saw_noncanonical_text and format_value(self.kind, value) != text:
-            self.saw_noncanonical_text = True
+        departures = self.departures
+        if departures is not None and not departures and format_value(self.kind, value) != text:
+            departures.append((self.index, text))
         if len(self) < _CACHE_LIMIT:
             self[text] = value
         return value
@@ -70,12 +71,6 @@ def saw_special_characters(line: Callable[[Any], str]) -> bool:
     """Whether a formatter met text that plain cp932 encoding would get wrong."""
     defaults = line.__defaults__ or ()
     return any(isinstance(d, _FormatCache) and d.saw_special_characters for d in defaults)
-
-
-def typed_text_not_canonical(build: Callable[[list[str]], Record]) -> bool:
-    """Whether a builder met a typed item whose text is not its value's canonical text."""
-    defaults = build.__defaults__ or ()
-    return any(isinstance(d, _ParseCache) and d.saw_noncanonical_text for d in defaults)
 
 
 def quote(text: str) -> str:
@@ -123,17 +118,20 @@ class _FormatCache(dict[Any, str]):
         return text
 
 
-def row_builder(layout: Layout) -> Callable[[list[str]], Record]:
+def row_builder(
+    layout: Layout, departures: list[tuple[int, str]] | None = None
+) -> Callable[[list[str]], Record]:
     """A function that types a row of `layout` (exactly as wide) into its record.
 
     Raises ValueError (or another exception) for a row it cannot type; the caller then takes the
     explicit path to report why. Each call gives fresh caches (so one file's values do not stay
-    in memory after it); the code is compiled once per layout.
+    in memory after it); the code is compiled once per layout. With a `departures` list, the
+    first typed text that is not canonical is appended to it (see `_ParseCache`).
     """
     namespace: dict[str, Any] = {"record_type": layout.record_type}
     for index, column in enumerate(layout.columns):
         if column.kind in TYPED_KINDS:
-            namespace[f"c{index}"] = _ParseCache(column.kind)
+            namespace[f"c{index}"] = _ParseCache(column.kind, index, departures)
     exec(_builder_code(layout), namespace)
     build: Callable[[list[str]], Record] = namespace["make"]()
     return build
@@ -217,19 +215,3 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
         "  return ','.join((" + ", ".join(parts) + ",))\n return line\n"
     )
     return compile(source, f"<row formatter {layout.id} {layout.csv_version}>", "exec")
-
-
-@functools.cache
-def canonical_line_pattern(layout: Layout) -> re.Pattern[str]:
-    """The grammar of a run of records of `layout` written in canonical form, CRLF included.
-
-    Free text is quoted when non-empty (inner quotes doubled, line breaks allowed inside);
-    every other item is bare. A text that this pattern matches in full is what the writer would
-    make of the records read from it, so the canonical-form check is one pass of the C regex
-    engine over the text instead of rebuilding every row in Python. Possessive quantifiers keep
-    the engine from backtracking.
-    """
-    bare = r'[^,"\r\n]*+'
-    quoted = r'(?:"(?:[^"]++|"")++")?'
-    items = [quoted if column.kind is Kind.FREE_TEXT else bare for column in layout.columns]
-    return re.compile("(?:" + ",".join(items) + r"\r\n)*+")

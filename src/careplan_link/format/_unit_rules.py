@@ -109,6 +109,7 @@ def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile], keys: _Keys) -
     for name in unit.files:
         if name in parsed:
             by_layout[parsed[name].layout.id].append(parsed[name])
+            issues += _partly_checked(name, parsed[name])
     for child_id, (parent_id, child_keys, parent_keys) in _PARENTS.items():
         issues += _check_parent_keys(keys, by_layout, child_id, parent_id, child_keys, parent_keys)
     if unit.kind in _SUPPLEMENT_PARENT:
@@ -130,6 +131,10 @@ def _check_parent_keys(
         return []  # a missing parent file is reported as such
     known = keys.union(by_layout[parent_id], parent_keys)
     parent_prefix = by_layout[parent_id][0].layout.prefix
+    unread_ja = unread_en = ""
+    if any(_unread_numbers(parent) for parent in by_layout[parent_id]):
+        unread_ja = "（親ファイルに読めなかったレコードがあります）"
+        unread_en = " (some records of the parent file could not be read)"
     issues: list[Issue] = []
     for file in by_layout[child_id]:
         findings = Findings(file)
@@ -143,9 +148,9 @@ def _check_parent_keys(
                     "unit.orphan",
                     "error",
                     f"親レコード（{parent_prefix}）に同じキー（保険者番号・被保険者番号・"
-                    f"{column.name_ja}）のレコードがありません",
+                    f"{column.name_ja}）のレコードがありません{unread_ja}",
                     f"no {parent_prefix} record has this key (保険者番号, 被保険者番号, "
-                    f"{column.name_ja})",
+                    f"{column.name_ja}){unread_en}",
                     index=index,
                     column=column,
                     value=key[-1],
@@ -185,6 +190,42 @@ def _check_every_parent_has_supplement(
                 )
         issues += findings.finish()
     return issues
+
+
+def _unread_numbers(file: CareplanFile) -> list[int]:
+    """Record numbers of `file` that could not be read, whole or in part."""
+    gaps = file.gaps
+    if gaps is None:
+        return []
+    partly = (gaps.numbers[index] for index in gaps.unread_items)
+    return sorted({*gaps.unread_records, *partly})
+
+
+# How many unread record numbers a `unit.partly_checked` warning lists.
+_SHOWN_UNREAD = 10
+
+
+def _partly_checked(name: str, file: CareplanFile) -> list[Issue]:
+    """Unit rules compare what could be read; say which records of a file could not be."""
+    unread = _unread_numbers(file)
+    if not unread:
+        return []
+    shown = ", ".join(map(str, unread[:_SHOWN_UNREAD]))
+    if len(unread) > _SHOWN_UNREAD:
+        shown += f" … ({len(unread)})"
+    return [
+        Issue(
+            "unit.partly_checked",
+            "warning",
+            f"送信単位の照合（親子のキー、第6表と第7表の突き合わせ）は、レコード {shown} の"
+            "読めなかった部分を除いて行いました。直して再度検査してください",
+            "the unit's checks (parent keys, 第6表 against 第7表) used only what could be read "
+            f"of these records, which could not be read whole: {shown}; fix them and validate "
+            "again",
+            file=name,
+            value=shown,
+        )
+    ]
 
 
 def _check_shared_serials(units: list[Bundle]) -> list[Issue]:

@@ -1,4 +1,4 @@
-"""Converting files between CSVバージョン 202208 (v3.2) and 202407 (v4.1).
+"""Converting files and whole units between CSVバージョン 202208 (v3.2) and 202407 (v4.1).
 
 Up: 第6表 gains the empty v4 columns 16–18 (TAISコード, 福祉用具届出コード, 用具名称), 第7表 columns
 10–12; every record's CSVバージョン becomes 202407; the name gains service types (which a v3 name
@@ -6,52 +6,145 @@ does not carry, so the caller gives them). Down: those columns are dropped, and 
 value dropped is reported in `Conversion.lost`; a 第7表 回数／日数 over 99 does not fit v3's length
 2 and is reported too (the value is kept: the receiver must decide). 第3表 and the 介護予防 files
 exist only in v4 and cannot go down.
+
+A file of a service month must carry the CSVバージョン that applies to that month (202208 up to
+service month 2025-03, 202407 from 2025-04): a conversion whose result would break that rule is
+refused (`convert.month`), because the receiver would reject the file. `allow_month_mismatch=True`
+converts anyway and lists the mismatch in `lost` (for test data, or a receiver known to accept it).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, overload
 
 import attrs
 
 from .._issue import Issue
+from ..errors import FormatError
+from ._bundle import Bundle
 from ._file import CareplanFile
 from ._filename import FileName, Office
 from ._layout import Layout
 from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout
-from ._reader import layout_for
+from ._reader import layout_for, parse_plan
 from ._record import Record
+from ._record_rules import expected_csv_version
+from ._values import YearMonth
 
-__all__ = ["Conversion", "convert"]
+__all__ = ["Conversion", "UnitConversion", "convert"]
+
+Version = Literal["202407", "202208"]
 
 
 @attrs.frozen
 class Conversion:
-    """The converted file and, going down, the values that were dropped (as warnings)."""
+    """The converted file and what did not carry over (values dropped, as warnings)."""
 
     file: CareplanFile
     lost: tuple[Issue, ...] = ()
 
 
+@attrs.frozen
+class UnitConversion:
+    """A converted transmission unit: its files (typed, and as a `Bundle`) and what was lost."""
+
+    bundle: Bundle
+    """The converted unit, its files in canonical form under their new names."""
+    files: tuple[CareplanFile, ...]
+    lost: tuple[Issue, ...] = ()
+
+
+@overload
 def convert(
-    file: CareplanFile,
-    to: Literal["202407", "202208"] = "202407",
+    source: CareplanFile,
+    to: Version = ...,
+    *,
+    service_types: tuple[str, str] | None = ...,
+    allow_month_mismatch: bool = ...,
+) -> Conversion: ...
+
+
+@overload
+def convert(
+    source: Bundle,
+    to: Version = ...,
+    *,
+    service_types: tuple[str, str] | None = ...,
+    allow_month_mismatch: bool = ...,
+) -> UnitConversion: ...
+
+
+def convert(
+    source: CareplanFile | Bundle,
+    to: Version = "202407",
     *,
     service_types: tuple[str, str] | None = None,
-) -> Conversion:
-    """Convert a file to another CSVバージョン, with its new name.
+    allow_month_mismatch: bool = False,
+) -> Conversion | UnitConversion:
+    """Convert a file, or every file of a unit, to another CSVバージョン, with new names.
 
     Going up from a v3 name, `service_types` gives the (sender, receiver) service types the
-    v4.1 name needs.
+    v4.1 name needs. Raises `FormatError` when the conversion cannot be made or its result would
+    not validate: an interface the target version does not have (`convert.not_in_version`), a
+    v3 name without `service_types` (`convert.service_types`), a service month whose CSVバージョン
+    is not `to` (`convert.month`, unless `allow_month_mismatch`); for a unit, every file's
+    problems at once.
     """
     if to not in (CSV_VERSION_CURRENT, CSV_VERSION_V3):
         raise ValueError(f"can convert to 202407 or 202208, not {to!r}")
+    if isinstance(source, Bundle):
+        return _convert_unit(source, to, service_types, allow_month_mismatch)
+    if not isinstance(source, CareplanFile):
+        raise TypeError(f"convert takes a CareplanFile or a Bundle, not {type(source).__name__}")
+    return _convert_file(source, to, service_types, allow_month_mismatch)
+
+
+def _convert_unit(
+    unit: Bundle, to: str, service_types: tuple[str, str] | None, allow_month_mismatch: bool
+) -> UnitConversion:
+    issues: list[Issue] = []
+    converted: list[Conversion] = []
+    images: dict[str, bytes] = {}
+    for name, data in unit.files.items():
+        file_name = FileName.parse(name)
+        try:
+            if file_name.is_image:
+                # Images belong to 介護予防 units, which exist only in v4.1: they keep their name.
+                if to != CSV_VERSION_CURRENT or file_name.naming != "v4":
+                    raise FormatError([_not_in_version(name, "yobo_basic_image")])
+                images[name] = data
+                continue
+            file = parse_plan(data, name=file_name)
+            converted.append(_convert_file(file, to, service_types, allow_month_mismatch))
+        except FormatError as error:
+            issues += error.issues
+    if issues:
+        raise FormatError(issues)
+    contents = {str(c.file.name): c.file.to_bytes() for c in converted}
+    bundle = Bundle.from_files({**contents, **images})
+    order = list(bundle.files)
+    files = sorted((c.file for c in converted), key=lambda f: order.index(str(f.name)))
+    return UnitConversion(
+        bundle=bundle,
+        files=tuple(files),
+        lost=tuple(issue for c in converted for issue in c.lost),
+    )
+
+
+def _convert_file(
+    file: CareplanFile, to: str, service_types: tuple[str, str] | None, allow_month_mismatch: bool
+) -> Conversion:
     source = file.layout
     if (source.id, to) not in LAYOUTS:
-        raise ValueError(f"{source.id} exists only in CSVバージョン 202407")
+        raise FormatError([_not_in_version(str(file.name), source.id)])
     target = get_layout(source.id, to)
     name = _convert_name(file.name, to, service_types)
     lost: list[Issue] = []
+    month_issue = _month_issue(name, to, allow_month_mismatch) if file.records else None
+    if month_issue is not None:
+        if month_issue.is_error:
+            raise FormatError([month_issue])
+        lost.append(month_issue)
     records = tuple(
         _convert_record(record, index, target, str(name), lost)
         for index, record in enumerate(file.records)
@@ -65,6 +158,35 @@ def convert(
     return Conversion(file=converted, lost=tuple(lost))
 
 
+def _not_in_version(name: str, layout_id: str) -> Issue:
+    return Issue(
+        "convert.not_in_version",
+        "error",
+        f"{layout_id} は CSVバージョン 202407 にしかありません（202208 に変換できません）",
+        f"{layout_id} exists only in CSVバージョン 202407 (it cannot go down to 202208)",
+        file=name,
+    )
+
+
+def _month_issue(name: FileName, to: str, allow: bool) -> Issue | None:
+    month = name.service_month
+    if not isinstance(month, YearMonth):
+        return None  # 第1表–第3表 and a plan's 補足 carry no month: any version applies
+    expected = expected_csv_version(month)
+    if expected == to:
+        return None
+    return Issue(
+        "convert.month",
+        "warning" if allow else "error",
+        f"サービス提供年月 {month} に適用される CSVバージョン は {expected} です。"
+        f"{to} に変換したファイルは受け取り側で検査に通りません",
+        f"CSVバージョン {expected} applies to service month {month}: a file converted to {to} "
+        "would not validate at the receiver",
+        file=str(name),
+        value=str(month),
+    )
+
+
 def _convert_name(name: FileName, to: str, service_types: tuple[str, str] | None) -> FileName:
     if to == CSV_VERSION_V3:
         sender, receiver = Office(name.sender.number), Office(name.receiver.number)
@@ -72,8 +194,17 @@ def _convert_name(name: FileName, to: str, service_types: tuple[str, str] | None
         sender, receiver = name.sender, name.receiver
     else:
         if service_types is None:
-            raise ValueError(
-                "a v3 name has no service types: give service_types=(sender, receiver)"
+            raise FormatError(
+                [
+                    Issue(
+                        "convert.service_types",
+                        "error",
+                        "v3 のファイル名にはサービス種類がありません。"
+                        "service_types=(送信元, 送信先) を指定してください",
+                        "a v3 name has no service types: give service_types=(sender, receiver)",
+                        file=str(name),
+                    )
+                ]
             )
         sender = Office(name.sender.number, service_types[0])
         receiver = Office(name.receiver.number, service_types[1])

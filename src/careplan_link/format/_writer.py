@@ -10,13 +10,17 @@ from __future__ import annotations
 import enum
 import operator
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from .._issue import Issue
 from ..errors import FormatError
 from . import _ms932
+from ._atomic import write_atomically
+from ._bundle import Bundle
 from ._convert import format_value
 from ._filename import FileName
 from ._layout import Column, Kind, Layout
@@ -27,7 +31,7 @@ from ._rowcode import needs_quotes as _needs_quotes
 from ._rowcode import quote as _quote
 from ._rowcode import row_formatter, saw_special_characters
 
-__all__ = ["QuotePolicy", "write_file"]
+__all__ = ["QuotePolicy", "Substituted", "write_bundle", "write_file", "write_unit"]
 
 
 class QuotePolicy(enum.Enum):
@@ -41,32 +45,157 @@ class QuotePolicy(enum.Enum):
     """Only items holding a comma, a quote or a line break."""
 
 
+@attrs.frozen
+class Substituted:
+    """One character a `Substitution` replaced while writing, for the vendor's log.
+
+    There is one per distinct character per item: `count` says how often it occurred there.
+    """
+
+    file: str
+    record: int
+    """1-based record number."""
+    column: int
+    """The column's No. in the standard."""
+    item: str
+    """項目名 of the column."""
+    original: str
+    """The character as given (e.g. 〜 U+301C)."""
+    replacement: str
+    """What was written instead (e.g. ～ U+FF5E)."""
+    count: int = 1
+
+    def to_issue(self) -> Issue:
+        """The substitution as a `write.substituted` warning, to log beside other issues."""
+        was = f"{self.original}（U+{ord(self.original[0]):04X}）"
+        now = ", ".join(f"{c}（U+{ord(c):04X}）" for c in self.replacement) or "（削除）"
+        now_en = ", ".join(f"{c} (U+{ord(c):04X})" for c in self.replacement) or "(removed)"
+        return Issue(
+            "write.substituted",
+            "warning",
+            f"MS932 で表せない文字 {was} を {now} に置き換えました（{self.count}回）",
+            f"replaced {self.original} (U+{ord(self.original[0]):04X}), which MS932 cannot "
+            f"encode, with {now_en} ({self.count}x)",
+            file=self.file,
+            record=self.record,
+            column=self.column,
+            item=self.item,
+            value=self.original,
+        )
+
+
+SubstitutionLog = Callable[[Substituted], object]
+
+
 def write_file(
     records: Iterable[Record],
     name: FileName | str,
     *,
     to: str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
     quoting: QuotePolicy = QuotePolicy.CANONICAL,
     substitution: Substitution | None = None,
+    on_substitute: SubstitutionLog | None = None,
 ) -> bytes:
-    """Write records as the standard file `name`; returns the bytes (also written to `to`).
+    """Write records as the standard file `name`; returns the bytes.
 
-    `to` is a file path, or a folder to write `name` into. Records must all be of the layout the
-    name's prefix and their CSVバージョン call for. Characters MS932 cannot encode (and 外字)
-    raise `FormatError` unless `substitution` replaces them.
+    With `to` (an existing folder) the file is also written there under `name`; with `path`, to
+    that file path (its folder must exist). Either way the write is atomic: a temporary file
+    in the same folder, fsync'ed and renamed into place. An existing file is replaced only with
+    `overwrite=True`; a symlink at the target name is refused (`write.symlink`); a missing folder
+    is `write.no_folder`. System failures (disk full) raise `OSError` and leave the earlier file
+    untouched.
+
+    Records must all be of the layout the name's prefix and their CSVバージョン call for.
+    Characters MS932 cannot encode (and 外字) raise `FormatError` (`write.unencodable`, with
+    file, record, column and 項目名) unless `substitution` replaces them; every replacement is
+    then passed to `on_substitute` as a `Substituted` (after the file was written).
     """
+    if to is not None and path is not None:
+        raise ValueError("give to= (a folder) or path= (a file path), not both")
+    file_name = _file_name(name)
+    data, substituted = _encode(records, file_name, quoting, substitution)
+    if to is not None:
+        write_atomically(to, {str(file_name): data}, overwrite=overwrite)
+    elif path is not None:
+        target = Path(path)
+        write_atomically(target.parent, {target.name: data}, overwrite=overwrite)
+    _report(substituted, on_substitute)
+    return data
+
+
+def write_unit(
+    files: Mapping[FileName | str, Iterable[Record]],
+    *,
+    to: str | os.PathLike[str],
+    overwrite: bool = False,
+    quoting: QuotePolicy = QuotePolicy.CANONICAL,
+    substitution: Substitution | None = None,
+    on_substitute: SubstitutionLog | None = None,
+) -> Bundle:
+    """Write the files of one transmission unit (file name → records) into the folder `to`.
+
+    Every file is encoded first: a `FormatError` lists the problems of all files and writes
+    nothing. Then the files are written all or nothing (see `write_file`; after a crash only
+    temporary `.….part` names can remain, finished or removed by the next write to the folder).
+    Returns the unit as written. Files that do not form exactly one unit raise `FormatError`.
+    """
+    encoded: dict[str, bytes] = {}
+    substituted: list[Substituted] = []
+    issues: list[Issue] = []
+    for name, records in files.items():
+        file_name = _file_name(name)
+        if str(file_name) in encoded:
+            raise ValueError(f"{file_name} is given twice")
+        try:
+            data, found = _encode(records, file_name, quoting, substitution)
+        except FormatError as error:
+            issues += error.issues
+            continue
+        encoded[str(file_name)] = data
+        substituted += found
+    if issues:
+        raise FormatError(issues)
+    bundle = Bundle.from_files(encoded)
+    write_atomically(to, dict(bundle.files), overwrite=overwrite)
+    _report(substituted, on_substitute)
+    return bundle
+
+
+def write_bundle(
+    bundle: Bundle, *, to: str | os.PathLike[str], overwrite: bool = False
+) -> tuple[Path, ...]:
+    """Write a `Bundle`'s files (its bytes as they are) into the folder `to`, all or nothing.
+
+    Same guarantees as `write_unit`; returns the paths written, in import order.
+    """
+    return write_atomically(to, dict(bundle.files), overwrite=overwrite)
+
+
+def _file_name(name: FileName | str) -> FileName:
     file_name = name if isinstance(name, FileName) else FileName.parse(name)
     if file_name.is_image:
         raise ValueError("UPKIHON_IMAGE files are JPEG images; write their bytes directly")
+    return file_name
+
+
+def _encode(
+    records: Iterable[Record],
+    file_name: FileName,
+    quoting: QuotePolicy,
+    substitution: Substitution | None,
+) -> tuple[bytes, list[Substituted]]:
     rows = list(records)
     layout = _layout_of(rows, file_name)
-    data = _Formatter(layout, str(file_name), quoting, substitution).encoded(rows)
-    if to is not None:
-        target = Path(to)
-        if target.is_dir():
-            target = target / str(file_name)
-        target.write_bytes(data)
-    return data
+    formatter = _Formatter(layout, str(file_name), quoting, substitution)
+    return formatter.encoded(rows), formatter.substituted
+
+
+def _report(substituted: list[Substituted], on_substitute: SubstitutionLog | None) -> None:
+    if on_substitute is not None:
+        for entry in substituted:
+            on_substitute(entry)
 
 
 def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
@@ -133,6 +262,7 @@ class _Formatter:
         self.fast_line = row_formatter(layout, quote_kinds)
         self.slow_rows = False
         self.issues: list[Issue] = []
+        self.substituted: list[Substituted] = []
 
     def _cell(self, column: Column) -> Callable[[Any], str]:
         """The function that writes one item of this column, quoting per the policy."""
@@ -238,6 +368,17 @@ class _Formatter:
                     value,
                 )
                 continue
+            self.substituted.append(
+                Substituted(
+                    file=self.file,
+                    record=number,
+                    column=column.no,
+                    item=column.name_ja,
+                    original=char,
+                    replacement=replacement,
+                    count=out.count(char),
+                )
+            )
             out = out.replace(char, replacement)
         return out
 

@@ -1,18 +1,24 @@
-"""Hypothesis strategies for the standard's records and files.
+"""Hypothesis strategies for the standard's records, files and transmission units.
 
     from careplan_link.testing import strategies as cst
 
     @given(cst.csv_files())
     def test_import(file): ...
 
-Every strategy produces values the library writes and reads back unchanged: codes from their
-code tables, identifiers of the right length, free text of MS932 characters including commas,
-quotes and line breaks, and the standard's special values (`00000000`, `000000`, `9999`) only
-where the standard uses them.
+Each strategy yields what its name says, and the project's tests hold it to that over many
+examples: `records` yields records whose every item is valid on its own; `csv_files` yields
+files that validate with no issue at all except the `unit.*` ones a lone file must have (a
+第6表 without its 第7表 is an incomplete unit); `plan_units`, `schedule_units`, `results_units`
+and `units` yield units that validate clean. Values are written and read back unchanged: codes
+from their code tables, identifiers of the right length, free text of MS932 characters including
+commas, quotes and line breaks, the standard's special values (`00000000`, `000000`, `9999`) only
+where the standard uses them, and service months whose CSVバージョン is the one the layout has
+(202407 from service month 2025-04, 202208 from 2023-01 to 2025-03).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import functools
 from decimal import Decimal
@@ -32,6 +38,8 @@ from ..format import (
     Office,
     Record,
     YearMonth,
+    ZeroMonth,
+    build_table7,
     get_layout,
     write_file,
 )
@@ -64,6 +72,17 @@ _SPECIAL_VALUES: dict[tuple[str, str], Any] = {
     ("table6_actual", "end_time"): NO_TIME,
 }
 
+# Service codes of services inside the standard's scope that are neither 福祉用具貸与 (which needs
+# a TAISコード) nor billed per month: a 第6表 line of one of them stands on its own.
+_SERVICE_CODES = ["111111", "112211", "131111", "151111", "161111", "781111", "A21111"]
+_SERVICE_TYPES_OF_PROVIDERS = ["11", "13", "15", "16", "78", "A2"]
+
+# The service months each CSVバージョン applies to (202208 from 2023-01; 202407 from 2025-04).
+_MONTHS = {
+    "202208": ((2023, 1), (2025, 3)),
+    "202407": ((2025, 4), (2030, 12)),
+}
+
 
 @functools.cache
 def _ms932_alphabet() -> tuple[str, ...]:
@@ -85,12 +104,14 @@ def ms932_characters() -> st.SearchStrategy[str]:
 
 
 def free_text(max_size: int = 40) -> st.SearchStrategy[str]:
-    """Non-empty free text: MS932 characters, commas, quotes and line breaks (CRLF, LF, CR)."""
+    """Non-empty free text of at most `max_size` characters: MS932 characters, commas, quotes
+    and line breaks (CRLF, LF, CR)."""
     pieces = st.one_of(
         ms932_characters(),
         st.sampled_from([",", '"', "\r\n", "\n", "\r", " ", "　", "髙", "﨑", "①", "㈱", "～"]),
     )
-    return st.lists(pieces, min_size=1, max_size=max_size).map("".join)
+    # A CRLF piece counts two characters: cut to the size (a cut CRLF leaves a valid CR).
+    return st.lists(pieces, min_size=1, max_size=max_size).map(lambda p: "".join(p)[:max_size])
 
 
 def offices(with_service_type: bool = True) -> st.SearchStrategy[Office]:
@@ -102,8 +123,12 @@ def offices(with_service_type: bool = True) -> st.SearchStrategy[Office]:
     return st.builds(Office, number, service_type)
 
 
-def _year_months() -> st.SearchStrategy[YearMonth]:
-    return st.builds(YearMonth, st.integers(2000, 2099), st.integers(1, 12))
+def _year_months(csv_version: str = "202407") -> st.SearchStrategy[YearMonth]:
+    """Service months that the CSVバージョン applies to."""
+    (first_year, first_month), (last_year, last_month) = _MONTHS[csv_version]
+    first = first_year * 12 + first_month - 1
+    last = last_year * 12 + last_month - 1
+    return st.integers(first, last).map(lambda n: YearMonth(n // 12, n % 12 + 1))
 
 
 def _value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
@@ -117,21 +142,20 @@ def _value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
         return st.text(_DIGITS, min_size=length or 1, max_size=length or 10)
     if kind is Kind.ALPHANUMERIC:
         if column.attribute == "insured_no":
-            return st.one_of(
-                st.text(_DIGITS, min_size=10, max_size=10),
-                st.text(_DIGITS, min_size=9, max_size=9).map(lambda d: "H" + d),
-            )
+            return _insured_numbers()
         return st.text(_DIGITS + _UPPER + "-", min_size=1, max_size=length or 12)
     if kind is Kind.CODE:
         return st.text(_DIGITS + _UPPER, min_size=length or 1, max_size=length or 2)
     if kind is Kind.SERVICE_CODE:
-        return st.text(_DIGITS + _UPPER, min_size=6, max_size=6)
+        return st.sampled_from(_SERVICE_CODES)
     if kind is Kind.INTEGER:
+        if layout.id == "table2" and column.attribute in ("need_no", "goal_no", "support_no"):
+            return st.integers(1, 99)  # the numbering runs 1-99
         return st.integers(0, 10 ** (length or 2) - 1)
     if kind is Kind.DECIMAL:
         return st.integers(1000, 1500).map(lambda n: Decimal(n).scaleb(-2))
     if kind is Kind.YYYYMM:
-        return _year_months()
+        return _year_months(layout.csv_version)
     if kind is Kind.YYYYMMDD:
         return st.dates(datetime.date(1900, 1, 1), datetime.date(2099, 12, 31))
     if kind is Kind.HHMM:
@@ -145,11 +169,20 @@ def _value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
     if kind is Kind.FLAG31:
         return st.text("01", min_size=31, max_size=31)
     if kind is Kind.FREE_TEXT:
-        return free_text()
+        return free_text(min(length, 40) if length else 40)
     raise AssertionError(f"no strategy for {kind}")
 
 
+def _insured_numbers() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.text(_DIGITS, min_size=10, max_size=10),
+        st.text(_DIGITS, min_size=9, max_size=9).map(lambda d: "H" + d),
+    )
+
+
 def _column_value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
+    if column.attribute == "identifier":
+        return st.none()  # 識別子 is not used by the standard: always empty
     value = _value(layout, column)
     special = _SPECIAL_VALUES.get((layout.id, column.attribute))
     if special is not None:
@@ -170,7 +203,9 @@ def layouts(csv_version: str | None = None) -> st.SearchStrategy[Layout]:
 
 
 def records(layout: Layout | str, csv_version: str | None = None) -> st.SearchStrategy[Record]:
-    """Valid records of one layout (a `Layout`, or an interface id with a CSVバージョン)."""
+    """Records of one layout (a `Layout`, or an interface id with a CSVバージョン) whose every
+    item is valid on its own. Rules between items and records (months, totals, keys) are kept
+    by `csv_files` and the unit strategies, which build on these."""
     if isinstance(layout, str):
         layout = get_layout(layout, csv_version or "202407")
     fields = {column.attribute: _column_value(layout, column) for column in layout.columns}
@@ -178,18 +213,14 @@ def records(layout: Layout | str, csv_version: str | None = None) -> st.SearchSt
 
 
 def file_names(layout: Layout) -> st.SearchStrategy[FileName]:
-    """Names for a file of this layout (v4.1 rule for 202407 layouts, v3 rule for 202208)."""
+    """Names for a file of this layout (v4.1 rule for 202407 layouts, v3 rule for 202208), with
+    a service month the layout's CSVバージョン applies to."""
     v4 = layout.csv_version == "202407"
     month: st.SearchStrategy[Any] = st.none()
     if layout.has_month:
-        month = (
-            st.one_of(_year_months(), st.just(ZERO_MONTH))
-            if layout.id == "supplement"
-            else (_year_months())
-        )
-    serial = st.datetimes(datetime.datetime(2020, 1, 1), datetime.datetime(2099, 12, 31)).map(
-        lambda moment: moment.strftime("%Y%m%d%H%M%S")
-    )
+        month = _year_months(layout.csv_version)
+        if layout.id == "supplement":
+            month = st.one_of(month, st.just(ZERO_MONTH))
     return st.builds(
         lambda sender, receiver, month, serial: FileName.new(
             layout.prefix, sender=sender, receiver=receiver, month=month, serial=serial
@@ -197,8 +228,18 @@ def file_names(layout: Layout) -> st.SearchStrategy[FileName]:
         offices(v4),
         offices(v4),
         month,
-        serial,
+        st.builds(_serial_text, st.datetimes(datetime.datetime(2020, 1, 1), _LAST_SERIAL)),
     )
+
+
+_LAST_SERIAL = datetime.datetime(2099, 12, 31)
+
+
+def _serial_text(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y%m%d%H%M%S")
+
+
+# -- files ----------------------------------------------------------------------------------------
 
 
 @st.composite
@@ -208,145 +249,135 @@ def csv_files(
     csv_version: str | None = None,
     max_records: int = 5,
 ) -> CareplanFile:
-    """A valid file: a name and records of one layout (any layout if none is given)."""
+    """A file of one layout (any layout if none is given) that validates with no issue but the
+    `unit.*` ones of a lone file: its name, months, offices, keys and totals agree.
+
+    It holds 1 to `max_records` records; a 第7表 holds the lines, subtotals and total of up to
+    `max_records` users' services, so it can hold more.
+    """
     if layout is None:
         chosen = draw(layouts(csv_version))
     elif isinstance(layout, str):
         chosen = get_layout(layout, csv_version or "202407")
     else:
         chosen = layout
-    name = draw(file_names(chosen))
-    rows = draw(st.lists(records(chosen), min_size=0, max_size=max_records))
-    return CareplanFile(
-        name=name,
-        layout=chosen,
-        csv_version=chosen.csv_version if rows else None,
-        records=tuple(rows),
+    version = chosen.csv_version
+    v4 = version == "202407"
+    sender, receiver = _unit_offices(draw, v4)
+    if chosen.id == "table6_actual":
+        sender, receiver = receiver, sender  # 実績 go from the provider to the care manager
+    month: YearMonth | ZeroMonth | None = None
+    if chosen.has_month:
+        month = draw(_year_months(version))
+    if chosen.id == "supplement" and draw(st.booleans()):
+        month = ZERO_MONTH  # a plan's 補足
+    name = FileName.new(
+        chosen.prefix, sender=sender, receiver=receiver, month=month, serial=_serial(draw)
     )
+    limit = max(1, max_records)
+    rows: list[Record]
+    if chosen.id in ("table1", "table2", "table3") or (
+        chosen.id == "supplement" and month is ZERO_MONTH
+    ):
+        content = _plan_content(
+            draw, version, sender, max_users=limit, max_lines=limit, wanted=frozenset({chosen.id})
+        )
+        rows = content[chosen.id]
+    elif chosen.id in ("table6_plan", "table7", "supplement"):
+        assert isinstance(month, YearMonth)
+        plan_rows, total_rows, supplements = _schedule_content(
+            draw, version, month, sender, receiver, max_users=limit, max_services=2
+        )
+        rows = {"table6_plan": plan_rows, "table7": total_rows, "supplement": supplements}[
+            chosen.id
+        ]
+    elif chosen.id == "table6_actual":
+        assert isinstance(month, YearMonth)
+        rows = _results_content(draw, version, month, receiver, sender, max_users=limit)
+    else:
+        rows = [
+            _fill(chosen, draw, **_coherent_items(chosen, name))
+            for _ in range(draw(st.integers(1, limit)))
+        ]
+    if chosen.id != "table7":
+        rows = rows[:limit]  # any subset of these records is still consistent
+    return CareplanFile(name=name, layout=chosen, csv_version=version, records=tuple(rows))
+
+
+def _coherent_items(layout: Layout, name: FileName) -> dict[str, Any]:
+    """Items that must agree with the file name: the updater and the month items."""
+    fixed: dict[str, Any] = {}
+    attributes = {column.attribute for column in layout.columns}
+    if "updater_office_no" in attributes:
+        fixed["updater_office_no"] = name.sender.number
+    month = name.service_month
+    for attribute in ("target_month", "deletion_month"):
+        if attribute in attributes and isinstance(month, YearMonth):
+            fixed[attribute] = month
+    return fixed
 
 
 # -- whole transmission units -------------------------------------------------------------------
 
-_SERVICE_CODES = ["111111", "112211", "131111", "151111", "161111", "781111", "A21111"]
-_SERVICE_TYPES_OF_PROVIDERS = ["11", "13", "15", "16", "78", "A2"]
-
 
 @st.composite
 def _users(draw: st.DrawFn, max_users: int) -> list[tuple[str, str]]:
-    insured = st.one_of(
-        st.text(_DIGITS, min_size=10, max_size=10),
-        st.text(_DIGITS, min_size=9, max_size=9).map(lambda d: "H" + d),
-    )
-    pairs = st.tuples(st.text(_DIGITS, min_size=6, max_size=6), insured)
+    pairs = st.tuples(st.text(_DIGITS, min_size=6, max_size=6), _insured_numbers())
     return draw(st.lists(pairs, min_size=1, max_size=max_users, unique=True))
 
 
 def _fill(layout: Layout, draw: st.DrawFn, **fixed: Any) -> Record:
-    """A valid record with some items fixed (the others drawn, required ones non-empty)."""
+    """A record with some items fixed (those the layout has), the others drawn item-valid."""
     values = {
         column.attribute: fixed[column.attribute]
         if column.attribute in fixed
         else draw(_column_value(layout, column))
         for column in layout.columns
     }
-    if "identifier" in values:
-        values["identifier"] = None  # 識別子 is not used by the standard
     return layout.record_type(**values)
 
 
-def _supplement(draw: st.DrawFn, user: tuple[str, str], **fixed: Any) -> Record:
-    layout = get_layout("supplement")
+def _supplement(draw: st.DrawFn, layout: Layout, user: tuple[str, str], **fixed: Any) -> Record:
+    # Service-type limit slots are filled from slot 1 in order: the first `filled` drawn.
+    filled = draw(st.integers(0, 9))
     slots = {
         f"slot{n}_{part}": None
-        for n in range(1, 10)
+        for n in range(filled + 1, 10)
         for part in ("service_type", "benefit_limit", "total_units", "excess_units")
     }
+    for n in range(1, filled + 1):
+        slot = layout.column(f"slot{n}_service_type")
+        slots[f"slot{n}_service_type"] = draw(_value(layout, slot))
     return _fill(layout, draw, insurer_no=user[0], insured_no=user[1], **slots, **fixed)
 
 
-def _unit_offices(draw: st.DrawFn) -> tuple[Office, Office]:
-    care = Office(draw(st.text(_DIGITS, min_size=10, max_size=10)), "43")
-    provider = Office(
-        draw(st.text(_DIGITS, min_size=10, max_size=10).filter(lambda n: n != care.number)),
-        draw(st.sampled_from(_SERVICE_TYPES_OF_PROVIDERS)),
+def _unit_offices(draw: st.DrawFn, v4: bool = True) -> tuple[Office, Office]:
+    """A care-manager office (43) and a provider, different offices."""
+    number = st.text(_DIGITS, min_size=10, max_size=10)
+    care_no = draw(number)
+    provider_no = draw(number.filter(lambda n: n != care_no))
+    if not v4:
+        return Office(care_no), Office(provider_no)
+    return Office(care_no, "43"), Office(
+        provider_no, draw(st.sampled_from(_SERVICE_TYPES_OF_PROVIDERS))
     )
-    return care, provider
 
 
 def _serial(draw: st.DrawFn) -> str:
     moment = draw(st.datetimes(datetime.datetime(2025, 4, 1), datetime.datetime(2030, 12, 31)))
-    return moment.strftime("%Y%m%d%H%M%S")
+    return _serial_text(moment)
 
 
-@st.composite
-def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
-    """A valid schedule unit (予定): 第6表 + 第7表 + 利用者補足情報 for a few users."""
-    care, provider = _unit_offices(draw)
-    month = draw(st.builds(YearMonth, st.integers(2025, 2030), st.integers(1, 12)))
-    if (month.year, month.month) < (2025, 4):
-        month = YearMonth(2025, 4)
-    serial = _serial(draw)
-    table6 = get_layout("table6_plan")
-    table7 = get_layout("table7")
-    plan_rows: list[Record] = []
-    total_rows: list[Record] = []
-    supplements: list[Record] = []
-    created = datetime.date(month.year, month.month, 1) - datetime.timedelta(days=1)
-    for user in draw(_users(max_users)):
-        codes = draw(
-            st.lists(
-                st.sampled_from(_SERVICE_CODES), min_size=1, max_size=max_services, unique=True
-            )
-        )
-        common = {
-            "insurer_no": user[0],
-            "insured_no": user[1],
-            "target_month": month,
-            "created_date": created,
-            "updater_office_no": care.number,
-        }
-        for code in codes:
-            day = draw(st.integers(1, 28))
-            start = draw(st.integers(6, 20))
-            timed = draw(st.booleans())
-            plan_rows.append(
-                _fill(
-                    table6,
-                    draw,
-                    **common,
-                    plan_office_no=care.number,
-                    service_code=code,
-                    service_date=datetime.date(month.year, month.month, day),
-                    start_time=datetime.time(start, 0) if timed else NO_TIME,
-                    end_time=datetime.time(start + 1, 0) if timed else NO_TIME,
-                    provider_office_no=provider.number,
-                    **_PLAIN_SERVICE_LINE,
-                )
-            )
-        by_type: dict[str, list[str]] = {}
-        for code in codes:
-            by_type.setdefault(code[:2], []).append(code)
-        for service_type, type_codes in by_type.items():
-            for code in type_codes:
-                total_rows.append(_table7_row(table7, draw, common, provider.number, code, 100))
-            if len(type_codes) > 1:
-                total_rows.append(
-                    _table7_row(table7, draw, common, provider.number, service_type + "AAAA", 0)
-                )
-        total_rows.append(_table7_row(table7, draw, common, "9999999999", "999999", 0))
-        supplements.append(
-            _supplement(
-                draw, user, plan_date=ZERO_DATE, target_month=month, updater_office_no=care.number
-            )
-        )
-    name = FileName.new("UPPLAN", sender=care, receiver=provider, month=month, serial=serial)
-    return _bundle(
-        {
-            name: plan_rows,
-            name.sibling("UPSIKYU"): total_rows,
-            name.sibling("UPHOSOKU"): supplements,
-        }
-    )
+def _day_of(draw: st.DrawFn, month: YearMonth) -> datetime.date:
+    last = calendar.monthrange(month.year, month.month)[1]
+    return datetime.date(month.year, month.month, draw(st.integers(1, last)))
+
+
+def _service_times(draw: st.DrawFn) -> dict[str, Any]:
+    if draw(st.booleans()):
+        start = draw(st.integers(6, 20))
+        return {"start_time": datetime.time(start, 0), "end_time": datetime.time(start + 1, 0)}
+    return {"start_time": NO_TIME, "end_time": NO_TIME}  # 9999 comes in pairs
 
 
 # A service line that is not 福祉用具 and not prorated: the items valid data leaves empty.
@@ -359,35 +390,125 @@ _PLAIN_SERVICE_LINE: dict[str, Any] = {
 }
 
 
-def _table7_row(
-    layout: Layout, draw: st.DrawFn, common: dict[str, Any], office: str, code: str, units: int
-) -> Record:
-    return _fill(
-        layout,
-        draw,
-        **common,
-        provider_office_no=office,
-        service_code=code,
-        units=units,
-        tais_code=None,
-        equipment_notification_code=None,
-        equipment_name=None,
-        discount_rate=None,
-        discounted_units=None,
+def _schedule_content(
+    draw: st.DrawFn,
+    version: str,
+    month: YearMonth,
+    care: Office,
+    provider: Office,
+    *,
+    max_users: int,
+    max_services: int,
+) -> tuple[list[Record], list[Record], list[Record]]:
+    """The 第6表, 第7表 and 補足 records of one month's schedule, consistent with each other."""
+    table6 = get_layout("table6_plan", version)
+    supplement = get_layout("supplement", version)
+    plan_rows: list[Record] = []
+    supplements: list[Record] = []
+    created = datetime.date(month.year, month.month, 1) - datetime.timedelta(days=1)
+    for user in draw(_users(max_users)):
+        codes = draw(
+            st.lists(
+                st.sampled_from(_SERVICE_CODES), min_size=1, max_size=max_services, unique=True
+            )
+        )
+        for code in codes:
+            plan_rows.append(
+                _fill(
+                    table6,
+                    draw,
+                    insurer_no=user[0],
+                    insured_no=user[1],
+                    target_month=month,
+                    created_date=created,
+                    updater_office_no=care.number,
+                    plan_office_no=care.number,
+                    service_code=code,
+                    service_date=_day_of(draw, month),
+                    provider_office_no=provider.number,
+                    # Figures of a real month, so the computed 第7表 fits its item lengths.
+                    units=draw(st.one_of(st.just(0), st.integers(1, 999))),
+                    service_count=draw(st.integers(1, 3)),
+                    **_service_times(draw),
+                    **_PLAIN_SERVICE_LINE,
+                )
+            )
+        supplements.append(
+            _supplement(
+                draw,
+                supplement,
+                user,
+                plan_date=ZERO_DATE,
+                target_month=month,
+                updater_office_no=care.number,
+            )
+        )
+    total_rows = _table7_for_schedule(draw, get_layout("table7", version), plan_rows, supplements)
+    return plan_rows, total_rows, supplements
+
+
+def _table7_for_schedule(
+    draw: st.DrawFn, layout: Layout, schedule: list[Record], supplements: list[Record]
+) -> list[Record]:
+    """The 第7表 of a month's 第6表 records, computed by `build_table7` (the month's
+    arithmetic): a line per service code, 種類別小計, the 全合計, the 支給限度 split by the
+    補足's 区分支給限度基準額 and the money at a drawn unit price and benefit rate."""
+    sheets = build_table7(
+        schedule,
+        unit_price=draw(st.sampled_from(["10.00", "10.21", "10.72", "11.40"])),
+        benefit_rate=draw(st.sampled_from([90, 80, 70])),
+        supplements=supplements,  # type: ignore[arg-type]
     )
+    first: Any = schedule[0]
+    return [
+        record
+        for sheet in sheets
+        for record in sheet.records(
+            created_date=first.created_date,
+            updater_office_no=first.updater_office_no,
+            csv_version=layout.csv_version,
+        )
+    ]
 
 
 @st.composite
-def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundle:
-    """A valid plan unit: 第1表 + 第2表 + 第3表 + 利用者補足情報 (month 000000)."""
+def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
+    """A schedule unit (予定) that validates clean: 第6表 + 第7表 + 利用者補足情報 for a few
+    users."""
     care, provider = _unit_offices(draw)
-    serial = _serial(draw)
-    table1, table2, table3 = (get_layout(i) for i in ("table1", "table2", "table3"))
+    month = draw(_year_months("202407"))
+    plan_rows, total_rows, supplements = _schedule_content(
+        draw, "202407", month, care, provider, max_users=max_users, max_services=max_services
+    )
+    name = FileName.new("UPPLAN", sender=care, receiver=provider, month=month, serial=_serial(draw))
+    return _bundle(
+        {
+            name: plan_rows,
+            name.sibling("UPSIKYU"): total_rows,
+            name.sibling("UPHOSOKU"): supplements,
+        }
+    )
+
+
+def _plan_content(
+    draw: st.DrawFn,
+    version: str,
+    care: Office,
+    *,
+    max_users: int,
+    max_lines: int,
+    wanted: frozenset[str] = frozenset({"table1", "table2", "table3", "supplement"}),
+) -> dict[str, list[Record]]:
+    """The 第1表, 第2表, 第3表 (v4) and 補足 (month 000000) records of a plan unit (those
+    `wanted`: drawing the others would only cost time)."""
     rows: dict[str, list[Record]] = {"table1": [], "table2": [], "table3": [], "supplement": []}
+    table1, table2 = get_layout("table1", version), get_layout("table2", version)
+    supplement = get_layout("supplement", version)
     for user in draw(_users(max_users)):
         plan_date = draw(st.dates(datetime.date(2024, 1, 1), datetime.date(2030, 12, 31)))
         key = {"insurer_no": user[0], "insured_no": user[1], "plan_date": plan_date}
-        rows["table1"].append(_fill(table1, draw, **key, updater_office_no=care.number))
+        if "table1" in wanted:
+            rows["table1"].append(_fill(table1, draw, **key, updater_office_no=care.number))
         numbers = sorted(
             draw(
                 st.lists(
@@ -398,7 +519,7 @@ def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundl
                 )
             )
         )
-        for need_no, goal_no, support_no in numbers:
+        for need_no, goal_no, support_no in numbers if "table2" in wanted else ():
             rows["table2"].append(
                 _fill(
                     table2,
@@ -410,18 +531,31 @@ def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundl
                     updater_office_no=care.number,
                 )
             )
-        for _ in range(draw(st.integers(1, max_lines))):
-            rows["table3"].append(_fill(table3, draw, **key))
+        if version == "202407" and "table3" in wanted:
+            table3 = get_layout("table3", version)
+            for _ in range(draw(st.integers(1, max_lines))):
+                rows["table3"].append(_fill(table3, draw, **key))
+        if "supplement" not in wanted:
+            continue
         rows["supplement"].append(
             _supplement(
                 draw,
+                supplement,
                 user,
                 plan_date=plan_date,
                 target_month=ZERO_MONTH,
                 updater_office_no=care.number,
             )
         )
-    name = FileName.new("UP1KYO", sender=care, receiver=provider, serial=serial)
+    return rows
+
+
+@st.composite
+def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundle:
+    """A plan unit that validates clean: 第1表 + 第2表 + 第3表 + 利用者補足情報 (month 000000)."""
+    care, provider = _unit_offices(draw)
+    rows = _plan_content(draw, "202407", care, max_users=max_users, max_lines=max_lines)
+    name = FileName.new("UP1KYO", sender=care, receiver=provider, serial=_serial(draw))
     return _bundle(
         {
             name: rows["table1"],
@@ -432,18 +566,23 @@ def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundl
     )
 
 
-@st.composite
-def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
-    """A valid results unit (実績, UPJSK) from a provider to its care-manager office."""
-    care, provider = _unit_offices(draw)
-    month = YearMonth(draw(st.integers(2025, 2030)), draw(st.integers(4, 12)))
-    layout = get_layout("table6_actual")
+def _results_content(
+    draw: st.DrawFn,
+    version: str,
+    month: YearMonth,
+    care: Office,
+    provider: Office,
+    *,
+    max_users: int,
+    max_services: int = 4,
+) -> list[Record]:
+    """The 第6表 実績 records of a provider for one month."""
+    layout = get_layout("table6_actual", version)
     rows = []
     for user in draw(_users(max_users)):
         for code in draw(
             st.lists(st.sampled_from(_SERVICE_CODES), min_size=1, max_size=max_services)
         ):
-            day = draw(st.integers(1, 28))
             rows.append(
                 _fill(
                     layout,
@@ -454,19 +593,30 @@ def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) ->
                     plan_office_no=care.number,
                     updater_office_no=provider.number,
                     service_code=code,
-                    service_date=datetime.date(month.year, month.month, day),
-                    start_time=datetime.time(9, 0),
-                    end_time=datetime.time(10, 0),
+                    service_date=_day_of(draw, month),
                     provider_office_no=provider.number,
+                    **_service_times(draw),
                     **_PLAIN_SERVICE_LINE,
                 )
             )
+    return rows
+
+
+@st.composite
+def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -> Bundle:
+    """A results unit (実績, UPJSK) from a provider to its care-manager office that validates
+    clean."""
+    care, provider = _unit_offices(draw)
+    month = draw(_year_months("202407"))
+    rows = _results_content(
+        draw, "202407", month, care, provider, max_users=max_users, max_services=max_services
+    )
     name = FileName.new("UPJSK", sender=provider, receiver=care, month=month, serial=_serial(draw))
     return _bundle({name: rows})
 
 
 def units() -> st.SearchStrategy[Bundle]:
-    """Any valid unit: plan, schedule or results."""
+    """Any unit that validates clean: plan, schedule or results."""
     return st.one_of(plan_units(), schedule_units(), results_units())
 
 

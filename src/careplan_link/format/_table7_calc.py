@@ -1,0 +1,860 @@
+"""The month's arithmetic: the 第7表 (サービス利用票別表) figures computed from the 第6表.
+
+`build_table7` groups a month's 第6表 records by user, then by line (provider, サテライト枝番,
+サービスコード, TAIS / 届出 code, ３０日超区分), and computes each figure of the 第7表 by its
+column number: 単位数 and 回数 per line, サービス単位／金額, 給付管理単位数, the 支給限度 split
+where the 利用者補足情報 gives the limit, and the money (費用総額, 請求額, 利用者負担) where the
+unit price and the benefit rate are known. What the files do not carry is `NOT_COMPUTABLE`, never
+a guess. The rules and their sources are in docs/arithmetic.md and docs/decisions.md.
+
+The same counting (`line_key`, `expected_times`) is what validation compares a 第7表 against.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from itertools import compress, repeat
+from operator import attrgetter, ne
+from typing import Any, Final, NamedTuple
+
+import attrs
+
+from ._generated import SupplementRecord, Table7Record, Table7V3Record
+from ._record import Record
+from ._values import YearMonth, ZeroMonth
+
+__all__ = [
+    "GRAND_TOTAL_OFFICE",
+    "GRAND_TOTAL_SERVICE_CODE",
+    "MONTHLY_SERVICE_TYPES",
+    "NOT_COMPUTABLE",
+    "SUBTOTAL_SUFFIXES",
+    "Discount",
+    "NotComputable",
+    "Table7Line",
+    "Table7Sheet",
+    "benefit_claim",
+    "build_table7",
+    "discounted_units",
+    "expected_times",
+    "line_key",
+    "total_cost",
+]
+
+GRAND_TOTAL_SERVICE_CODE: Final = "999999"
+GRAND_TOTAL_OFFICE: Final = "9999999999"
+# 区分支給対象 (AAAA), 区分支給対象外 (EEEE) and 30日超過分 (ZZZZ) 種類別小計 (第7表 No.9 notes).
+SUBTOTAL_SUFFIXES: Final = ("AAAA", "EEEE", "ZZZZ")
+
+# Service types whose basic service is billed per month (「1月につき」 in the 介護給付費単位数表):
+# 福祉用具貸与 and its 介護予防 form, 小規模多機能型居宅介護 (and 介護予防),
+# 定期巡回・随時対応型訪問介護看護, 看護小規模多機能型居宅介護. Their 第6表 has a record per
+# day of use, their 第7表 one occurrence (docs/decisions.md).
+MONTHLY_SERVICE_TYPES: Final = frozenset({"17", "67", "73", "75", "76", "77"})
+
+
+class NotComputable(enum.Enum):
+    """A figure the files do not allow to compute (a rate add-on without units, no unit price …)."""
+
+    NOT_COMPUTABLE = "not computable"
+
+    def __repr__(self) -> str:
+        return "NOT_COMPUTABLE"
+
+    __str__ = __repr__
+
+
+NOT_COMPUTABLE: Final = NotComputable.NOT_COMPUTABLE
+
+Figure = int | NotComputable | None
+"""An integer figure; None where the standard leaves the item empty."""
+
+_CENT = Decimal("0.01")
+
+
+# -- the rules, one function each (docs/arithmetic.md cites their sources) ----------------------
+
+
+def discounted_units(units: int, rate: int) -> int:
+    """割引後単位数: 単位数 × 割引後率 %, rounded half up (四捨五入; away from zero for 減算)."""
+    return int((Decimal(units) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def total_cost(units: int, unit_price: Decimal) -> int:
+    """費用総額: units × 単位数単価, 1円未満切り捨て."""
+    return int((units * unit_price).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def benefit_claim(cost: int, benefit_rate: int) -> int:
+    """保険／事業費請求額: 費用総額 × 給付率 %, 1円未満切り捨て."""
+    return cost * benefit_rate // 100
+
+
+def line_key(record: Any) -> tuple[Any, ...]:
+    """What makes one 第7表 detail line, read from a 第6表 or a 第7表 record.
+
+    Provider office, サテライト枝番, サービスコード, TAIS and 届出 codes (one line per rented
+    product), ３０日超区分 (days beyond 30 of short stay are their own lines).
+    """
+    return (
+        record.provider_office_no,
+        record.satellite_no,
+        record.service_code,
+        getattr(record, "tais_code", None),
+        getattr(record, "equipment_notification_code", None),
+        record.over_30_days,
+    )
+
+
+_USER = attrgetter("insurer_no", "insured_no", "target_month")
+
+
+class _Counted(NamedTuple):
+    """The 第6表 records of one line, as counted (a tuple: thousands are made per file)."""
+
+    records: Sequence[Any]
+    full_key: tuple[Any, ...]
+    first_positions: Mapping[tuple[Any, ...], int]
+    times: int  # sum of サービス回数 (an empty one counts once)
+    days: frozenset[int]  # days flagged in 日割対象日
+    units: frozenset[int | None]  # the distinct No.8 values
+
+    @property
+    def position(self) -> int:
+        """Index of the line's first record among the records counted."""
+        return self.first_positions[self.full_key]
+
+    @property
+    def first(self) -> Any:
+        """The line's first record."""
+        return self.records[self.position]
+
+    @property
+    def units_stated(self) -> int | None:
+        """The line's 単位数 when every record states the same non-zero value, else None."""
+        if len(self.units) != 1:
+            return None
+        (units,) = self.units
+        return units if units else None
+
+
+def expected_times(
+    service_code: str, times: int, days: Collection[int], *, monthly: Collection[str] = ()
+) -> tuple[int, str]:
+    """回数／日数 of a line and the rule that gave it: `daily` (日割対象日 set: the days flagged),
+    `monthly` (a monthly service: once), or `count` (the sum of サービス回数)."""
+    if days:
+        return len(days), "daily"
+    if service_code[:2] in MONTHLY_SERVICE_TYPES or service_code in monthly:
+        return 1, "monthly"
+    return times, "count"
+
+
+_LINE_ITEMS = (
+    "provider_office_no",
+    "satellite_no",
+    "service_code",
+    "tais_code",
+    "equipment_notification_code",
+    "over_30_days",
+)
+_LINE_ITEMS_V3 = ("provider_office_no", "satellite_no", "service_code", "over_30_days")
+
+
+def count_lines(
+    records: Sequence[Any], *, positions: bool = True
+) -> dict[tuple[Any, ...], dict[tuple[Any, ...], _Counted]]:
+    """第6表 records grouped by user (保険者番号, 被保険者番号, 対象年月), then by `line_key`.
+
+    With `positions=False` each line's first record is found only when asked for (validation
+    needs it only to report a line the 第7表 lacks).
+    """
+    if not records:
+        return {}
+    v3 = not hasattr(records[0], "tais_code")
+    # A 第6表 has 100k records: everything per record below runs in C (map, zip, Counter, set,
+    # dict construction); Python loops only over the few distinct keys and odd records. The
+    # month (one per file, V08) joins the key only when there are several: hashing a YearMonth
+    # is a Python call.
+    months = set(map(_MONTH, records))
+    (month,) = months if len(months) == 1 else (None,)
+    items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
+    getter = attrgetter("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
+    keys = list(map(getter, records))
+    # Records per (line, 単位数): the distinct units of a line and its number of records.
+    per_unit = Counter(zip(keys, map(_UNITS, records), strict=True))
+    times: dict[tuple[Any, ...], int] = {}
+    units: dict[tuple[Any, ...], set[int | None]] = {}
+    for (key, unit), number in per_unit.items():
+        times[key] = times.get(key, 0) + number
+        units.setdefault(key, set()).add(unit)
+    counts = list(map(_SERVICE_COUNT, records))
+    for position in compress(range(len(counts)), map(ne, counts, repeat(1))):
+        count = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
+        times[keys[position]] += (1 if count is None else count) - 1
+    first: Mapping[tuple[Any, ...], int] = (
+        dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        if positions
+        else _Positions(keys)
+    )
+    flagged: dict[tuple[Any, ...], set[int]] = {}
+    if any(map(_PRORATED, records)):
+        for full, flags in zip(keys, map(_PRORATED, records), strict=True):
+            if flags:
+                days = flagged.setdefault(full, set())
+                days.update(day for day, flag in enumerate(flags, start=1) if flag == "1")
+    users: dict[tuple[Any, ...], dict[tuple[Any, ...], _Counted]] = {}
+    for full in times:  # in order of first appearance
+        line = full[2 : 2 + len(items)]
+        key = (*line[:3], None, None, line[3]) if v3 else line
+        user = (*full[:2], month if month else full[-1])
+        users.setdefault(user, {})[key] = _Counted(
+            records=records,
+            full_key=full,
+            first_positions=first,
+            times=times[full],
+            days=frozenset(flagged.get(full, ())),
+            units=frozenset(units[full]),
+        )
+    return users
+
+
+class _Positions(dict[tuple[Any, ...], int]):
+    """First positions of keys, looked up only when asked for."""
+
+    def __init__(self, keys: list[tuple[Any, ...]]) -> None:
+        super().__init__()
+        self._keys = keys
+
+    def __missing__(self, key: tuple[Any, ...]) -> int:
+        self[key] = position = self._keys.index(key)
+        return position
+
+
+_MONTH = attrgetter("target_month")
+_SERVICE_COUNT = attrgetter("service_count")
+_UNITS = attrgetter("units")
+_PRORATED = attrgetter("prorated_days")
+
+
+@attrs.frozen
+class Discount:
+    """A discount (割引) on a service code: the undiscounted 単位数 and the 割引後率 (%)."""
+
+    units: int
+    rate: int
+
+
+_FIGURES: dict[int, str] = {
+    13: "units",
+    14: "discount_rate",
+    15: "discounted_units",
+    16: "times",
+    17: "service_unit_amount",
+    18: "managed_units",
+    19: "over_type_limit_units",
+    20: "within_type_limit_units",
+    21: "over_category_limit_units",
+    22: "within_category_limit_units",
+    23: "unit_price",
+    24: "total_cost",
+    25: "benefit_rate",
+    26: "insurance_claim",
+    27: "fixed_copay_unit_price",
+    28: "user_copay",
+    29: "user_full_payment",
+}
+
+
+@attrs.frozen
+class Table7Line:
+    """One line of a user's 第7表: a detail (サービスコード), a 種類別小計 or the 全合計.
+
+    Attribute names are those of `Table7Record`; `figure(no)` reads one by column number.
+    A figure is an int, None (the item is empty) or `NOT_COMPUTABLE`; `reasons` says why.
+    """
+
+    provider_office_no: str
+    service_code: str
+    satellite_no: str | None = None
+    tais_code: str | None = None
+    equipment_notification_code: str | None = None
+    over_30_days: str | None = "0"
+    provider_name: str | None = None
+    units: Figure = 0
+    discount_rate: int | None = None
+    discounted_units: Figure = None
+    times: Figure = 0
+    service_unit_amount: Figure = None
+    managed_units: Figure = None
+    over_type_limit_units: Figure = None
+    within_type_limit_units: Figure = None
+    over_category_limit_units: Figure = None
+    within_category_limit_units: Figure = None
+    unit_price: Decimal | NotComputable | None = None
+    total_cost: Figure = None
+    benefit_rate: int | NotComputable | None = None
+    insurance_claim: Figure = None
+    fixed_copay_unit_price: Figure = None
+    user_copay: Figure = None
+    user_full_payment: Figure = None
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """`detail`, `subtotal` or `total`."""
+        if self.service_code == GRAND_TOTAL_SERVICE_CODE:
+            return "total"
+        if self.service_code[2:] in SUBTOTAL_SUFFIXES:
+            return "subtotal"
+        return "detail"
+
+    def figure(self, no: int) -> Decimal | int | NotComputable | None:
+        """The figure of 第7表 column `no` (13–29)."""
+        if no not in _FIGURES:
+            raise KeyError(f"第7表 No.{no} is not a computed figure (13–29 are)")
+        value: Decimal | int | NotComputable | None = getattr(self, _FIGURES[no])
+        return value
+
+
+@attrs.frozen
+class Table7Sheet:
+    """The 第7表 of one user and month: detail lines, 種類別小計 and the 全合計, in print order."""
+
+    insurer_no: str | None
+    insured_no: str | None
+    target_month: YearMonth | ZeroMonth | None
+    lines: tuple[Table7Line, ...]
+
+    @property
+    def grand_total(self) -> Table7Line:
+        """The 全合計 line (service code 999999)."""
+        return self.lines[-1]
+
+    @property
+    def computable(self) -> bool:
+        """True when no figure is `NOT_COMPUTABLE`."""
+        return not any(line.reasons for line in self.lines)
+
+    def records(
+        self,
+        *,
+        created_date: datetime.date | None = None,
+        updater_office_no: str | None = None,
+        csv_version: str = "202407",
+    ) -> tuple[Table7Record | Table7V3Record, ...]:
+        """The lines as 第7表 records (`Table7Record`, or `Table7V3Record` for 202208).
+
+        A figure that is `NOT_COMPUTABLE` is written empty, except the required 単位数 and
+        回数／日数, written 0 (the standard's rule for units that cannot be computed, 第6表 No.8).
+        """
+        v3 = csv_version == "202208"
+        record_type: type[Table7Record | Table7V3Record] = Table7V3Record if v3 else Table7Record
+        common: dict[str, Any] = {
+            "csv_version": csv_version,
+            "insurer_no": self.insurer_no,
+            "insured_no": self.insured_no,
+            "created_date": created_date,
+            "target_month": self.target_month,
+            "updater_office_no": updater_office_no,
+        }
+        out = []
+        for line in self.lines:
+            values: dict[str, Any] = {
+                name: _written(getattr(line, name), required=name in ("units", "times"))
+                for name in _FIGURES.values()
+            }
+            values.update(
+                provider_office_no=line.provider_office_no,
+                provider_name=line.provider_name,
+                satellite_no=line.satellite_no,
+                service_code=line.service_code,
+                over_30_days=line.over_30_days,
+            )
+            if not v3:
+                values.update(
+                    tais_code=line.tais_code,
+                    equipment_notification_code=line.equipment_notification_code,
+                )
+            out.append(record_type(**common, **values))
+        return tuple(out)
+
+
+def _written(value: Any, *, required: bool) -> Any:
+    if value is NOT_COMPUTABLE:
+        return 0 if required else None
+    return value
+
+
+# -- the computation ------------------------------------------------------------------------------
+
+PriceTable = Decimal | str | Mapping[Any, Decimal | str] | None
+RateTable = int | Mapping[Any, int] | None
+
+
+def build_table7(
+    records: Iterable[Record],
+    *,
+    unit_price: PriceTable = None,
+    benefit_rate: RateTable = 90,
+    supplements: Iterable[SupplementRecord] = (),
+    limit: int | None = None,
+    from_table7: Iterable[Any] = (),
+    discounts: Mapping[str, Discount] | None = None,
+    exempt_codes: Collection[str] = (),
+    monthly_codes: Collection[str] = (),
+) -> tuple[Table7Sheet, ...]:
+    """Compute the 第7表 of each user in `records` (第6表 予定 or 実績 records of one month).
+
+    `unit_price` (No.23 単位数単価) and `benefit_rate` (No.25 給付率, percent) are one value for
+    all lines, or a mapping keyed by `(office number, service type)` or by office number. Prices
+    and rates a 第7表 states can be taken from its records (`from_table7`): a mapping entry
+    comes first, then the 第7表, then the single value. Without a price the money is
+    `NOT_COMPUTABLE`.
+
+    The 区分支給限度基準額 is read from `supplements` (利用者補足情報 No.19, and the service-type
+    slots for 種類支給限度), or given as `limit` for every user; without one, the limit split
+    (No.19–22) and the money are `NOT_COMPUTABLE`.
+
+    `discounts` maps a service code to its undiscounted 単位数 and 割引後率 (the 第6表 carries
+    units after discount only). `exempt_codes` are service codes outside the 区分支給限度 (their
+    No.18 is empty, their money computed on their own line). `monthly_codes` adds codes counted
+    once a month to `MONTHLY_SERVICE_TYPES`.
+
+    Returns one `Table7Sheet` per user and month, in the order users first appear.
+    """
+    prices = _Lookup(unit_price, from_table7, "unit_price", _price)
+    rates = _Lookup(benefit_rate, from_table7, "benefit_rate", int)
+    limits = _limits(supplements)
+    sheets = []
+    for user, lines in count_lines(list(records)).items():
+        user_limits = limits.get(user[:2])
+        category_limit = limit if limit is not None else (user_limits[0] if user_limits else None)
+        type_limits = user_limits[1] if user_limits else {}
+        sheets.append(
+            _sheet(
+                user,
+                lines,
+                prices=prices,
+                rates=rates,
+                category_limit=category_limit,
+                type_limits=type_limits,
+                discounts=discounts or {},
+                exempt=exempt_codes,
+                monthly=monthly_codes,
+            )
+        )
+    return tuple(sheets)
+
+
+def _price(value: Decimal | str) -> Decimal:
+    return Decimal(value).quantize(_CENT)
+
+
+class _Lookup:
+    """A per-(office, service type) value: given, or read from a 第7表, or unknown."""
+
+    def __init__(
+        self,
+        given: Any,
+        table7: Iterable[Any],
+        attribute: str,
+        convert: Callable[[Any], Any],
+    ) -> None:
+        self._single = (
+            convert(given) if given is not None and not isinstance(given, Mapping) else None
+        )
+        self._mapping = (
+            {k: convert(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
+        )
+        self._stated: dict[tuple[str, str], Any] = {}
+        for record in table7:
+            value = getattr(record, attribute, None)
+            code = record.service_code or ""
+            if value is not None and code != GRAND_TOTAL_SERVICE_CODE:
+                self._stated.setdefault((record.provider_office_no, code[:2]), convert(value))
+
+    def get(self, office: str, service_type: str) -> Any:
+        for key in ((office, service_type), office):
+            if key in self._mapping:
+                return self._mapping[key]
+        stated = self._stated.get((office, service_type))
+        return stated if stated is not None else self._single
+
+
+def _limits(
+    supplements: Iterable[SupplementRecord],
+) -> dict[tuple[Any, ...], tuple[int | None, dict[str, int]]]:
+    out: dict[tuple[Any, ...], tuple[int | None, dict[str, int]]] = {}
+    for record in supplements:
+        slots = {}
+        for n in range(1, 10):
+            service_type = getattr(record, f"slot{n}_service_type")
+            amount = getattr(record, f"slot{n}_benefit_limit")
+            if service_type is not None and amount is not None:
+                slots[service_type] = amount
+        out[(record.insurer_no, record.insured_no)] = (record.benefit_limit, slots)
+    return out
+
+
+# -- what a 種類別小計 and the 全合計 sum (shared with validation) ------------------------------
+
+# Columns a 種類別小計 sums over its lines, and columns the 全合計 sums (the printed 合計 row).
+SUBTOTALLED: Final = (17, 18, 19, 20, 21, 22, 24, 26, 28, 29)
+TOTALLED: Final = (18, 19, 20, 21, 22, 24, 26, 28, 29)
+
+
+def is_subtotal(code: str | None) -> bool:
+    """A 種類別小計 service code (type + AAAA / EEEE / ZZZZ)."""
+    return code is not None and len(code) == 6 and code[2:] in SUBTOTAL_SUFFIXES
+
+
+def covered(subtotal: Any, details: Sequence[Any]) -> list[Any]:
+    """The detail lines of a 種類別小計's block (same office and service type) that it sums.
+
+    AAAA sums the lines within the 区分支給限度 (No.18 stated; all lines when none states it),
+    EEEE those outside it (No.18 empty), ZZZZ the 30日超 lines (３０日超区分 1); AAAA and EEEE
+    leave the 30日超 lines to ZZZZ.
+    """
+    suffix = subtotal.service_code[2:]
+    if suffix == "ZZZZ":
+        return [d for d in details if d.over_30_days == "1"]
+    regular = [d for d in details if d.over_30_days != "1"]
+    if suffix == "EEEE":
+        return [d for d in regular if d.managed_units is None]
+    managed = [d for d in regular if d.managed_units is not None]
+    return managed if managed else regular
+
+
+def figure_sum(values: Iterable[Any]) -> Any:
+    """The sum of stated figures: None when none is stated, `NOT_COMPUTABLE` if one is."""
+    total = None
+    for value in values:
+        if value is NOT_COMPUTABLE:
+            return NOT_COMPUTABLE
+        if value is not None:
+            total = value if total is None else total + value
+    return total
+
+
+def grand_total_terms(lines: Sequence[Any], attributes: Iterable[str]) -> dict[str, list[Any]]:
+    """The figures the 全合計 of one user adds up, per attribute: each figure once.
+
+    A 種類別小計 that states the figure stands for the lines it covers; every other detail
+    line counts for itself.
+    """
+    details: dict[tuple[Any, Any], list[Any]] = {}
+    subtotals: list[Any] = []
+    for line in lines:
+        code = line.service_code
+        if code == GRAND_TOTAL_SERVICE_CODE or code is None:
+            continue
+        if is_subtotal(code):
+            subtotals.append(line)
+        else:
+            details.setdefault((line.provider_office_no, code[:2]), []).append(line)
+    coverage = [
+        (s, covered(s, details.get((s.provider_office_no, s.service_code[:2]), [])))
+        for s in subtotals
+    ]
+    terms: dict[str, list[Any]] = {}
+    for attribute in attributes:
+        replaced: set[int] = set()
+        values = []
+        for subtotal, members in coverage:
+            value = getattr(subtotal, attribute)
+            if value is not None:
+                values.append(value)
+                replaced.update(map(id, members))
+        for block in details.values():
+            values.extend(getattr(d, attribute) for d in block if id(d) not in replaced)
+        terms[attribute] = values
+    return terms
+
+
+# -- the computation of one user's sheet -----------------------------------------------------
+
+
+class _Row:
+    """A line being computed: `Table7Line`'s attributes, mutable (evolving frozen values for
+    every figure would cost more than the arithmetic)."""
+
+    def __init__(self, **figures: Any) -> None:
+        self.__dict__.update(_ROW_DEFAULTS)
+        self.__dict__.update(figures)
+
+    def __getattr__(self, name: str) -> Any:  # only reached for a name that is not a figure
+        raise AttributeError(name)
+
+    def update(self, **figures: Any) -> _Row:
+        self.__dict__.update(figures)
+        return self
+
+    def line(self) -> Table7Line:
+        return Table7Line(**self.__dict__)
+
+
+_ROW_DEFAULTS = {
+    a.name: a.default for a in attrs.fields(Table7Line) if a.default is not attrs.NOTHING
+}
+
+
+def _sheet(
+    user: tuple[Any, ...],
+    counted: Mapping[tuple[Any, ...], _Counted],
+    *,
+    prices: _Lookup,
+    rates: _Lookup,
+    category_limit: int | None,
+    type_limits: Mapping[str, int],
+    discounts: Mapping[str, Discount],
+    exempt: Collection[str],
+    monthly: Collection[str],
+) -> Table7Sheet:
+    # Details grouped by (office, service type): the 種類別 block of the printed 別表.
+    blocks: dict[tuple[str, str], list[_Row]] = {}
+    for key, group in counted.items():
+        detail = _detail(key, group, discounts, exempt, monthly)
+        blocks.setdefault((detail.provider_office_no, detail.service_code[:2]), []).append(detail)
+    # Each block's 給付管理単位数 and money sit on one row: its AAAA subtotal (a block of several
+    # lines must have one, V12), or its only line.
+    subtotals: dict[tuple[str, str], _Row] = {}
+    carriers: list[_Row] = []
+    for block_key, details in blocks.items():
+        managed = [d for d in details if d.managed_units is not None]
+        if len(details) > 1:
+            subtotals[block_key] = _block_total(block_key, details, managed)
+            if managed:
+                carriers.append(subtotals[block_key])
+        elif managed:
+            carriers.append(managed[0])
+    split = _split_limits(carriers, category_limit, type_limits)
+    lines: list[_Row] = []
+    for block_key, details in blocks.items():
+        price = prices.get(*block_key)
+        rate = rates.get(*block_key)
+        for detail in details:
+            if detail.over_30_days == "1":
+                detail = _money(detail, price, rate, mode="over_30")
+            elif detail.managed_units is None:
+                detail = _money(detail, price, rate, mode="exempt")
+            elif id(detail) in split:
+                detail = _money(split[id(detail)], price, rate, mode="carrier")
+            lines.append(detail)
+        subtotal = subtotals.get(block_key)
+        if subtotal is not None:
+            if id(subtotal) in split:
+                subtotal = _money(split[id(subtotal)], price, rate, mode="carrier")
+            lines.append(subtotal)
+    lines.append(_grand_total(lines))
+    return Table7Sheet(
+        insurer_no=user[0],
+        insured_no=user[1],
+        target_month=user[2],
+        lines=tuple(row.line() for row in lines),
+    )
+
+
+def _detail(
+    key: tuple[Any, ...],
+    group: _Counted,
+    discounts: Mapping[str, Discount],
+    exempt: Collection[str],
+    monthly: Collection[str],
+) -> _Row:
+    office, satellite, code, tais, notification, over_30 = key
+    reasons: list[str] = []
+    times, _ = expected_times(code, group.times, group.days, monthly=monthly)
+    stated = group.units - {None, 0}
+    units: Figure
+    if not stated:
+        units = NOT_COMPUTABLE
+        # Rate add-ons with units left empty are mostly 処遇改善加算, outside the 区分支給限度:
+        # the line is taken as outside the limit so the rest of the sheet stays computable.
+        reasons.append(
+            "第6表 単位数 (No.8) is empty or 0: a rate add-on (率加減算), taken as outside the "
+            "区分支給限度"
+        )
+    elif len(group.units) > 1:
+        units = NOT_COMPUTABLE
+        reasons.append("第6表 単位数 (No.8) differs between the records of this line")
+    else:
+        (units,) = stated
+    rate: int | None = None
+    discounted: Figure = None
+    base: Figure = units
+    discount = discounts.get(code)
+    if discount is not None and isinstance(units, int):
+        rate = discount.rate
+        base = discount.units
+        discounted = discounted_units(discount.units, discount.rate)
+        if discounted != units:
+            reasons.append("第6表 単位数 (No.8) is not the discounted units of `discounts`")
+            discounted = NOT_COMPUTABLE
+    effective = discounted if discounted is not None else units
+    amount: Figure = effective * times if isinstance(effective, int) else NOT_COMPUTABLE
+    in_limit = code not in exempt and over_30 != "1" and units is not NOT_COMPUTABLE
+    return _Row(
+        provider_office_no=office,
+        service_code=code,
+        satellite_no=satellite,
+        tais_code=tais,
+        equipment_notification_code=notification,
+        over_30_days=over_30,
+        provider_name=group.first.provider_name,
+        units=base,
+        discount_rate=rate,
+        discounted_units=discounted,
+        times=times,
+        service_unit_amount=amount,
+        managed_units=amount if in_limit else None,
+        reasons=tuple(reasons),
+    )
+
+
+def _block_total(
+    block_key: tuple[str, str], details: Sequence[_Row], managed: Sequence[_Row]
+) -> _Row:
+    office, service_type = block_key
+    return _Row(
+        provider_office_no=office,
+        service_code=service_type + "AAAA",
+        over_30_days="0",
+        provider_name=details[0].provider_name,
+        units=0,
+        times=0,
+        service_unit_amount=figure_sum(d.service_unit_amount for d in managed),
+        managed_units=figure_sum(d.managed_units for d in managed),
+        reasons=tuple(dict.fromkeys(r for d in managed for r in d.reasons)),
+    )
+
+
+def _allocate(rows: Sequence[_Row], excess: int, base: Callable[[_Row], int]) -> dict[int, int]:
+    """Units over a limit, taken from the last rows first (the library's choice, decisions.md)."""
+    over: dict[int, int] = {}
+    for row in reversed(rows):
+        if excess <= 0:
+            break
+        taken = min(excess, max(base(row), 0))
+        over[id(row)] = taken
+        excess -= taken
+    return over
+
+
+def _split_limits(
+    carriers: Sequence[_Row], category_limit: int | None, type_limits: Mapping[str, int]
+) -> dict[int, _Row]:
+    """No.19–22 on each row carrying a block's 給付管理単位数, keyed by the row's id."""
+    managed_units = [row.managed_units for row in carriers]
+    if category_limit is None or not all(isinstance(m, int) for m in managed_units):
+        reason = (
+            "no 区分支給限度基準額 (利用者補足情報 No.19)"
+            if category_limit is None
+            else "給付管理単位数 not computable"
+        )
+        return {
+            id(row): row.update(
+                over_category_limit_units=NOT_COMPUTABLE,
+                within_category_limit_units=NOT_COMPUTABLE,
+                reasons=(*row.reasons, reason),
+            )
+            for row in carriers
+        }
+    managed = {id(row): int(m) for row, m in zip(carriers, managed_units, strict=True)}
+    within_type = dict(managed)
+    over_type: dict[int, int] = {}
+    for service_type, type_limit in type_limits.items():
+        of_type = [row for row in carriers if row.service_code[:2] == service_type]
+        excess = sum(managed[id(row)] for row in of_type) - type_limit
+        over_type.update(_allocate(of_type, excess, lambda row: managed[id(row)]))
+    for key, taken in over_type.items():
+        within_type[key] -= taken
+    excess = sum(within_type.values()) - category_limit
+    over_category = _allocate(carriers, excess, lambda row: within_type[id(row)])
+    out = {}
+    for row in carriers:
+        typed = row.service_code[:2] in type_limits
+        over = over_category.get(id(row), 0)
+        out[id(row)] = row.update(
+            over_type_limit_units=(over_type.get(id(row)) or None) if typed else None,
+            within_type_limit_units=within_type[id(row)] if typed else None,
+            over_category_limit_units=over or None,
+            within_category_limit_units=within_type[id(row)] - over,
+        )
+    return out
+
+
+def _money(row: _Row, price: Decimal | None, rate: int | None, *, mode: str) -> _Row:
+    """No.23–29 of a row that carries money.
+
+    `carrier`: a block's row (費用総額 from the units within the 区分支給限度, 全額負担分 from the
+    units over it); `exempt`: a line outside the limit (its サービス単位／金額 is insured);
+    `over_30`: a 30日超 line (not insured: all of it is 全額負担分).
+    """
+    reasons = list(row.reasons)
+    if mode == "over_30":
+        insured: Figure = None
+        over: Figure = row.service_unit_amount
+    elif mode == "exempt":
+        insured, over = row.service_unit_amount, None
+    else:
+        insured, over = row.within_category_limit_units, row.over_category_limit_units
+    price_figure: Decimal | NotComputable = NOT_COMPUTABLE if price is None else price
+    if price is None:
+        reasons.append("no 単位数単価 (No.23) given or stated")
+    if rate is None and insured is not None:
+        reasons.append("no 給付率 (No.25) given or stated")
+
+    def cost_of(units: Figure) -> Figure:
+        if units is None or units == 0:
+            return None
+        if price is None or not isinstance(units, int):
+            return NOT_COMPUTABLE
+        return total_cost(units, price)
+
+    cost = cost_of(insured) if insured is not None else None
+    if insured is not None and cost is None:
+        cost = 0
+    claim: Figure = None
+    copay: Figure = None
+    if insured is not None:
+        if isinstance(cost, int) and rate is not None:
+            claim = benefit_claim(cost, rate)
+            copay = cost - claim
+        else:
+            claim = copay = NOT_COMPUTABLE
+    return row.update(
+        unit_price=price_figure,
+        total_cost=cost,
+        benefit_rate=(rate if rate is not None else NOT_COMPUTABLE)
+        if insured is not None
+        else None,
+        insurance_claim=claim,
+        user_copay=copay,
+        user_full_payment=cost_of(over),
+        reasons=tuple(dict.fromkeys(reasons)),
+    )
+
+
+def _grand_total(lines: Sequence[_Row]) -> _Row:
+    # What `grand_total_terms` gives for a computed sheet, without its grouping: details carry
+    # their own 給付管理単位数 (a subtotal's is their sum); the limit split and the money sit on
+    # exactly one row each (a block's carrier, or a line outside the limit).
+    details = [row for row in lines if not is_subtotal(row.service_code)]
+    sums = {"managed_units": figure_sum([row.managed_units for row in details])}
+    for no in TOTALLED[1:]:
+        name = _FIGURES[no]
+        sums[name] = figure_sum([getattr(row, name) for row in lines])
+    return _Row(
+        provider_office_no=GRAND_TOTAL_OFFICE,
+        service_code=GRAND_TOTAL_SERVICE_CODE,
+        over_30_days="0",
+        units=0,
+        times=0,
+        reasons=tuple(dict.fromkeys(r for line in lines for r in line.reasons)),
+        **sums,
+    )
