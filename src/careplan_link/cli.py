@@ -22,6 +22,7 @@ from ._version import __version__
 from .errors import FormatError
 from .format import CareplanFile, ValidationReport, parse_plan, validate
 from .format._convert import format_value
+from .hub._cli import add_hub_commands
 
 __all__ = ["main"]
 
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_validate)
     add_envelope_commands(commands)
     add_convert_command(commands)
+    add_hub_commands(commands)
     return parser
 
 

@@ -34,8 +34,10 @@
           │         └── ServiceUnavailable    503 (.retry_after)
           ├── HubBusinessError    HTTP 200 whose body carries an error (.code, .hub_message)
           ├── HubProtocolError    the hub's answer does not follow the protocol
-          └── SerialAlreadyUsed   send_bundle: the unit's message was withdrawn, expired or
-                                  rejected; send it again under a new ファイル連番
+          ├── SerialAlreadyUsed   send_bundle: the unit's message was withdrawn, expired or
+          │                       rejected; send it again under a new ファイル連番
+          └── HubAdminError       the hub's operator asked for what the store cannot do
+                                  (unknown office, number taken, last certificate, newer schema)
 
 A vendor can catch everything the library raises with one `except CareplanLinkError`. Bad content
 in a file never raises anything but `FormatError`; programming errors (a wrong argument type)
@@ -62,6 +64,7 @@ __all__ = [
     "EnvelopeError",
     "Forbidden",
     "FormatError",
+    "HubAdminError",
     "HubBusinessError",
     "HubError",
     "HubHTTPError",
@@ -302,3 +305,9 @@ class SerialAlreadyUsed(HubError):
         self.message_id = message_id
         self.status = status
         super().__init__(message)
+
+
+class HubAdminError(HubError, ValueError):
+    """A hub operator's request cannot be carried out: the office is unknown or its number is
+    taken, the last certificate of an office cannot be removed, the store URL is not one the
+    hub opens, or the store was written by a newer hub."""

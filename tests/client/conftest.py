@@ -4,6 +4,7 @@ blocking interface (the async one runs each call to completion on one event loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -50,22 +51,47 @@ async def _collect(messages: AsyncIterator[Any]) -> list[Any]:
 Connect = Callable[..., Blocking]
 
 
-@pytest.fixture(params=["sync", "async"])
+SERVED_MODULES = frozenset({"test_operations", "test_high_level", "test_stores"})
+"""Modules whose tests also run against `fake_hub.serve()` over loopback (`sync-served`,
+`async-served`). The hub object is the same, so these tests still move `fake_hub.clock` and
+read its state directly. test_reliability and test_hardening stay in-process: they inject
+faults whose served form waits in real time (timeouts, lost answers) or hand the client a
+crafted transport."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "connect" in metafunc.fixturenames:
+        kinds = ["sync", "async"]
+        if metafunc.module.__name__.rsplit(".", 1)[-1] in SERVED_MODULES:
+            kinds += ["sync-served", "async-served"]
+        metafunc.parametrize("connect", kinds, indirect=True)
+
+
+@pytest.fixture
 def connect(request: pytest.FixtureRequest, fake_hub: FakeHub) -> Iterator[Connect]:
     """`connect(login, **options)`: a client of the parametrized kind on `fake_hub`, retrying
-    in its virtual time. A `transport=` option replaces the hub's (an httpx.MockTransport
-    serves both kinds)."""
-    loop = asyncio.new_event_loop() if request.param == "async" else None
+    in its virtual time; `…-served` kinds reach it over a loopback socket (`FakeHub.serve()`).
+    A `transport=` option replaces the hub's (an httpx.MockTransport serves both kinds)."""
+    kind: str = request.param
+    loop = asyncio.new_event_loop() if kind.startswith("async") else None
     opened: list[Blocking] = []
+    served = contextlib.ExitStack()
+    urls: list[str] = []
 
     def make(login: Login, **options: Any) -> Blocking:
         options.setdefault("retry", fake_hub.clock.retry_policy())
+        url = fake_hub.url
+        if "transport" not in options and kind.endswith("served"):
+            if not urls:  # the first client starts the server; it stops after the test
+                urls.append(served.enter_context(fake_hub.serve(timeout=10)))
+            url = urls[0]
+            options.setdefault("timeout", 10)
+        elif "transport" not in options:
+            options["transport"] = fake_hub.transport()
         if loop is None:
-            options.setdefault("transport", fake_hub.transport())
-            client: Client | AsyncClient = Client(fake_hub.url, login=login, **options)
+            client: Client | AsyncClient = Client(url, login=login, **options)
         else:
-            options.setdefault("transport", fake_hub.async_transport())
-            client = AsyncClient(fake_hub.url, login=login, **options)
+            client = AsyncClient(url, login=login, **options)
         blocking = Blocking(client, loop)
         opened.append(blocking)
         return blocking
@@ -78,3 +104,4 @@ def connect(request: pytest.FixtureRequest, fake_hub: FakeHub) -> Iterator[Conne
             loop.run_until_complete(blocking.client.aclose())  # type: ignore[union-attr]
     if loop is not None:
         loop.close()
+    served.close()

@@ -29,8 +29,8 @@ from careplan_link.client import (
     SerialAlreadyUsed,
     SqliteImportedUnits,
 )
-from careplan_link.client._protocol import unit_idempotency_key
 from careplan_link.envelope import RECEIPT_REASONS as ENVELOPE_REASONS
+from careplan_link.protocol import unit_idempotency_key
 from careplan_link.testing import FakeHub
 from careplan_link.testing.pytest_plugin import HubOffices
 

@@ -31,7 +31,7 @@ def test_fixtures_work_in_a_vendor_suite(pytester: pytest.Pytester) -> None:
         def test_marker_configures_the_hub(fake_hub):
             from careplan_link.testing import SqliteStore
             assert isinstance(fake_hub.store, SqliteStore)
-            assert fake_hub.model.retention.days == 1
+            assert fake_hub.settings.retention.days == 1
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")

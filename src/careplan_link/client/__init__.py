@@ -1,8 +1,8 @@
 """careplan_link.client: send, list, download and acknowledge envelopes through the hub.
 
 `Client` (httpx.Client) and `AsyncClient` (httpx.AsyncClient) carry out the same flows
-(`_core`), built on one protocol module (`_protocol`, docs/hub-protocol.md) and one status
-table (`_status`).
+(`_core`), built on the protocol package (`careplan_link.protocol`: routes, documents, the
+status table and the reason codes; docs/hub-protocol.md).
 """
 
 from __future__ import annotations
@@ -26,13 +26,21 @@ from ..errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
+from ..protocol import (
+    REJECTION_REASONS,
+    DirectoryEntry,
+    Login,
+    Message,
+    MessageStatus,
+    Page,
+    ReasonText,
+    StatusChange,
+    Tokens,
+)
 from ._async import AsyncClient
 from ._core import DEFAULT_MAX_DOWNLOAD, ImportOrderHeld, Outcome, Received, Sent
 from ._imported import ImportedUnit, ImportedUnits, MemoryImportedUnits, SqliteImportedUnits
-from ._protocol import DirectoryEntry, Login, Message, Page, StatusChange, Tokens
-from ._reasons import REJECTION_REASONS, ReasonText
 from ._retry import RetryPolicy
-from ._status import MessageStatus
 from ._sync import DEFAULT_TIMEOUT, Client
 from ._tls import client_ssl_context
 

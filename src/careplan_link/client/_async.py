@@ -19,6 +19,7 @@ from cryptography import x509
 
 from ..envelope import OfficeIdentity, OpenedEnvelope, TrustSettings, TrustStore
 from ..format import Bundle
+from ..protocol import AuditPage, DirectoryEntry, Login, Message, Page
 from ._core import (
     DEFAULT_MAX_DOWNLOAD,
     AnswerTooLarge,
@@ -35,7 +36,6 @@ from ._core import (
     trust_settings,
 )
 from ._imported import ImportedUnits, MemoryImportedUnits
-from ._protocol import DirectoryEntry, Login, Message, Page
 from ._retry import RetryPolicy
 from ._sync import DEFAULT_TIMEOUT, transport_options
 
@@ -218,6 +218,12 @@ class AsyncClient:
     async def withdraw(self, message_id: str) -> Message:
         """Withdraw a sent message; possible only before the receiver downloaded it."""
         return await self._run(self._session.withdraw(message_id))
+
+    async def audit_page(self, cursor: str | None = None, *, limit: int = 100) -> AuditPage:
+        """One page of the hub's audit entries about this office (what it did, and what was
+        done to its messages: the receiver's downloads and receipts), oldest first; continue
+        with `page.next_cursor` while `page.has_more`."""
+        return await self._run(self._session.audit_page(cursor, limit))
 
     async def office(self, office_no: str) -> DirectoryEntry:
         """The office directory: is the office registered, its service types, and its

@@ -39,6 +39,7 @@ import attrs
 import httpx
 from cryptography import x509
 
+from .. import protocol
 from ..envelope import (
     OfficeIdentity,
     OpenedEnvelope,
@@ -63,18 +64,22 @@ from ..errors import (
     TooManyRequests,
 )
 from ..format import Bundle, ValidationReport, validate
-from . import _protocol as protocol
-from ._imported import ImportedUnit, ImportedUnits
-from ._protocol import DirectoryEntry, Login, Message, Page
-from ._reasons import (
+from ..protocol import (
     ALREADY_IMPORTED,
+    NEVER_IMPORTED,
     OLDER_THAN_IMPORTED,
+    RECEIPTS,
     SENDER_NOT_SIGNER,
     VALIDATION_FAILED,
-    reason_for_open_failure,
+    DirectoryEntry,
+    Login,
+    Message,
+    MessageStatus,
+    Page,
 )
+from ._imported import ImportedUnit, ImportedUnits
+from ._reasons import reason_for_open_failure
 from ._retry import RetryPolicy
-from ._status import NEVER_IMPORTED, MessageStatus
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD",
@@ -349,7 +354,8 @@ class HubSession:
         self.refreshes = 0
 
     def url(self, path: str) -> str:
-        return f"{self.base_url}/{protocol.API_VERSION}{path}"
+        """The URL of a path of the route table (`protocol.path`)."""
+        return f"{self.base_url}{path}"
 
     # -- tokens --------------------------------------------------------------------------------
 
@@ -376,7 +382,7 @@ class HubSession:
             body = {"refresh_token": tokens.refresh_token}
             try:
                 answer = yield from self._attempts(
-                    lambda _: self._json_request("POST", "/token", body),
+                    lambda _: self._json_request("POST", protocol.path("refresh"), body),
                     operation="refresh",
                     authenticated=False,
                 )
@@ -387,7 +393,7 @@ class HubSession:
                 pass  # refused, used, or an unreadable answer: log in again
         self.tokens = None
         answer = yield from self._attempts(
-            lambda _: self._json_request("POST", "/login", self.login.to_json()),
+            lambda _: self._json_request("POST", protocol.path("login"), self.login.to_json()),
             operation="login",
             authenticated=False,
         )
@@ -538,7 +544,7 @@ class HubSession:
         def build(token: str | None) -> httpx.Request:
             return httpx.Request(
                 "POST",
-                self.url("/messages"),
+                self.url(protocol.path("send")),
                 params=params,
                 content=envelope,
                 headers={
@@ -588,11 +594,14 @@ class HubSession:
             counterpart=counterpart,
             idempotency=idempotency_key,
         )
-        return _named(box, self._decoded(f"/{box}", box, protocol.decode_page, params))
+        return _named(box, self._decoded(protocol.path(box), box, protocol.decode_page, params))
 
     def message(self, message_id: str) -> Flow[Message]:
         return _named(
-            "message", self._decoded(f"/messages/{message_id}", "message", protocol.decode_message)
+            "message",
+            self._decoded(
+                protocol.path("message", message_id=message_id), "message", protocol.decode_message
+            ),
         )
 
     def download(self, message_id: str) -> Flow[bytes]:
@@ -609,7 +618,7 @@ class HubSession:
         def build(token: str | None) -> httpx.Request:
             headers = {"Authorization": f"Bearer {token}"}
             return httpx.Request(
-                "GET", self.url(f"/messages/{message_id}/content"), headers=headers
+                "GET", self.url(protocol.path("download", message_id=message_id)), headers=headers
             )
 
         answer: Answer = yield from self._attempts(
@@ -624,21 +633,37 @@ class HubSession:
     def acknowledge(
         self, message_id: str, receipt: str, reasons: Sequence[str] = ()
     ) -> Flow[Message]:
-        if receipt not in ("downloaded", "imported", "rejected"):
+        if receipt not in RECEIPTS:
             raise ValueError(f"a receipt is downloaded, imported or rejected, not {receipt!r}")
         body = {"receipt": receipt, "reasons": [*reasons]}
         # Receipts are idempotent on the hub: retrying after a lost answer is harmless.
         return _named(
             "acknowledge",
-            self._posted(f"/messages/{message_id}/receipts", body, "acknowledge"),
+            self._posted(protocol.path("receipt", message_id=message_id), body, "acknowledge"),
         )
 
     def withdraw(self, message_id: str) -> Flow[Message]:
-        return _named("withdraw", self._posted(f"/messages/{message_id}/withdraw", {}, "withdraw"))
+        return _named(
+            "withdraw",
+            self._posted(protocol.path("withdraw", message_id=message_id), {}, "withdraw"),
+        )
 
     def office(self, office_no: str) -> Flow[DirectoryEntry]:
         return _named(
-            "office", self._decoded(f"/offices/{office_no}", "office", protocol.decode_office)
+            "office",
+            self._decoded(
+                protocol.path("office", office_no=office_no), "office", protocol.decode_office
+            ),
+        )
+
+    def audit_page(self, cursor: str | None, limit: int = 100) -> Flow[protocol.AuditPage]:
+        """One page of the office's own audit entries after `cursor` (GET /v1/audit)."""
+        params = {"limit": str(limit)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return _named(
+            "audit",
+            self._decoded(protocol.path("audit"), "audit", protocol.decode_audit_page, params),
         )
 
     def _posted(self, path: str, body: object, operation: str) -> Flow[Message]:

@@ -1,6 +1,6 @@
 """Message status: every state and every transition of a message on the hub, in one table.
 
-Everything that changes a message's status goes through `next_status`; the client and FakeHub
+Everything that changes a message's status goes through `next_status`; the client and the hub
 both read this module, so they cannot disagree.
 
     accepted ──deliver──▶ delivered ──downloaded──▶ downloaded ──imported──▶ imported
@@ -66,7 +66,7 @@ NEVER_IMPORTED = frozenset({S.REJECTED, S.WITHDRAW_REQUESTED, S.WITHDRAWN, S.EXP
 """Statuses from which a message can no longer be imported: a unit whose message ended so is
 sent again only under a new ファイル連番 (docs/hub-protocol.md, "safe to send again")."""
 
-RECEIPTS = ("downloaded", "imported", "rejected")
+RECEIPTS: tuple[str, ...] = ("downloaded", "imported", "rejected")
 """The receipts a recipient sends; each is also the status it leads to."""
 
 

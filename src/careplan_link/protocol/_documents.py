@@ -1,32 +1,23 @@
-"""The hub protocol, version 1: paths, JSON documents, and what each answer means.
+"""Every document of the protocol, with one decoder each.
 
-The one module that knows the wire format. The client core builds its requests and reads its
-answers here; FakeHub routes and answers with the same names and codecs. An adapter for the
-official 2027 API would replace this module (docs/hub-protocol.md, docs/hub-openapi.json).
-
-Conventions: JSON bodies in UTF-8; times as ISO 8601 UTC (`2025-03-25T09:30:00Z`); envelope
-bytes as `application/pkcs7-mime` bodies; errors as `{"error": {"code", "message"}}`, with an
-HTTP error status for system errors and HTTP 200 for business errors.
-
-Every answer the client reads is decoded here, against its document's schema, by one decoder
-per document (`decode_tokens`, `decode_message`, `decode_page`, `decode_office`,
-`check_envelope_answer`). A document that breaks its schema in any way (a missing field, a
-wrong type, a number that is not a finite integer, a time outside 2000–8999, nesting too
-deep to parse) is a `HubProtocolError`, never a KeyError, OverflowError or RecursionError.
+Answers (what the client reads) decode with `X.from_json` or a `decode_*` function over an
+answer; a document that breaks its schema in any way (a missing field, a wrong type, a number
+that is not a finite integer, a time outside 2000–8999, nesting too deep to parse) is a
+`HubProtocolError`, never a KeyError, OverflowError or RecursionError. Requests (what the hub
+reads) decode with the `*_request` functions; a malformed one is a `BadDocument` carrying the
+400 code the hub answers with.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import attrs
-import httpx
 from cryptography import x509
 
 from ..errors import (
@@ -43,94 +34,51 @@ from ..errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
-from ..format import Bundle
-from ._status import MessageStatus
+from ._status import RECEIPTS, MessageStatus
+from ._wire import (
+    CONTENT_SHA256_HEADER,
+    ENVELOPE_MEDIA_TYPE,
+    JSON_MEDIA_TYPE,
+    format_time,
+    parse_json,
+    parse_time,
+)
 
 __all__ = [
-    "API_VERSION",
-    "CONTENT_SHA256_HEADER",
-    "ENVELOPE_MEDIA_TYPE",
-    "IDEMPOTENCY_HEADER",
     "AnswerLike",
+    "AuditEntry",
+    "AuditPage",
+    "BadDocument",
     "DirectoryEntry",
+    "Health",
     "Login",
     "Message",
     "Page",
+    "Receipt",
     "StatusChange",
     "Tokens",
     "check_envelope_answer",
+    "decode_audit_page",
     "decode_envelope",
+    "decode_health",
     "decode_message",
     "decode_office",
     "decode_page",
     "decode_tokens",
-    "error_body",
-    "format_time",
+    "directory_document",
     "http_error",
-    "idempotency_key",
     "listing_params",
+    "login_request",
     "messages_of",
-    "parse_time",
     "read_document",
+    "receipt_request",
+    "refresh_request",
+    "request_document",
     "retry_after",
-    "unit_idempotency_key",
 ]
 
-API_VERSION = "v1"
-ENVELOPE_MEDIA_TYPE = "application/pkcs7-mime"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-CONTENT_SHA256_HEADER = "X-Content-SHA256"
-
-# Times the protocol can carry. Outside this range a time is a hub fault, and arithmetic on it
-# (expiry minus a margin, accepted_at minus 7 days) could overflow.
-_EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-_LATEST = datetime.datetime(9000, 1, 1, tzinfo=datetime.UTC)
 _MAX_COUNT = 2**53  # a size or count beyond what JSON numbers carry exactly
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-def format_time(moment: datetime.datetime) -> str:
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: str) -> datetime.datetime:
-    """A protocol time; ValueError for anything else (no zone, out of 2000–8999)."""
-    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"the time {text!r} has no time zone")
-    moment = moment.astimezone(datetime.UTC)
-    if not _EARLIEST <= moment < _LATEST:
-        raise ValueError(f"the time {text!r} lies outside 2000–8999")
-    return moment
-
-
-def idempotency_key(envelope: bytes, to: str, service_type: str) -> str:
-    """The key of one `send` of raw envelope bytes: the same envelope to the same office always
-    gets the same key, so a retried or re-driven send is recognised by the hub and never
-    delivered twice."""
-    digest = hashlib.sha256()
-    digest.update(f"careplan-link send v1\0{to}\0{service_type}\0".encode())
-    digest.update(envelope)
-    return digest.hexdigest()
-
-
-def unit_idempotency_key(bundle: Bundle) -> str:
-    """The key of a `send_bundle`: derived from the transmission unit, not from its envelope
-    (sealing is randomised). Sender and receiver (office and service type), ファイル連番 and
-    each file's name and SHA-256: the same unit sealed twice has the same key, so the hub
-    stores it once."""
-    digest = hashlib.sha256(b"careplan-link unit v1\0")
-    for part in (
-        bundle.sender.number,
-        bundle.sender.service_type or "",
-        bundle.receiver.number,
-        bundle.receiver.service_type or "",
-        bundle.serial,
-    ):
-        digest.update(part.encode() + b"\0")
-    for name in sorted(bundle.files):
-        digest.update(f"{name}\0{hashlib.sha256(bundle.files[name]).hexdigest()}\0".encode())
-    return digest.hexdigest()
 
 
 # -- field readers: each refuses what its schema does not allow ---------------------------------
@@ -189,7 +137,44 @@ def _texts(document: Mapping[str, Any], key: str, *, required: bool = True) -> t
     return tuple(values)
 
 
+def _sha256(document: Mapping[str, Any], key: str) -> str:
+    value = _text(document, key)
+    if not _SHA256_HEX.fullmatch(value):
+        raise ValueError(f"{key} is not 64 lower-case hex digits")
+    return value
+
+
 _READ_ERRORS = (KeyError, TypeError, ValueError, OverflowError)
+
+
+# -- requests: what the hub reads ---------------------------------------------------------------
+
+
+class BadDocument(ValueError):
+    """A request document the hub cannot read: `code` is the 400 code it answers with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+def request_document(body: bytes) -> Mapping[str, Any]:
+    """The JSON object of a request body (an empty body is `{}`)."""
+    try:
+        document = parse_json(body or b"{}")
+    except ValueError:
+        raise BadDocument("BAD_JSON", "the body is not JSON") from None
+    if not isinstance(document, dict):
+        raise BadDocument("BAD_JSON", "the body is not a JSON object")
+    return document
+
+
+def _required(document: Mapping[str, Any], name: str) -> str:
+    value = document.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadDocument("FIELD_MISSING", f"{name} is missing")
+    return value
 
 
 @attrs.frozen
@@ -202,6 +187,48 @@ class Login:
 
     def to_json(self) -> dict[str, str]:
         return {"office_no": self.office_no, "user_id": self.user_id, "password": self.password}
+
+
+def login_request(body: bytes) -> Login:
+    """`POST /v1/login` body."""
+    document = request_document(body)
+    return Login(
+        _required(document, "office_no"),
+        _required(document, "user_id"),
+        _required(document, "password"),
+    )
+
+
+def refresh_request(body: bytes) -> str:
+    """`POST /v1/token` body: the refresh token."""
+    return _required(request_document(body), "refresh_token")
+
+
+@attrs.frozen
+class Receipt:
+    """`POST /v1/messages/{id}/receipts` body: `downloaded`, `imported` or `rejected`, and the
+    reason codes of a rejection."""
+
+    receipt: str
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"receipt": self.receipt, "reasons": [*self.reasons]}
+
+
+def receipt_request(body: bytes) -> Receipt:
+    """The receipt body; an unknown receipt or reasons that are not strings are BadDocument."""
+    document = request_document(body)
+    receipt = _required(document, "receipt")
+    if receipt not in RECEIPTS:
+        raise BadDocument("BAD_RECEIPT", f"unknown receipt {receipt[:50]!r}")
+    reasons = document.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise BadDocument("BAD_REASONS", "reasons is a list of strings")
+    return Receipt(receipt, tuple(reasons))
+
+
+# -- answers: what the client reads -------------------------------------------------------------
 
 
 @attrs.frozen
@@ -287,9 +314,6 @@ class Message:
         """Decode a message document; HubProtocolError when it breaks the schema."""
         try:
             document = _object(document, "a message")
-            sha256 = _text(document, "sha256")
-            if not _SHA256_HEX.fullmatch(sha256):
-                raise ValueError("sha256 is not 64 lower-case hex digits")
             return cls(
                 id=_text(document, "id"),
                 sender=_text(document, "sender"),
@@ -298,7 +322,7 @@ class Message:
                 serial=_optional_text(document, "serial"),
                 unit_kind=_optional_text(document, "unit_kind"),
                 size=_count(document, "size"),
-                sha256=sha256,
+                sha256=_sha256(document, "sha256"),
                 status=MessageStatus(_text(document, "status")),
                 history=tuple(StatusChange.from_json(h) for h in _list(document, "history")),
                 accepted_at=_time(document, "accepted_at"),
@@ -332,6 +356,13 @@ class Page:
     next_cursor: str | None
     has_more: bool
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "messages": [m.to_json() for m in self.messages],
+            "next_cursor": self.next_cursor,
+            "has_more": self.has_more,
+        }
+
 
 @attrs.frozen
 class DirectoryEntry:
@@ -361,17 +392,119 @@ class DirectoryEntry:
             raise HubProtocolError(f"a directory entry cannot be read: {error!r}") from None
 
 
-# -- answers -----------------------------------------------------------------------------------
+def directory_document(
+    office_no: str, *, registered: bool, service_types: Sequence[str], certificates: Sequence[str]
+) -> dict[str, Any]:
+    """The directory entry the hub answers (certificates as PEM, newest first)."""
+    return {
+        "office_no": office_no,
+        "registered": registered,
+        "service_types": [*service_types],
+        "certificates": [*certificates],
+    }
+
+
+@attrs.frozen
+class AuditEntry:
+    """One entry of the hub's audit log: who did what, when, to which message.
+
+    Entries are numbered from 1 without gaps; `hash` is the SHA-256 of the previous entry's
+    hash and this entry's fields (`careplan_link.hub` computes and verifies the chain), so a
+    removed or altered entry breaks every hash after it."""
+
+    seq: int
+    at: datetime.datetime
+    office_no: str
+    """Who acted: an office number, or `operator` for the hub's administrator."""
+    action: str
+    """`login`, `send`, `list_inbox`, `download`, `receipt_imported`, `withdraw`, … (the list
+    is in docs/hub-protocol.md)."""
+    message_id: str | None = None
+    counterpart: str | None = None
+    """The other office: the receiver of a send, the sender of a downloaded message."""
+    envelope_sha256: str | None = None
+    detail: str = ""
+    previous_hash: str = ""
+    hash: str = ""
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> AuditEntry:
+        """Decode an audit entry; HubProtocolError when it breaks the schema."""
+        try:
+            document = _object(document, "an audit entry")
+            sha256 = _optional_text(document, "envelope_sha256")
+            if sha256 is not None and not _SHA256_HEX.fullmatch(sha256):
+                raise ValueError("envelope_sha256 is not 64 lower-case hex digits")
+            return cls(
+                seq=_count(document, "seq"),
+                at=_time(document, "at"),
+                office_no=_text(document, "office_no"),
+                action=_text(document, "action"),
+                message_id=_optional_text(document, "message_id"),
+                counterpart=_optional_text(document, "counterpart"),
+                envelope_sha256=sha256,
+                detail=_text(document, "detail"),
+                previous_hash=_text(document, "previous_hash"),
+                hash=_sha256(document, "hash"),
+            )
+        except _READ_ERRORS as error:
+            raise HubProtocolError(f"an audit entry cannot be read: {error!r}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": format_time(self.at),
+            "office_no": self.office_no,
+            "action": self.action,
+            "message_id": self.message_id,
+            "counterpart": self.counterpart,
+            "envelope_sha256": self.envelope_sha256,
+            "detail": self.detail,
+            "previous_hash": self.previous_hash,
+            "hash": self.hash,
+        }
+
+
+@attrs.frozen
+class AuditPage:
+    """One page of an office's audit entries (`GET /v1/audit`), oldest first."""
+
+    entries: tuple[AuditEntry, ...]
+    next_cursor: str | None
+    has_more: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entries": [e.to_json() for e in self.entries],
+            "next_cursor": self.next_cursor,
+            "has_more": self.has_more,
+        }
+
+
+@attrs.frozen
+class Health:
+    """`GET /v1/health`: the hub answers and its store is reachable."""
+
+    status: str
+    """`ok`."""
+    api_version: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"status": self.status, "api_version": self.api_version}
+
+
+class _Headers(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 class AnswerLike(Protocol):
-    """What the decoders read of an answer: an `httpx.Response` read in full, or the core's
-    `Answer` (read within its size limit and deadline)."""
+    """What the decoders read of an answer: an `httpx.Response` read in full, or the client
+    core's `Answer`. `headers.get` looks names up case-insensitively."""
 
     @property
     def status_code(self) -> int: ...
     @property
-    def headers(self) -> httpx.Headers: ...
+    def headers(self) -> _Headers: ...
     @property
     def content(self) -> bytes: ...
 
@@ -388,8 +521,11 @@ _ERRORS: dict[int, type[HubHTTPError]] = {
 }
 
 
-def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}).encode()
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def retry_after(answer: AnswerLike) -> float | None:
@@ -405,9 +541,9 @@ def retry_after(answer: AnswerLike) -> float | None:
 
 def http_error(answer: AnswerLike) -> HubHTTPError:
     """The error an HTTP error status stands for, with the hub's code and message."""
-    code, message = "HTTP_ERROR", httpx.codes.get_reason_phrase(answer.status_code)
+    code, message = "HTTP_ERROR", _reason_phrase(answer.status_code)
     try:
-        error = _parse_json(answer.content)["error"]
+        error = parse_json(answer.content)["error"]
         code, message = str(error["code"])[:200], str(error["message"])[:2000]
     except Exception:  # the body of an error may be anything (a proxy's HTML page)
         pass
@@ -420,25 +556,13 @@ def http_error(answer: AnswerLike) -> HubHTTPError:
     return error_object
 
 
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _parse_json(content: bytes) -> Any:
-    # NaN and Infinity are not JSON; a nesting too deep for the parser is a hostile answer.
-    try:
-        return json.loads(content, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise ValueError("the JSON document is nested too deeply") from None
-
-
 def read_document(answer: AnswerLike) -> dict[str, Any]:
     """The JSON document of a successful answer; raises the error an answer carries: an
     HTTP error status, or a business error in a 200 body."""
     if answer.status_code >= 400:
         raise http_error(answer)
     try:
-        document = _parse_json(answer.content)
+        document = parse_json(answer.content)
     except ValueError:  # also UnicodeDecodeError
         raise HubProtocolError(
             f"the hub answered {answer.status_code} without a JSON document"
@@ -491,6 +615,27 @@ def messages_of(document: Mapping[str, Any]) -> Page:
     return Page(messages, cursor, has_more)
 
 
+def decode_audit_page(answer: AnswerLike) -> AuditPage:
+    """The answer `{entries, next_cursor, has_more}` of `GET /v1/audit`."""
+    document = read_document(answer)
+    try:
+        entries = tuple(AuditEntry.from_json(e) for e in _list(document, "entries"))
+        cursor = _optional_text(document, "next_cursor")
+        has_more = _flag(document, "has_more")
+    except _READ_ERRORS as error:
+        raise HubProtocolError(f"an audit page cannot be read: {error!r}") from None
+    return AuditPage(entries, cursor, has_more)
+
+
+def decode_health(answer: AnswerLike) -> Health:
+    """The answer of `GET /v1/health`."""
+    document = read_document(answer)
+    try:
+        return Health(_text(document, "status"), _text(document, "api_version"))
+    except _READ_ERRORS as error:
+        raise HubProtocolError(f"the health answer cannot be read: {error!r}") from None
+
+
 def check_envelope_answer(answer: AnswerLike, sha256: str) -> HubProtocolError | None:
     """Why a 2xx answer to a download is not the hub's envelope answer, or None when it is.
 
@@ -502,7 +647,7 @@ def check_envelope_answer(answer: AnswerLike, sha256: str) -> HubProtocolError |
     """
     status = answer.status_code
     media_type = _media_type(answer)
-    if status == 200 and media_type == "application/json":
+    if status == 200 and media_type == JSON_MEDIA_TYPE:
         return None  # the hub's business error (withdrawn, expired): `decode_envelope` reads it
     expected = answer.headers.get(CONTENT_SHA256_HEADER)
     if status != 200:
@@ -513,7 +658,7 @@ def check_envelope_answer(answer: AnswerLike, sha256: str) -> HubProtocolError |
         problem = "an empty body"
     elif expected is None:
         problem = f"no {CONTENT_SHA256_HEADER} header"
-    elif expected.strip().lower() != sha256:
+    elif str(expected).strip().lower() != sha256:
         problem = "a body whose SHA-256 differs from the hub's: the envelope arrived altered"
     else:
         return None
@@ -525,7 +670,7 @@ def decode_envelope(answer: AnswerLike, sha256: str) -> bytes:
     (HTTP status, business error) or HubProtocolError for an answer that is not an envelope."""
     if answer.status_code >= 400:
         raise http_error(answer)
-    if answer.status_code == 200 and _media_type(answer) == "application/json":
+    if answer.status_code == 200 and _media_type(answer) == JSON_MEDIA_TYPE:
         read_document(answer)  # raises the business error it carries
         raise HubProtocolError("the hub answered a download with JSON, not an envelope")
     problem = check_envelope_answer(answer, sha256)
@@ -535,7 +680,7 @@ def decode_envelope(answer: AnswerLike, sha256: str) -> bytes:
 
 
 def _media_type(answer: AnswerLike) -> str:
-    media_type: str = answer.headers.get("Content-Type", "")
+    media_type = str(answer.headers.get("Content-Type", ""))
     return media_type.split(";")[0].strip().lower()
 
 
@@ -548,6 +693,7 @@ def listing_params(
     counterpart: str | None,
     idempotency: str | None = None,
 ) -> dict[str, str]:
+    """The query of `GET /v1/inbox` and `GET /v1/outbox`."""
     params = {"limit": str(limit)}
     if cursor is not None:
         params["cursor"] = cursor

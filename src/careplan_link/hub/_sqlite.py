@@ -1,0 +1,512 @@
+"""A hub's state in one SQLite file: survives restarts, safe with several threads.
+
+* WAL mode, `synchronous=FULL`: readers never wait for the writer, and a send the hub answered
+  is on disk (a power cut loses nothing it acknowledged).
+* One connection per thread; every state change is one `BEGIN IMMEDIATE` transaction (SQLite
+  then serialises writers; `busy_timeout` makes the others wait rather than fail), so the
+  store interface's guarantees hold without a lock of the hub's own. An in-memory database
+  (`":memory:"`) is one connection shared under a lock.
+* Versioned schema: `PRAGMA user_version` is the number of migrations applied; opening a
+  store applies the missing ones in one transaction, and refuses a file made by a newer hub.
+* `backup(path)` copies the live database with SQLite's online backup API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from ..errors import HubAdminError
+from ..protocol import AuditEntry, Message, MessageStatus, format_time, parse_time
+from ._audit import GENESIS, seal
+from ._store import AuditDraft, Listing, OfficeRecord, TokenRecord, message_id
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE offices (
+        office_no TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        service_types TEXT NOT NULL,
+        certificates TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        office_no TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX tokens_by_office ON tokens (office_no);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO counters VALUES ('message', 0);
+    CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        sender TEXT NOT NULL,
+        receiver TEXT NOT NULL,
+        accepted_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        request_digest TEXT NOT NULL,
+        document TEXT NOT NULL,
+        content BLOB,
+        UNIQUE (sender, idempotency_key)
+    );
+    CREATE INDEX inbox ON messages (receiver, accepted_at, id);
+    CREATE INDEX outbox ON messages (sender, accepted_at, id);
+    CREATE INDEX ordered ON messages (accepted_at, id);
+    CREATE INDEX holding ON messages (accepted_at, id) WHERE content IS NOT NULL;
+    CREATE TABLE rate_windows (
+        office_no TEXT NOT NULL,
+        window TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (office_no, window)
+    );
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        office_no TEXT NOT NULL,
+        action TEXT NOT NULL,
+        message_id TEXT,
+        counterpart TEXT,
+        envelope_sha256 TEXT,
+        detail TEXT NOT NULL,
+        previous_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_office ON audit (office_no, seq);
+    CREATE INDEX audit_by_counterpart ON audit (counterpart, seq);
+    CREATE TABLE audit_head (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    INSERT INTO audit_head VALUES (1, 0, '"""
+    + GENESIS
+    + """');
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+"""The schema version this hub writes (`PRAGMA user_version`)."""
+
+_AUDIT_COLUMNS = (
+    "seq, at, office_no, action, message_id, counterpart, envelope_sha256, detail, "
+    "previous_hash, hash"
+)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit first; a migration must be one transaction.
+    return [statement.strip() for statement in script.split(";") if statement.strip()]
+
+
+def _office(row: sqlite3.Row | tuple[object, ...]) -> OfficeRecord:
+    number, user_id, password_hash, service_types, certificates, disabled = row
+    return OfficeRecord(
+        office_no=str(number),
+        user_id=str(user_id),
+        password_hash=str(password_hash),
+        service_types=tuple(json.loads(str(service_types))),
+        certificates=tuple(json.loads(str(certificates))),
+        disabled=bool(disabled),
+    )
+
+
+def _message(document: object) -> Message:
+    return Message.from_json(json.loads(str(document)))
+
+
+def _audit_entry(row: tuple[object, ...]) -> AuditEntry:
+    seq, at, office_no, action, message, counterpart, sha256, detail, previous, hash_ = row
+    return AuditEntry(
+        seq=int(str(seq)),
+        at=parse_time(str(at)),
+        office_no=str(office_no),
+        action=str(action),
+        message_id=None if message is None else str(message),
+        counterpart=None if counterpart is None else str(counterpart),
+        envelope_sha256=None if sha256 is None else str(sha256),
+        detail=str(detail),
+        previous_hash=str(previous),
+        hash=str(hash_),
+    )
+
+
+class SqliteStore:
+    """A hub's state in SQLite: `SqliteStore("hub.sqlite")` (created, or reopened with its
+    state and migrated), or `SqliteStore()` in memory."""
+
+    def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._opened: list[sqlite3.Connection] = []
+        self._shared: sqlite3.Connection | None = None
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            self._shared = self._connect()
+        with self._connection() as db:
+            self._migrate(db)
+
+    # -- connections and transactions ----------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE … COMMIT
+            check_same_thread=False,  # close() may run on another thread
+        )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        with self._lock:
+            self._opened.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._shared is not None:
+            with self._lock:
+                yield self._shared
+            return
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+        yield db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise HubAdminError(
+                    f"{self.path} のスキーマ（版 {version}）はこの連携基盤より新しいものです。 / "
+                    f"The store {self.path} has schema version {version}; this hub knows up to "
+                    f"{SCHEMA_VERSION}: upgrade careplan-link."
+                )
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(_MIGRATIONS[number - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self._connection() as db:
+            return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def backup(self, target: str | Path) -> None:
+        """Copy the live database to `target` (SQLite's online backup API: writers go on)."""
+        destination = sqlite3.connect(str(target))
+        try:
+            with self._connection() as db:
+                db.backup(destination)
+        finally:
+            destination.close()
+
+    def clear(self) -> None:
+        """Delete every row (FakeHub.reset); the schema stays."""
+        with self._write() as db:
+            for table in ("offices", "tokens", "messages", "rate_windows", "audit"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("UPDATE counters SET value = 0")
+            db.execute("UPDATE audit_head SET seq = 0, hash = ?", (GENESIS,))
+
+    # -- offices --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _office_values(office: OfficeRecord) -> tuple[object, ...]:
+        return (
+            office.office_no,
+            office.user_id,
+            office.password_hash,
+            json.dumps([*office.service_types]),
+            json.dumps([*office.certificates]),
+            int(office.disabled),
+        )
+
+    def add_office(self, office: OfficeRecord, audit: AuditDraft) -> bool:
+        with self._write() as db:
+            inserted = db.execute(
+                "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                self._office_values(office),
+            ).rowcount
+            if inserted:
+                self._append(db, audit)
+            return bool(inserted)
+
+    def save_office(self, office: OfficeRecord, audit: AuditDraft | None = None) -> None:
+        with self._write() as db:
+            db.execute("INSERT OR REPLACE INTO offices VALUES (?, ?, ?, ?, ?, ?)",
+                       self._office_values(office))  # fmt: skip
+            if audit is not None:
+                self._append(db, audit)
+
+    def office(self, office_no: str) -> OfficeRecord | None:
+        with self._connection() as db:
+            row = db.execute("SELECT * FROM offices WHERE office_no = ?", (office_no,)).fetchone()
+        return None if row is None else _office(row)
+
+    def offices(self) -> list[OfficeRecord]:
+        with self._connection() as db:
+            rows = db.execute("SELECT * FROM offices ORDER BY office_no").fetchall()
+        return [_office(row) for row in rows]
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def add_tokens(self, tokens: Sequence[TokenRecord]) -> None:
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                [(t.token_hash, t.kind, t.office_no, format_time(t.expires_at)) for t in tokens],
+            )
+
+    def token(self, token_hash: str) -> TokenRecord | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT token_hash, kind, office_no, expires_at FROM tokens WHERE token_hash = ?",
+                (token_hash,),
+            ).fetchone()
+        return None if row is None else TokenRecord(row[0], row[1], row[2], parse_time(row[3]))
+
+    def take_token(self, token_hash: str) -> TokenRecord | None:
+        with self._write() as db:
+            row = db.execute(
+                "DELETE FROM tokens WHERE token_hash = ? "
+                "RETURNING token_hash, kind, office_no, expires_at",
+                (token_hash,),
+            ).fetchone()
+        return None if row is None else TokenRecord(row[0], row[1], row[2], parse_time(row[3]))
+
+    def revoke_tokens(self, office_no: str) -> int:
+        with self._write() as db:
+            return db.execute("DELETE FROM tokens WHERE office_no = ?", (office_no,)).rowcount
+
+    def drop_expired_tokens(self, now: datetime.datetime) -> int:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM tokens WHERE expires_at <= ?", (format_time(now),)
+            ).rowcount
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def add_message(
+        self, message: Message, content: bytes, key: str, digest: str, audit: AuditDraft
+    ) -> Message | None:
+        with self._write() as db:
+            taken = db.execute(
+                "SELECT 1 FROM messages WHERE sender = ? AND idempotency_key = ?",
+                (message.sender, key),
+            ).fetchone()
+            if taken is not None:
+                return None
+            (number,) = db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'message' RETURNING value"
+            ).fetchone()
+            message = attrs.evolve(message, id=message_id(int(number)))
+            db.execute(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message.id,
+                    message.sender,
+                    message.receiver,
+                    format_time(message.accepted_at),
+                    message.status.value,
+                    key,
+                    digest,
+                    json.dumps(message.to_json()),
+                    content,
+                ),
+            )
+            self._append(db, attrs.evolve(audit, message_id=message.id))
+            return message
+
+    def sent_with_key(self, sender: str, key: str) -> tuple[str, Message] | None:
+        with self._connection() as db:
+            row = db.execute(
+                "SELECT request_digest, document FROM messages "
+                "WHERE sender = ? AND idempotency_key = ?",
+                (sender, key),
+            ).fetchone()
+        return None if row is None else (str(row[0]), _message(row[1]))
+
+    def message(self, message_id: str) -> Message | None:
+        with self._connection() as db:
+            row = db.execute("SELECT document FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return None if row is None else _message(row[0])
+
+    def content(self, message_id: str) -> bytes | None:
+        with self._connection() as db:
+            row = db.execute("SELECT content FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def change_message(
+        self,
+        expected: MessageStatus,
+        message: Message,
+        *,
+        drop_content: bool = False,
+        audit: AuditDraft | None = None,
+    ) -> bool:
+        with self._write() as db:
+            changed = db.execute(
+                "UPDATE messages SET status = ?, document = ?, "
+                "content = CASE WHEN ? THEN NULL ELSE content END "
+                "WHERE id = ? AND status = ?",
+                (
+                    message.status.value,
+                    json.dumps(message.to_json()),
+                    int(drop_content),
+                    message.id,
+                    expected.value,
+                ),
+            ).rowcount
+            if changed and audit is not None:
+                self._append(db, audit)
+            return bool(changed)
+
+    def messages(self, listing: Listing) -> list[Message]:
+        clauses, values = [], []
+        for column, value in (
+            ("receiver", listing.receiver),
+            ("sender", listing.sender),
+            ("idempotency_key", listing.idempotency_key),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                values.append(value)
+        if listing.after is not None:
+            clauses.append("(accepted_at, id) > (?, ?)")
+            values += [format_time(listing.after[0]), listing.after[1]]
+        if listing.statuses is not None:
+            clauses.append(f"status IN ({', '.join('?' * len(listing.statuses))})")
+            values += sorted(listing.statuses)
+        if listing.since is not None:
+            clauses.append("accepted_at >= ?")
+            values.append(format_time(listing.since))
+        where = " AND ".join(clauses) or "1"
+        with self._connection() as db:
+            rows = db.execute(
+                f"SELECT document FROM messages WHERE {where} ORDER BY accepted_at, id LIMIT ?",
+                (*values, listing.limit + 1),
+            ).fetchall()
+        return [_message(row[0]) for row in rows]
+
+    def holding_content(self, cutoff: datetime.datetime, limit: int) -> list[Message]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT document FROM messages WHERE content IS NOT NULL AND accepted_at < ? "
+                "ORDER BY accepted_at, id LIMIT ?",
+                (format_time(cutoff), limit),
+            ).fetchall()
+        return [_message(row[0]) for row in rows]
+
+    def all_messages(self) -> list[Message]:
+        with self._connection() as db:
+            rows = db.execute("SELECT document FROM messages ORDER BY accepted_at, id").fetchall()
+        return [_message(row[0]) for row in rows]
+
+    # -- rate limits ----------------------------------------------------------------------------
+
+    def count_request(self, office_no: str, window: datetime.datetime) -> int:
+        with self._write() as db:
+            (count,) = db.execute(
+                "INSERT INTO rate_windows VALUES (?, ?, 1) ON CONFLICT (office_no, window) "
+                "DO UPDATE SET count = count + 1 RETURNING count",
+                (office_no, format_time(window)),
+            ).fetchone()
+        return int(count)
+
+    def drop_windows(self, before: datetime.datetime) -> int:
+        with self._write() as db:
+            return db.execute(
+                "DELETE FROM rate_windows WHERE window < ?", (format_time(before),)
+            ).rowcount
+
+    # -- audit ----------------------------------------------------------------------------------
+
+    def _append(self, db: sqlite3.Connection, draft: AuditDraft) -> AuditEntry:
+        """Append within the caller's transaction (BEGIN IMMEDIATE: no other writer)."""
+        seq, previous = db.execute("SELECT seq, hash FROM audit_head").fetchone()
+        entry = seal(draft, int(seq) + 1, str(previous))
+        db.execute(
+            f"INSERT INTO audit ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.seq,
+                format_time(entry.at),
+                entry.office_no,
+                entry.action,
+                entry.message_id,
+                entry.counterpart,
+                entry.envelope_sha256,
+                entry.detail,
+                entry.previous_hash,
+                entry.hash,
+            ),
+        )
+        db.execute("UPDATE audit_head SET seq = ?, hash = ?", (entry.seq, entry.hash))
+        return entry
+
+    def append_audit(self, draft: AuditDraft) -> AuditEntry:
+        with self._write() as db:
+            return self._append(db, draft)
+
+    def audit_entries(
+        self, office_no: str | None = None, *, after: int = 0, limit: int | None = None
+    ) -> list[AuditEntry]:
+        query = f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq > ?"
+        values: list[object] = [after]
+        if office_no is not None:
+            query += " AND (office_no = ? OR counterpart = ?)"
+            values += [office_no, office_no]
+        query += " ORDER BY seq"
+        if limit is not None:
+            query += " LIMIT ?"
+            values.append(limit)
+        with self._connection() as db:
+            rows = db.execute(query, values).fetchall()
+        return [_audit_entry(row) for row in rows]
+
+    def audit_head(self) -> tuple[int, str]:
+        with self._connection() as db:
+            seq, hash_ = db.execute("SELECT seq, hash FROM audit_head").fetchone()
+        return int(seq), str(hash_)
+
+    # -- the store itself -----------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._connection() as db:
+            db.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        """Close every connection this store opened (from any thread)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._shared = None
+        for db in opened:
+            db.close()
+        self._local = threading.local()

@@ -1,0 +1,156 @@
+"""careplan_link.protocol: the hub protocol, version 1, stated once. No I/O.
+
+Shared by both ends of the wire: the client builds its requests from the route table and reads
+every answer with this package's decoders; the hub routes by the same table, answers with the
+same documents and refuses with the codes in `ERROR_CODES`. An adapter for the official 2027
+API would replace this package (docs/hub-protocol.md, docs/hub-openapi.json).
+
+* `_routes`: the route table (`ROUTES`, `route`, `path`, `route_of`)
+* `_documents`: every request and answer document, one decoder each
+* `_status`: the message status table (`MessageStatus`, `TRANSITIONS`, `next_status`)
+* `_reasons`: the reason codes of a rejection receipt
+* `_codes`: the error codes of the hub, with their HTTP status
+* `_wire`: version, media types, header names, times, JSON, idempotency keys
+"""
+
+from __future__ import annotations
+
+from ._codes import ERROR_CODES, ErrorCode, error_body
+from ._documents import (
+    AnswerLike,
+    AuditEntry,
+    AuditPage,
+    BadDocument,
+    DirectoryEntry,
+    Health,
+    Login,
+    Message,
+    Page,
+    Receipt,
+    StatusChange,
+    Tokens,
+    check_envelope_answer,
+    decode_audit_page,
+    decode_envelope,
+    decode_health,
+    decode_message,
+    decode_office,
+    decode_page,
+    decode_tokens,
+    directory_document,
+    http_error,
+    listing_params,
+    login_request,
+    messages_of,
+    read_document,
+    receipt_request,
+    refresh_request,
+    request_document,
+    retry_after,
+)
+from ._reasons import (
+    ALREADY_IMPORTED,
+    ENVELOPE_REASONS,
+    ENVELOPE_UNREADABLE,
+    NOT_ADDRESSED_TO_US,
+    OLDER_THAN_IMPORTED,
+    PAYLOAD_INVALID,
+    REJECTION_REASONS,
+    SENDER_MISMATCH,
+    SENDER_NOT_SIGNER,
+    SIGNER_NOT_TRUSTED,
+    VALIDATION_FAILED,
+    ReasonText,
+)
+from ._routes import ROUTES, Route, path, route, route_of
+from ._status import (
+    NEVER_IMPORTED,
+    RECEIPTS,
+    TRANSITIONS,
+    InvalidTransition,
+    MessageStatus,
+    next_status,
+)
+from ._wire import (
+    API_VERSION,
+    CONTENT_SHA256_HEADER,
+    ENVELOPE_MEDIA_TYPE,
+    IDEMPOTENCY_HEADER,
+    JSON_MEDIA_TYPE,
+    UnitLike,
+    format_time,
+    idempotency_key,
+    parse_json,
+    parse_time,
+    unit_idempotency_key,
+)
+
+__all__ = [
+    "ALREADY_IMPORTED",
+    "API_VERSION",
+    "CONTENT_SHA256_HEADER",
+    "ENVELOPE_MEDIA_TYPE",
+    "ENVELOPE_REASONS",
+    "ENVELOPE_UNREADABLE",
+    "ERROR_CODES",
+    "IDEMPOTENCY_HEADER",
+    "JSON_MEDIA_TYPE",
+    "NEVER_IMPORTED",
+    "NOT_ADDRESSED_TO_US",
+    "OLDER_THAN_IMPORTED",
+    "PAYLOAD_INVALID",
+    "RECEIPTS",
+    "REJECTION_REASONS",
+    "ROUTES",
+    "SENDER_MISMATCH",
+    "SENDER_NOT_SIGNER",
+    "SIGNER_NOT_TRUSTED",
+    "TRANSITIONS",
+    "VALIDATION_FAILED",
+    "AnswerLike",
+    "AuditEntry",
+    "AuditPage",
+    "BadDocument",
+    "DirectoryEntry",
+    "ErrorCode",
+    "Health",
+    "InvalidTransition",
+    "Login",
+    "Message",
+    "MessageStatus",
+    "Page",
+    "ReasonText",
+    "Receipt",
+    "Route",
+    "StatusChange",
+    "Tokens",
+    "UnitLike",
+    "check_envelope_answer",
+    "decode_audit_page",
+    "decode_envelope",
+    "decode_health",
+    "decode_message",
+    "decode_office",
+    "decode_page",
+    "decode_tokens",
+    "directory_document",
+    "error_body",
+    "format_time",
+    "http_error",
+    "idempotency_key",
+    "listing_params",
+    "login_request",
+    "messages_of",
+    "next_status",
+    "parse_json",
+    "parse_time",
+    "path",
+    "read_document",
+    "receipt_request",
+    "refresh_request",
+    "request_document",
+    "retry_after",
+    "route",
+    "route_of",
+    "unit_idempotency_key",
+]
