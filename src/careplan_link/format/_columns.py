@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -12,33 +12,35 @@ __all__ = ["Columns"]
 
 
 class Columns:
-    """Column-wise access to a file's values, each fetched once, in C, when first asked for.
+    """Column-wise access to a file's values, all fetched at once, in C, when first asked for.
 
     Rules check each distinct value of a column once (a 第6表 repeats the same few values on
-    every line), so `distinct` is what they ask for first; the full list (`columns[attr]`) is
-    only needed to locate the records holding a bad value, and is fetched only then.
+    every line), so `distinct` is what they ask for first; the full column (`columns[attr]`)
+    locates the records holding a bad value. Rules ask about nearly every column, so all are
+    fetched in one pass (one tuple of every value per record, transposed) rather than one pass
+    over the records per column.
     """
 
     def __init__(self, file: CareplanFile) -> None:
         self._file = file
-        self._values: dict[str, list[Any]] = {}
+        self._values: dict[str, Sequence[Any]] | None = None
         self._distinct: dict[str, set[Any]] = {}
 
-    def __getitem__(self, attribute: str) -> list[Any]:
-        values = self._values.get(attribute)
+    def __getitem__(self, attribute: str) -> Sequence[Any]:
+        values = self._values
         if values is None:
-            values = self._values[attribute] = list(map(attrgetter(attribute), self._file.records))
-        return values
+            names = [column.attribute for column in self._file.layout.columns]
+            rows = map(attrgetter(*names), self._file.records)
+            # Every record has every column: the transposed tuples are all as long.
+            by_column = zip(*rows, strict=True) if self._file.records else [()] * len(names)
+            values = self._values = dict(zip(names, by_column, strict=True))
+        return values[attribute]
 
     def distinct(self, attribute: str) -> set[Any]:
         """The column's distinct values (values of one column are all of one type or None)."""
         distinct = self._distinct.get(attribute)
         if distinct is None:
-            values = self._values.get(attribute)
-            source = (
-                values if values is not None else map(attrgetter(attribute), self._file.records)
-            )
-            distinct = self._distinct[attribute] = set(source)
+            distinct = self._distinct[attribute] = set(self[attribute])
         return distinct
 
     def where(self, attribute: str, bad: Callable[[Any], bool]) -> list[int]:

@@ -23,7 +23,7 @@ import io
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn, Union
 
@@ -256,6 +256,9 @@ class _Lines:
         self._read_size = max(1, min(_CHUNK_SIZE, max_record // 2))
         self.encoding = "cp932"
         self.saw_bad_characters = False
+        self.plain = True
+        """MS932 without bad characters so far: rows need no character check (one flag for the
+        reader to test per row)."""
         self._pending = b""
         self._started = False
         self._at_end = False
@@ -279,7 +282,13 @@ class _Lines:
     # -- lines -------------------------------------------------------------------------------
 
     def lines(self) -> Iterator[str]:
-        """The lines from where reading stands (a new generator after a refused record)."""
+        """The lines from where reading stands (a new iterator after a refused record)."""
+        # The chunks' lines are chained in C: a Python generator resumed per line would cost
+        # about as much as splitting it. The next chunk is read once the csv reader has taken
+        # every line of the previous one, as the accounting of open records needs.
+        return itertools.chain.from_iterable(self._chunk_lines())
+
+    def _chunk_lines(self) -> Iterator[io.StringIO]:
         while True:
             data = self._next_chunk()
             if data is None:
@@ -289,7 +298,7 @@ class _Lines:
                 if not self._chunk_is_plain:
                     self.ambiguous.append((len(self.texts), text, data))
                 self.texts.append(text)
-            yield from io.StringIO(text, newline="")
+            yield io.StringIO(text, newline="")
 
     def _next_chunk(self) -> bytes | None:
         # Every line of the previous chunk has been read by now: is a record still open?
@@ -334,6 +343,7 @@ class _Lines:
             if self._pending.startswith(_BOM):
                 self._pending = self._pending[len(_BOM) :]
                 self.encoding = "utf-8"
+                self.plain = False
                 self._notes.append(_note_bom(self._file))
         while True:
             chunk = self._stream.read(self._read_size)
@@ -453,6 +463,7 @@ class _Lines:
                 return text
         if not self.saw_bad_characters and _ms932.has_bad_characters(text):
             self.saw_bad_characters = True
+            self.plain = False
             if self.encoding == "cp932" and _is_utf8(data):
                 raise FormatError(
                     [
@@ -567,7 +578,11 @@ class _Reader:
         record_no = 0
         seen_data = False
         plan: _RowPlan | None = None
+        width = 0
+        # Replaced by the layout's builder once the first row gives the layout.
+        fast_build: Callable[[list[Any]], Record] = _no_builder
         keep_lines = self.keep_lines
+        record_lines = self.record_lines
         keep_partial = self.keep_partial
         numbers = self.numbers
         typed_texts = self.typed_texts
@@ -618,8 +633,19 @@ class _Reader:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
                 plan = _RowPlan(self.layout, typed_texts if self.check_form else None)
+                width, fast_build = plan.width, plan.fast_build
             record_no += 1
-            record = plan.build(row, self, record_no, line)
+            record: Record | None
+            # The common case inline (a method call per row costs as much as a column): a row
+            # of the layout's width, characters already known good, typed by the compiled
+            # builder; anything else goes through `_RowPlan.build`, which reports it.
+            if len(row) == width and lines.plain:
+                try:
+                    record = fast_build(row)
+                except ValueError:
+                    record = plan.explicit_build(row, self, record_no, line, set())
+            else:
+                record = plan.build(row, self, record_no, line)
             if typed_texts and self.typed_at is None:
                 self.typed_at = (record_no, line)
             if record is None:
@@ -630,7 +656,7 @@ class _Reader:
             if keep_partial:
                 numbers.append(record_no)
             if keep_lines:
-                self.record_lines.append(line)
+                record_lines.append(line)
             yield record
 
     def partial(self, row: list[Any], holes: set[int], record: int, line: int) -> Record | None:
@@ -832,6 +858,10 @@ def _has_day_columns(row: list[str]) -> bool:
     return False
 
 
+def _no_builder(row: list[Any]) -> Record:
+    raise AssertionError("no row is typed before the layout is known")
+
+
 class _RowPlan:
     """How to type the rows of one layout: which columns convert, with per-column caches."""
 
@@ -859,13 +889,13 @@ class _RowPlan:
             holes: set[int] = set()
             self._check_characters(row, reader, record, line, holes)
             if holes:
-                return self._explicit_build(row, reader, record, line, holes)
+                return self.explicit_build(row, reader, record, line, holes)
         try:
             return self.fast_build(row)
         except ValueError:
-            return self._explicit_build(row, reader, record, line, set())
+            return self.explicit_build(row, reader, record, line, set())
 
-    def _explicit_build(
+    def explicit_build(
         self, row: list[Any], reader: _Reader, record: int, line: int, holes: set[int]
     ) -> Record | None:
         """Type the row column by column, reporting every item that cannot be typed."""

@@ -19,10 +19,13 @@ The formatter is the mirror image: `",".join((r.a, c1[r.b], ...))` with caches o
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from decimal import Decimal
 from types import CodeType
 from typing import Any
+
+import attrs
 
 from . import _ms932
 from ._convert import TYPED_KINDS, format_value, parse_value
@@ -67,10 +70,31 @@ class _ParseCache(dict[str, Any]):
         return value
 
 
+class _IntegerCache(_ParseCache):
+    """`_ParseCache` of an integer column, where files whose amounts all differ miss on every
+    row: a plain run of ASCII digits is converted here, in one call."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> Any:
+        # isascii() and isdigit() together are exactly [0-9]+; anything else (a sign, an
+        # error) takes the general path, which knows the rules.
+        if not (text.isascii() and text.isdigit()):
+            return super().__missing__(text)
+        value = int(text)
+        departures = self.departures
+        # Digits are canonical unless they have a leading zero (007 for 7).
+        if departures is not None and not departures and text[0] == "0" and len(text) > 1:
+            departures.append((self.index, text))
+        if len(self) < _CACHE_LIMIT:
+            self[text] = value
+        return value
+
+
 def saw_special_characters(line: Callable[[Any], str]) -> bool:
     """Whether a formatter met text that plain cp932 encoding would get wrong."""
     defaults = line.__defaults__ or ()
-    return any(isinstance(d, _FormatCache) and d.saw_special_characters for d in defaults)
+    return any(isinstance(d, _FormatCache) and d.saw_special_characters() for d in defaults)
 
 
 def quote(text: str) -> str:
@@ -95,27 +119,43 @@ class _FormatCache(dict[Any, str]):
     str, date, time and the special values.
     """
 
-    __slots__ = ("column", "quote_always", "saw_special_characters")
+    __slots__ = ("kind", "quote_always", "special", "store", "text_kind", "unchecked")
 
     def __init__(self, column: Column, quote_always: bool) -> None:
         super().__init__({None: ""})
-        self.column = column
+        self.kind = column.kind
         self.quote_always = quote_always
-        self.saw_special_characters = False
+        # Decided once: a Kind's hash is a Python call, too dear for every miss.
+        self.store = column.kind not in _UNCACHED
+        self.text_kind = column.kind not in TYPED_KINDS
+        self.special = False
+        self.unchecked: list[str] = []
 
     def __missing__(self, value: Any) -> str:
-        text = format_value(self.column.kind, value)
-        # Each distinct text is looked at once here, so the writer need not scan the whole
-        # output for characters that are not writable or that Windows encodes differently.
-        if not self.saw_special_characters and _ms932.has_special_characters(text):
-            self.saw_special_characters = True
+        # Files whose texts all differ miss on every row: a str in a column of text is its own
+        # text, without the general path's type dispatch.
+        text = value if type(value) is str and self.text_kind else format_value(self.kind, value)
+        # Each distinct text is looked at once, so the writer need not scan the whole output
+        # for characters that are not writable or that Windows encodes differently. None is
+        # ASCII (isascii() needs no scan); the others are scanned together when asked, one
+        # regular-expression search for all of them rather than one per text.
+        if not text.isascii():
+            self.unchecked.append(text)
         if text and (self.quote_always or needs_quotes(text)):
-            text = quote(text)
+            text = '"' + text.replace('"', '""') + '"'
         # No size limit: the cache lives for one write call and holds the texts the output
         # holds anyway; a limit would send every new 被保険者番号 past it down the slow path.
-        if self.column.kind not in _UNCACHED:
+        if self.store:
             self[value] = text
         return text
+
+    def saw_special_characters(self) -> bool:
+        """Whether a text formatted so far holds a character plain cp932 encoding gets wrong."""
+        if self.unchecked:
+            # A character class matches character by character: joining creates no match.
+            self.special = self.special or _ms932.has_special_characters("".join(self.unchecked))
+            self.unchecked.clear()
+        return self.special
 
 
 def row_builder(
@@ -128,17 +168,65 @@ def row_builder(
     in memory after it); the code is compiled once per layout. With a `departures` list, the
     first typed text that is not canonical is appended to it (see `_ParseCache`).
     """
-    namespace: dict[str, Any] = {"record_type": layout.record_type}
+    record_type = layout.record_type
+    namespace: dict[str, Any] = {"record_type": record_type, "new": object.__new__}
+    direct = _sets_slots_directly(layout)
     for index, column in enumerate(layout.columns):
         if column.kind in TYPED_KINDS:
-            namespace[f"c{index}"] = _ParseCache(column.kind, index, departures)
-    exec(_builder_code(layout), namespace)
+            cache = _IntegerCache if column.kind is Kind.INTEGER else _ParseCache
+            namespace[f"c{index}"] = cache(column.kind, index, departures)
+        if direct:
+            namespace[f"s{index}"] = getattr(record_type, column.attribute).__set__
+    exec(_builder_code(layout, direct), namespace)
     build: Callable[[list[str]], Record] = namespace["make"]()
     return build
 
 
+def _sets_slots_directly(layout: Layout) -> bool:
+    """Whether the builder may fill a record's slots itself instead of calling `__init__`.
+
+    A frozen attrs `__init__` sets each field through `object.__setattr__`, a generic lookup per
+    field that costs as much as reading the item; the slot's own descriptor sets it directly.
+    That is the same record only when `__init__` does nothing else: no validator, converter,
+    hook or cached hash, every field a slot and set from its own argument (checked, not
+    assumed; the builder gives every field, so defaults play no part).
+    """
+    # Layouts compare without their record type: the type is part of the key.
+    attributes = tuple(column.attribute for column in layout.columns)
+    record_type: Any = layout.record_type
+    return _fills_slots(record_type, attributes)
+
+
 @functools.cache
-def _builder_code(layout: Layout) -> CodeType:
+def _fills_slots(record_type: Any, attributes: tuple[str, ...]) -> bool:
+    if not attrs.has(record_type) or "__slots__" not in record_type.__dict__:
+        return False
+    if any(
+        hasattr(record_type, hook)
+        for hook in ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init_subclass__")
+    ):
+        return False
+    fields = attrs.fields(record_type)
+    # A cached hash (or anything else `__init__` would fill) is a slot that is no field.
+    if set(record_type.__dict__["__slots__"]) - {"__weakref__"} != {field.name for field in fields}:
+        return False
+    if tuple(field.name for field in fields) != attributes:
+        return False
+    for field in fields:
+        descriptor = record_type.__dict__.get(field.name)
+        if (
+            field.validator is not None
+            or field.converter is not None
+            or not field.init
+            or field.alias != field.name
+            or not isinstance(descriptor, types.MemberDescriptorType)
+        ):
+            return False
+    return True
+
+
+@functools.cache
+def _builder_code(layout: Layout, direct: bool) -> CodeType:
     args = []
     for index, column in enumerate(layout.columns):
         if column.kind is Kind.CSV_VERSION:
@@ -147,16 +235,19 @@ def _builder_code(layout: Layout) -> CodeType:
             args.append(f"c{index}[r[{index}]]")
         else:
             args.append(f"r[{index}] or None")
-    # Caches are bound as default arguments: local lookups are faster than global ones.
-    names = ["record_type"] + [
-        f"c{i}" for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS
-    ]
+    typed = [f"c{i}" for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS]
+    # Caches and setters are bound as default arguments: local lookups beat global ones.
+    if direct:
+        names = ["record_type", "new", *typed] + [f"s{i}" for i in range(len(args))]
+        body = "  o = new(record_type)\n" + "".join(
+            f"  s{i}(o, {arg})\n" for i, arg in enumerate(args)
+        )
+        body += "  return o\n"
+    else:
+        names = ["record_type", *typed]
+        body = "  return record_type(" + ", ".join(args) + ")\n"
     defaults = ", ".join(f"{n}={n}" for n in names)
-    source = (
-        f"def make():\n def build(r, {defaults}):\n  return record_type("
-        + ", ".join(args)
-        + ")\n return build\n"
-    )
+    source = f"def make():\n def build(r, {defaults}):\n{body} return build\n"
     return compile(source, f"<row builder {layout.id} {layout.csv_version}>", "exec")
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from itertools import compress, repeat
-from operator import attrgetter, ne
+from operator import attrgetter, itemgetter, ne
 from typing import Any, Final, NamedTuple
 
 import attrs
@@ -180,7 +180,7 @@ def count_lines(
     # dict construction); Python loops only over the few distinct keys and odd records. The
     # month (one per file, V08) joins the key only when there are several: hashing a YearMonth
     # is a Python call.
-    months = set(map(_MONTH, records))
+    months = _distinct(list(map(_MONTH, records)))
     (month,) = months if len(months) == 1 else (None,)
     items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
     getter = attrgetter("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
@@ -217,10 +217,20 @@ def count_lines(
             full_key=full,
             first_positions=first,
             times=times[full],
-            days=frozenset(flagged.get(full, ())),
+            days=frozenset(flagged[full]) if full in flagged else _NO_DAYS,
             units=frozenset(units[full]),
         )
     return users
+
+
+def _distinct(values: list[Any]) -> set[Any]:
+    """The distinct values of a column, hashing each distinct object once.
+
+    A read file's months are a few shared objects (the reader caches them per text), and a
+    YearMonth hashes in Python: telling objects apart by identity first (in C) leaves a handful
+    to hash instead of one per record.
+    """
+    return set(dict(zip(map(id, values), values, strict=True)).values())
 
 
 class _Positions(dict[tuple[Any, ...], int]):
@@ -235,6 +245,7 @@ class _Positions(dict[tuple[Any, ...], int]):
         return position
 
 
+_NO_DAYS: frozenset[int] = frozenset()
 _MONTH = attrgetter("target_month")
 _SERVICE_COUNT = attrgetter("service_count")
 _UNITS = attrgetter("units")
@@ -705,7 +716,7 @@ def _detail(
         tais_code=tais,
         equipment_notification_code=notification,
         over_30_days=over_30,
-        provider_name=group.first.provider_name,
+        provider_name=group.records[group.first_positions[group.full_key]].provider_name,
         units=base,
         discount_rate=rate,
         discounted_units=discounted,
@@ -846,9 +857,11 @@ def _grand_total(lines: Sequence[_Row]) -> _Row:
     # exactly one row each (a block's carrier, or a line outside the limit).
     details = [row for row in lines if not is_subtotal(row.service_code)]
     sums = {"managed_units": figure_sum([row.managed_units for row in details])}
-    for no in TOTALLED[1:]:
-        name = _FIGURES[no]
-        sums[name] = figure_sum([getattr(row, name) for row in lines])
+    # Each row's figures are read from its __dict__ at once (a getattr per figure and row
+    # would cost more than the sums).
+    figures = [row.__dict__ for row in lines]
+    for name in _TOTALLED_NAMES:
+        sums[name] = figure_sum(map(itemgetter(name), figures))
     return _Row(
         provider_office_no=GRAND_TOTAL_OFFICE,
         service_code=GRAND_TOTAL_SERVICE_CODE,
@@ -858,3 +871,6 @@ def _grand_total(lines: Sequence[_Row]) -> _Row:
         reasons=tuple(dict.fromkeys(r for line in lines for r in line.reasons)),
         **sums,
     )
+
+
+_TOTALLED_NAMES = tuple(_FIGURES[no] for no in TOTALLED[1:])

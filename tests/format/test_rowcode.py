@@ -1,0 +1,96 @@
+"""The compiled row builders and formatters of `_rowcode`: same records as the constructors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from careplan_link.format import LAYOUTS
+from careplan_link.format._layout import Kind, Layout
+from careplan_link.format._rowcode import _sets_slots_directly, row_builder, row_formatter
+
+
+def _sample_row(layout: Layout) -> list[str]:
+    """A valid row: the CSVバージョン, a typed value in every typed column, text elsewhere."""
+    samples = {
+        Kind.INTEGER: "0120",  # not canonical, but an integer (leading zeros are read)
+        Kind.DECIMAL: "11.40",
+        Kind.YYYYMMDD: "20250401",
+        Kind.YYYYMM: "202504",
+        Kind.HHMM: "0930",
+    }
+    row = []
+    for column in layout.columns:
+        if column.kind is Kind.CSV_VERSION:
+            row.append(layout.csv_version)
+        else:
+            row.append(samples.get(column.kind, f"t{column.no}"))
+    return row
+
+
+@pytest.mark.parametrize("key", sorted(LAYOUTS), ids=lambda key: f"{key[0]}-{key[1]}")
+def test_builder_makes_the_record_the_constructor_makes(key: tuple[str, str]) -> None:
+    layout = LAYOUTS[key]
+    assert _sets_slots_directly(layout)  # every generated record type qualifies
+    row = _sample_row(layout)
+    built = row_builder(layout)(list(row))
+    empty = row_builder(layout)(["" if i else row[0] for i in range(len(row))])
+    values = [getattr(built, column.attribute) for column in layout.columns]
+    assert type(built) is layout.record_type
+    assert built == layout.record_type(*values)
+    assert hash(built) == hash(layout.record_type(*values))
+    assert all(getattr(empty, c.attribute) is None for c in layout.columns[1:])
+    # Written back, the row is the sample (integers canonical: 0120 → 120).
+    line = row_formatter(layout, frozenset({Kind.FREE_TEXT}))(built)
+    assert line.count(",") == len(layout.columns) - 1
+
+
+def test_integer_cache_notes_a_leading_zero_and_reads_signs() -> None:
+    layout = LAYOUTS[("table6_plan", "202407")]
+    departures: list[tuple[int, str]] = []
+    build: Any = row_builder(layout, departures)
+    row = ["120" if text == "0120" else text for text in _sample_row(layout)]
+    units = next(i for i, c in enumerate(layout.columns) if c.attribute == "units")
+    row[units] = "-5"
+    assert build(list(row)).units == -5
+    assert departures == []
+    row[units] = "007"
+    assert build(list(row)).units == 7
+    assert departures == [(units, "007")]
+    row[units] = "７"  # a full-width digit is no integer of the standard
+    with pytest.raises(ValueError):
+        build(list(row))
+
+
+def _layout_with(record_type: type) -> Layout:
+    layout = LAYOUTS[("table6_actual_delete", "202407")]
+    return attrs.evolve(layout, record_type=record_type)
+
+
+def test_record_types_with_init_logic_are_built_by_their_constructor() -> None:
+    base: Any = LAYOUTS[("table6_actual_delete", "202407")].record_type
+    fields = {f.name: attrs.field() for f in attrs.fields(base)}
+    validated = dict(fields, csv_version=attrs.field(validator=attrs.validators.instance_of(str)))
+    converted = dict(fields, csv_version=attrs.field(converter=str))
+    kinds = {
+        "validator": attrs.make_class("Validated", validated, frozen=True),
+        "converter": attrs.make_class("Converted", converted, frozen=True),
+        "cached hash": attrs.make_class("Cached", fields, frozen=True, cache_hash=True),
+        "no slots": attrs.make_class("Plain", fields, frozen=True, slots=False),
+    }
+    for name, record_type in kinds.items():
+        layout = _layout_with(record_type)
+        assert not _sets_slots_directly(layout), name
+        row = _sample_row(layout)
+        built = row_builder(layout)(row)
+        assert built == record_type(*[getattr(built, f.name) for f in attrs.fields(record_type)])
+
+    class Hooked(base):  # type: ignore[misc]
+        __slots__ = ()
+
+        def __attrs_post_init__(self) -> None:
+            raise AssertionError("called")
+
+    assert not _sets_slots_directly(_layout_with(Hooked))
