@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from careplan_link.client import Client
-from careplan_link.hub import GENESIS, MemoryStore, SqliteStore, verify_chain
+from careplan_link.hub import GENESIS, HubStore, MemoryStore, SqliteStore, verify_chain
 from careplan_link.testing import FakeHub
 
 from .helpers import CARE, PROVIDER, Rig
@@ -29,8 +29,8 @@ def _exchange(rig: Rig) -> tuple[dict[str, object], dict[str, object]]:
     return kept, pulled
 
 
-def test_every_action_is_recorded_with_who_what_and_the_envelope_hash() -> None:
-    rig = Rig(MemoryStore())
+def test_every_action_is_recorded_with_who_what_and_the_envelope_hash(store: HubStore) -> None:
+    rig = Rig(store)
     kept, pulled = _exchange(rig)
     entries = rig.store.audit_entries()
     actions = [(e.office_no, e.action, e.message_id) for e in entries]

@@ -18,6 +18,7 @@ from careplan_link.hub import (
     Admin,
     HubRequest,
     HubResponse,
+    HubStore,
     MemoryStore,
     SqliteStore,
     open_store,
@@ -237,8 +238,8 @@ def test_a_wrong_password_or_user_is_refused_and_audited(rig: Rig) -> None:
     assert rig.store.audit_entries()[-1].action == "login_failed"
 
 
-def test_a_disabled_office_has_its_tokens_refused_and_cannot_log_in() -> None:
-    rig = Rig(MemoryStore())
+def test_a_disabled_office_has_its_tokens_refused_and_cannot_log_in(store: HubStore) -> None:
+    rig = Rig(store)
     token = rig.login()
     refresh = json.loads(
         rig.request(
@@ -267,8 +268,8 @@ def test_a_disabled_office_has_its_tokens_refused_and_cannot_log_in() -> None:
     assert rig.login()
 
 
-def test_a_password_reset_revokes_tokens_and_the_old_password() -> None:
-    rig = Rig(MemoryStore())
+def test_a_password_reset_revokes_tokens_and_the_old_password(store: HubStore) -> None:
+    rig = Rig(store)
     token = rig.login()
     new = rig.admin.reset_password(CARE)
     assert len(new) >= 16 and new != PASSWORD
@@ -279,8 +280,8 @@ def test_a_password_reset_revokes_tokens_and_the_old_password() -> None:
     assert rig.request("POST", "/v1/login", body=body).status == 200
 
 
-def test_admin_refuses_what_it_cannot_do() -> None:
-    rig = Rig(MemoryStore())
+def test_admin_refuses_what_it_cannot_do(store: HubStore) -> None:
+    rig = Rig(store)
     with pytest.raises(HubAdminError, match="already registered"):
         rig.admin.add_office(CARE, [], "u", [rig.care.certificate])
     with pytest.raises(HubAdminError, match="not registered"):
@@ -294,8 +295,8 @@ def test_admin_refuses_what_it_cannot_do() -> None:
     assert [o.office_no for o in rig.admin.list_offices()] == [CARE, PROVIDER, "1399999999"]
 
 
-def test_certificate_rotation_keeps_both_then_the_new_one() -> None:
-    rig = Rig(MemoryStore())
+def test_certificate_rotation_keeps_both_then_the_new_one(store: HubStore) -> None:
+    rig = Rig(store)
     renewed = pki().office(CARE)  # a new key and certificate for the same office
     rig.admin.add_certificate(CARE, renewed.certificate)
     (care,) = [o for o in rig.admin.list_offices() if o.office_no == CARE]
@@ -305,10 +306,10 @@ def test_certificate_rotation_keeps_both_then_the_new_one() -> None:
     assert care.certificates == (renewed.certificate,)
 
 
-def test_a_client_certificate_must_be_the_logged_in_offices() -> None:
+def test_a_client_certificate_must_be_the_logged_in_offices(store: HubStore) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    rig = Rig(MemoryStore())
+    rig = Rig(store)
     own = rig.care.certificate.public_bytes(Encoding.DER)
     other = rig.provider.certificate.public_bytes(Encoding.DER)
     token = rig.login(certificate=own)
@@ -323,8 +324,8 @@ def test_a_client_certificate_must_be_the_logged_in_offices() -> None:
 # -- limits ---------------------------------------------------------------------------------
 
 
-def test_the_rate_limit_is_per_office_and_per_window() -> None:
-    rig = Rig(MemoryStore(), rate_limit=3)
+def test_the_rate_limit_is_per_office_and_per_window(store: HubStore) -> None:
+    rig = Rig(store, rate_limit=3)
     care, provider = rig.login(), rig.login(PROVIDER)
     for _ in range(3):
         assert rig.request("GET", "/v1/inbox", token=care).status == 200
@@ -353,8 +354,8 @@ def test_bodies_over_the_limits_are_refused_before_they_are_read() -> None:
 # -- retention, stores ------------------------------------------------------------------------
 
 
-def test_purge_expires_what_outlived_retention() -> None:
-    rig = Rig(MemoryStore(), retention=datetime.timedelta(days=1))
+def test_purge_expires_what_outlived_retention(store: HubStore) -> None:
+    rig = Rig(store, retention=datetime.timedelta(days=1))
     token = rig.login()
     old = rig.send(token, b"old", "k1")
     rig.clock.advance(datetime.timedelta(hours=20))

@@ -5,9 +5,13 @@
     careplan-link hub office add 1370100012 --store URL --certificate office.pem --service-type 43
     careplan-link hub audit export --store URL --format csv > audit.csv
 
+    careplan-link hub migrate --store postgresql://careplan@db/hub
+    careplan-link hub serve --store postgresql://careplan@db/hub --no-migrate --workers 4 …
+
 The administration commands work on the store directly (the server may be running: SQLite
-serialises the writers). Passwords are printed once, when generated, or read from stdin
-(`--password-stdin`); never taken from the command line, where other users could read them.
+serialises the writers, PostgreSQL keeps each change one transaction). Passwords are printed
+once, when generated, or read from stdin (`--password-stdin`); never taken from the command
+line, where other users could read them.
 Every failure is one line in English and Japanese, never a traceback.
 """
 
@@ -18,6 +22,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -43,7 +48,10 @@ DEMO_OFFICES = (
 """The offices `hub serve --seed` registers."""
 
 
-_HUB_EXTRA = frozenset({"starlette", "uvicorn", "anyio", "h11"})
+_HUB_EXTRA = frozenset({"starlette", "uvicorn", "anyio", "h11", "psycopg", "psycopg_pool"})
+
+_WORKER_ENVIRONMENT = "CAREPLAN_LINK_HUB_WORKER"
+"""How `serve --workers N` hands its settings to the worker processes uvicorn spawns."""
 
 
 class _Refused(Exception):
@@ -99,8 +107,25 @@ def add_hub_commands(commands: Any) -> None:
         "--purge-every", type=float, default=3600.0, metavar="SECONDS",
         help="how often expired messages and tokens are purged (3600)",
     )  # fmt: skip
+    serve.add_argument(
+        "--rate-limit", type=int, default=None, metavar="N",
+        help="requests per office per minute before 429 (1200; 0: no limit)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="hub processes sharing the listening socket (1); more than one needs a shared "
+        "store (postgresql://… or sqlite:///…)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--no-migrate", action="store_true",
+        help="do not migrate a PostgreSQL schema at start (run `hub migrate` first)",
+    )  # fmt: skip
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     serve.set_defaults(run=_run(_serve))
+
+    migrate = sub.add_parser("migrate", help="bring the store's schema up to this version")
+    _store_option(migrate)
+    migrate.set_defaults(run=_run(_migrate))
 
     office = sub.add_parser("office", help="register and manage offices")
     office_sub = office.add_subparsers(title="office commands")
@@ -172,7 +197,8 @@ def add_hub_commands(commands: Any) -> None:
 def _store_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     parser.add_argument(
         "--store", required=default is None, default=default, metavar="URL",
-        help="sqlite:///path/hub.sqlite or memory:" + (f" ({default})" if default else ""),
+        help="postgresql://user@host/db, sqlite:///path/hub.sqlite or memory:"
+        + (f" ({default})" if default else ""),
     )  # fmt: skip
 
 
@@ -237,7 +263,7 @@ def _is_loopback(host: str) -> bool:
 def _serve(args: argparse.Namespace) -> int:
     from . import Admin, Hub, open_store
     from ._asgi import DEFAULT_MAX_BODY, build_app
-    from ._server import bind, every, json_log_handler, serve_forever
+    from ._server import bind, every, json_log_handler, serve_forever, serve_workers
     from ._tls import TLSFiles
 
     loopback = _is_loopback(args.host)
@@ -267,20 +293,31 @@ def _serve(args: argparse.Namespace) -> int:
             "--test-controls is served on a loopback address only",
             "--test-controls はループバックアドレスでのみ使えます",
         )
+    if args.workers < 1:
+        raise _Refused("--workers is at least 1", "--workers は 1 以上です")
+    if args.rate_limit is not None and args.rate_limit < 0:
+        raise _Refused("--rate-limit is 0 or more", "--rate-limit は 0 以上です")
+    if args.workers > 1 and (args.test_controls or args.store.split(":")[0] == "memory"):
+        raise _Refused(
+            "--workers above 1 needs a shared store (postgresql://… or sqlite:///…) and no "
+            "--test-controls: each worker is its own process",
+            "--workers を 2 以上にするには共有ストア（postgresql://… か sqlite:///…）が必要です"
+            "（--test-controls は使えません）",
+        )
 
     _log_to_stderr(json_log_handler, args.log_level)
-    store = open_store(args.store)
+    store = open_store(args.store, migrate=not args.no_migrate)
     if args.test_controls:
         from ..testing import FakeHub
 
         fake = FakeHub(store=store)
         # The same rules on the FakeHub's virtual clock: purging follows the clock the test
         # controls move, not the wall clock.
-        hub = Hub(store, clock=fake.clock.now)
+        hub = Hub(store, clock=fake.clock.now, settings=_settings(args.rate_limit))
         handle: Callable[[Any], Any] = fake.handle
         controls: Any = fake
     else:
-        hub = Hub(store)
+        hub = Hub(store, settings=_settings(args.rate_limit))
         handle, controls = hub.handle, None
 
     tls: TLSFiles | None = None
@@ -292,12 +329,17 @@ def _serve(args: argparse.Namespace) -> int:
         if args.seed_tls:
             tls = seeded_tls
 
-    app = build_app(
-        handle,
-        max_body=args.max_body or DEFAULT_MAX_BODY,
-        controls=controls,
-        background=[every(args.purge_every, hub.purge, "purge")],
-    )
+    if args.workers > 1:
+        store.close()  # the workers open their own (the seeding is written)
+        app: Any = None
+    else:
+        app = build_app(
+            handle,
+            max_body=args.max_body or DEFAULT_MAX_BODY,
+            controls=controls,
+            background=[every(args.purge_every, _elected(store, hub.purge, args.purge_every),
+                              "purge")],
+        )  # fmt: skip
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     shown = f"[{args.host}]" if ":" in args.host else args.host
@@ -313,11 +355,79 @@ def _serve(args: argparse.Namespace) -> int:
                 "store": _store_kind(args.store),
                 "client_certificates": bool(tls and tls.client_ca),
                 "test_controls": bool(args.test_controls),
+                "workers": args.workers,
             }
         },
     )
+    if args.workers > 1:
+        os.environ[_WORKER_ENVIRONMENT] = json.dumps(
+            {
+                "store": args.store,
+                "max_body": args.max_body or DEFAULT_MAX_BODY,
+                "purge_every": args.purge_every,
+                "log_level": args.log_level,
+                "rate_limit": args.rate_limit,
+            }
+        )
+        serve_workers(f"{__name__}:worker_app", sock, tls, workers=args.workers)
+        return EXIT_OK
     try:
         serve_forever(app, sock, tls)
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _settings(rate_limit: int | None) -> Any:
+    from ._rules import HubSettings
+
+    if rate_limit is None:
+        return HubSettings()
+    return HubSettings(rate_limit=rate_limit or None)  # 0: no limit
+
+
+def _elected(store: Any, job: Callable[[], object], period: float) -> Callable[[], object]:
+    """`job`, run only when this process is elected for this period: with a PostgreSQL store
+    (several processes, several hosts) one of them runs it (`PostgresStore.elect`, a database
+    advisory lock); other stores have one process, which always runs it."""
+    elect = getattr(store, "elect", None)
+    if elect is None:
+        return job
+
+    def once() -> object:
+        with elect("purge", period) as elected:
+            return job() if elected else "not elected: another hub process purges"
+
+    return once
+
+
+def worker_app() -> Any:
+    """The application of one `serve --workers N` process (uvicorn imports and calls this in
+    each worker; the settings come from the parent in the environment)."""
+    from . import Hub, open_store
+    from ._asgi import build_app
+    from ._server import every, json_log_handler
+
+    settings = json.loads(os.environ[_WORKER_ENVIRONMENT])
+    _log_to_stderr(json_log_handler, settings["log_level"])
+    store = open_store(settings["store"], migrate=False)
+    hub = Hub(store, settings=_settings(settings["rate_limit"]))
+    period = float(settings["purge_every"])
+    return build_app(
+        hub.handle,
+        max_body=int(settings["max_body"]),
+        background=[every(period, _elected(store, hub.purge, period), "purge")],
+    )
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from . import open_store
+
+    store = open_store(args.store, migrate=True)
+    try:
+        version = getattr(store, "schema_version", None)
+        print(json.dumps({"store": _store_kind(args.store),
+                          "schema_version": version() if version else None}))  # fmt: skip
     finally:
         store.close()
     return EXIT_OK

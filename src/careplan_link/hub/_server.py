@@ -53,6 +53,7 @@ __all__ = [
     "every",
     "json_log_handler",
     "serve_forever",
+    "serve_workers",
 ]
 
 log = logging.getLogger("careplan_link.hub")
@@ -135,14 +136,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config(app: Any, tls: TLSFiles | None, *, graceful: float) -> uvicorn.Config:
+class _Config(uvicorn.Config):
+    """uvicorn's configuration, with TLS 1.3 as the least version of every context it loads
+    (in this process, or in each worker process of `serve_workers`, which loads its own)."""
+
+    def load(self) -> None:
+        super().load()
+        if self.ssl is not None:
+            # The hub speaks TLS 1.3 only, as the official hub and our client do.
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
+
+
+def _config(
+    app: Any, tls: TLSFiles | None, *, graceful: float, workers: int | None = None
+) -> _Config:
     options: dict[str, Any] = {}
     if tls is not None:
         options = {"ssl_certfile": str(tls.certificate), "ssl_keyfile": str(tls.key)}
         if tls.client_ca is not None:
             options["ssl_ca_certs"] = str(tls.client_ca)
             options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
-    config = uvicorn.Config(
+    if workers is not None:
+        options.update(workers=workers, factory=True)
+    config = _Config(
         app,
         http=PeerCertificateProtocol,
         ws="none",
@@ -153,10 +169,8 @@ def _config(app: Any, tls: TLSFiles | None, *, graceful: float) -> uvicorn.Confi
         timeout_graceful_shutdown=math.ceil(graceful),
         **options,
     )
-    config.load()
-    if config.ssl is not None:
-        # The hub speaks TLS 1.3 only, as the official hub and our client do.
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_3
+    if workers is None:
+        config.load()
     return config
 
 
@@ -189,6 +203,20 @@ def serve_forever(
     most `graceful` seconds) and return."""
     server = _Server(_config(app, tls, graceful=graceful))
     server.run(sockets=[sock])
+
+
+def serve_workers(
+    factory: str, sock: socket.socket, tls: TLSFiles | None = None, *, workers: int,
+    graceful: float = 10.0,
+) -> None:  # fmt: skip
+    """Serve with `workers` processes sharing `sock` (uvicorn's supervisor): each imports
+    `factory` ("module:function") and serves the application it returns; SIGTERM or SIGINT
+    stops them all (each finishing its requests in progress), and a worker that dies is
+    replaced. The processes share nothing but the store they open."""
+    from uvicorn.supervisors import Multiprocess
+
+    config = _config(factory, tls, graceful=graceful, workers=workers)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 class ServerThread:

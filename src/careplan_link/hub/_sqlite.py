@@ -1,7 +1,13 @@
 """A hub's state in one SQLite file: survives restarts, safe with several threads.
 
-* WAL mode, `synchronous=FULL`: readers never wait for the writer, and a send the hub answered
-  is on disk (a power cut loses nothing it acknowledged).
+* WAL mode: readers never wait for the writer. Durability is chosen per transaction: the
+  state changes a client is told about (a send, a receipt, a withdrawal, an expiry, an office
+  change, a used refresh token) commit with `synchronous=FULL` (the WAL is fsync'ed: a power
+  cut loses nothing the hub acknowledged); the bookkeeping (rate-window counts, new tokens,
+  audit entries of reads, purges of expired rows) commits with `synchronous=NORMAL`, which
+  survives a crash of the process but may lose its last commits in a power cut (the audit
+  chain then ends earlier, still linear and verifiable: head and entries are in the same
+  transactions). Each FULL commit also makes every NORMAL commit before it durable.
 * One connection per thread; every state change is one `BEGIN IMMEDIATE` transaction (SQLite
   then serialises writers; `busy_timeout` makes the others wait rather than fail), so the
   store interface's guarantees hold without a lock of the hub's own. An in-memory database
@@ -168,7 +174,7 @@ class SqliteStore:
             check_same_thread=False,  # close() may run on another thread
         )
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA synchronous = NORMAL")  # FULL per transaction: `_write(durable=…)`
         with self._lock:
             self._opened.append(db)
         return db
@@ -186,15 +192,22 @@ class SqliteStore:
         yield db
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One `BEGIN IMMEDIATE` transaction; `durable`: its commit is fsync'ed."""
         with self._connection() as db:
-            db.execute("BEGIN IMMEDIATE")
+            if durable:
+                db.execute("PRAGMA synchronous = FULL")  # outside a transaction, as SQLite wants
             try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            finally:
+                if durable:
+                    db.execute("PRAGMA synchronous = NORMAL")
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -250,7 +263,7 @@ class SqliteStore:
         )
 
     def add_office(self, office: OfficeRecord, audit: AuditDraft) -> bool:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             inserted = db.execute(
                 "INSERT INTO offices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 self._office_values(office),
@@ -260,7 +273,7 @@ class SqliteStore:
             return bool(inserted)
 
     def save_office(self, office: OfficeRecord, audit: AuditDraft | None = None) -> None:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             db.execute("INSERT OR REPLACE INTO offices VALUES (?, ?, ?, ?, ?, ?)",
                        self._office_values(office))  # fmt: skip
             if audit is not None:
@@ -294,7 +307,7 @@ class SqliteStore:
         return None if row is None else TokenRecord(row[0], row[1], row[2], parse_time(row[3]))
 
     def take_token(self, token_hash: str) -> TokenRecord | None:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             row = db.execute(
                 "DELETE FROM tokens WHERE token_hash = ? "
                 "RETURNING token_hash, kind, office_no, expires_at",
@@ -303,7 +316,7 @@ class SqliteStore:
         return None if row is None else TokenRecord(row[0], row[1], row[2], parse_time(row[3]))
 
     def revoke_tokens(self, office_no: str) -> int:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             return db.execute("DELETE FROM tokens WHERE office_no = ?", (office_no,)).rowcount
 
     def drop_expired_tokens(self, now: datetime.datetime) -> int:
@@ -317,7 +330,7 @@ class SqliteStore:
     def add_message(
         self, message: Message, content: bytes, key: str, digest: str, audit: AuditDraft
     ) -> Message | None:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             taken = db.execute(
                 "SELECT 1 FROM messages WHERE sender = ? AND idempotency_key = ?",
                 (message.sender, key),
@@ -372,7 +385,7 @@ class SqliteStore:
         drop_content: bool = False,
         audit: AuditDraft | None = None,
     ) -> bool:
-        with self._write() as db:
+        with self._write(durable=True) as db:
             changed = db.execute(
                 "UPDATE messages SET status = ?, document = ?, "
                 "content = CASE WHEN ? THEN NULL ELSE content END "
