@@ -14,6 +14,8 @@ from .envelope import __all__ as _envelope_all
 from .errors import CareplanLinkError, FormatError
 from .format import *  # noqa: F403  (the format layer's __all__ is public)
 from .format import __all__ as _format_all
+from .office import *  # noqa: F403  (the office layer's __all__ is public)
+from .office import __all__ as _office_all
 from .reconcile import *  # noqa: F403  (the reconcile layer's __all__ is public)
 from .reconcile import __all__ as _reconcile_all
 
@@ -26,5 +28,6 @@ __all__ = [
     *_format_all,
     *_envelope_all,
     *_client_all,
+    *_office_all,
     *_reconcile_all,
 ]

@@ -17,7 +17,9 @@ from typing import Any
 
 from ._cli_convert import add_convert_command
 from ._cli_envelope import add_envelope_commands
+from ._cli_office import add_office_commands
 from ._cli_reconcile import add_reconcile_command
+from ._cli_sync import add_sync_commands
 from ._issue import Issue
 from ._version import __version__
 from .errors import FormatError
@@ -85,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=_validate)
     add_envelope_commands(commands)
+    add_office_commands(commands)
     add_convert_command(commands)
     add_reconcile_command(commands)
     add_hub_commands(commands)
+    add_sync_commands(commands)
     return parser
 
 

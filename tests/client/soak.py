@@ -8,11 +8,11 @@
    send that finally fails (retries exhausted, outcome unknown, a business error, a garbled
    answer) is re-driven by the sender, as a vendor's outbox would. Each envelope must end on
    the hub exactly once.
-2. `send_bundle`: the same with whole transmission units, each sealed anew on every re-drive
-   (sealing is randomised, so only the unit's own idempotency key can recognise it). Each
-   unit must be stored exactly once.
-3. `receive`: one poison message (its ZIP names a compression method no reader has) first in
-   an inbox of many; it must be rejected, and every other message imported.
+2. `Workflow.send_bundle` (the office layer): the same with whole transmission units, each
+   sealed anew on every re-drive (sealing is randomised, so only the unit's own idempotency
+   key can recognise it). Each unit must be stored exactly once.
+3. `Workflow.receive`: one poison message (its ZIP names a compression method no reader has)
+   first in an inbox of many; it must be rejected, and every other message imported.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ if __package__ in (None, ""):
 
 from careplan_link import Bundle, OfficeIdentity, OpenedEnvelope, TrustStore, seal
 from careplan_link.client import Client, HubError, Message
+from careplan_link.office import Workflow
 from careplan_link.testing import FAULT_KINDS, FakeHub, FakePKI
 
 FAULT_RATE = 0.30
@@ -122,7 +123,8 @@ def run_soak(sends: int, *, seed: int = 7, pki: FakePKI | None = None) -> SoakRe
 
 
 def run_bundle_soak(units: int, *, seed: int = 11, pki: FakePKI | None = None) -> SoakResult:
-    """Soak 2: `send_bundle` of distinct units, re-driven by the caller after any failure."""
+    """Soak 2: `Workflow.send_bundle` of distinct units, re-driven by the caller after any
+    failure."""
     pki = pki or FakePKI()
     hub, care, provider = faulty_hub(seed, pki)
     login = hub.register_office(care)
@@ -134,16 +136,16 @@ def run_bundle_soak(units: int, *, seed: int = 11, pki: FakePKI | None = None) -
         hub.url,
         login=login,
         identity=care,
-        trust=pki.trust_store,
         transport=hub.transport(),
         retry=hub.clock.retry_policy(attempts=4),
     ) as client:
+        office = Workflow(client, identity=care, trust=pki.trust_store)
         pending = collections.deque(range(units))
         while pending:
             number = pending.popleft()
             try:
                 # Validation is the format's business, not the soak's: it only costs time here.
-                sent = client.send_bundle(bundles[number], check=False)
+                sent = office.send_bundle(bundles[number], check=False)
             except HubError:
                 redriven += 1
                 pending.append(number)
@@ -214,14 +216,11 @@ def run_poison_soak(messages: int, *, pki: FakePKI | None = None) -> PoisonResul
         imported.append(message.id)
 
     with Client(
-        hub.url,
-        login=provider_login,
-        identity=provider,
-        trust=pki.trust_store,
-        transport=hub.transport(),
+        hub.url, login=provider_login, identity=provider, transport=hub.transport()
     ) as receiver:
+        office = Workflow(receiver, identity=provider, trust=pki.trust_store)
         # The files are the shipped example, valid: validating 1,000 copies only costs time.
-        done = receiver.receive(import_files, check=False)
+        done = office.receive(import_files, check=False)
     return PoisonResult(
         messages=messages,
         imported=len({r.message.id for r in done if r.imported} & set(imported)),

@@ -145,3 +145,158 @@ def test_open_at_a_reference_time_and_legacy_cbc_only_when_allowed(
     with pytest.raises(SystemExit) as usage:  # argparse's usage error
         main([*opening, "-d", str(tmp_path / "d"), "--allow-legacy-cbc", "--at", "tomorrow"])
     assert usage.value.code == 2 and "ISO 8601" in capsys.readouterr().err
+
+
+# -- issue 16: seal takes a folder and validates; no traceback, bilingual messages ------------
+
+
+def _no_traceback(capsys: pytest.CaptureFixture[str]) -> str:
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return err
+
+
+def _sealing(setup: dict[str, Path], output: Path, *sources: Path) -> list[str]:
+    return ["seal", "--identity", str(setup["care.p12"]), "--to", str(setup["provider.pem"]),
+            "--trust", str(setup["ca.pem"]), *map(str, sources or (setup["outbox"],)),
+            "-o", str(output), "--lang", "en"]  # fmt: skip
+
+
+def test_seal_takes_a_folder_and_refuses_a_unit_with_validation_errors(
+    tmp_path: Path, setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from unitfiles import edit
+
+    assert main(_sealing(setup, tmp_path / "good.p7m")) == 0
+    assert "sealed 3 files" in capsys.readouterr().out
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name, data in edit(schedule_unit(), "UPPLAN", 2, 15, "171111").items():
+        (broken / name).write_bytes(data)
+    output = tmp_path / "broken.p7m"
+    assert main(_sealing(setup, output, broken)) == 1
+    err = _no_traceback(capsys)
+    assert "not sealed" in err and "error" in err and not output.exists()
+    assert main([*_sealing(setup, output, broken), "--no-validate"]) == 0  # explicitly waived
+    assert output.exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("missing input", "no such file or folder"),
+        ("output folder missing", "does not exist"),
+        ("output is a folder", "is a folder"),
+        ("output exists", "--overwrite"),
+        ("two units", "exactly one transmission unit"),
+        ("wrong password", "care.p12"),
+    ],
+)
+def test_every_seal_usage_error_is_a_message_and_exit_2(
+    tmp_path: Path,
+    setup: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    says: str,
+) -> None:
+    output = tmp_path / "unit.p7m"
+    sources: tuple[Path, ...] = ()
+    if case == "missing input":
+        sources = (tmp_path / "no-such-folder",)
+    elif case == "output folder missing":
+        output = tmp_path / "missing" / "unit.p7m"
+    elif case == "output is a folder":
+        output = setup["outbox"]
+    elif case == "output exists":
+        output.write_bytes(b"earlier")
+    elif case == "two units":
+        other = {
+            n.replace("20250325093000", "20250325093001"): d for n, d in schedule_unit().items()
+        }
+        for name, data in other.items():
+            (setup["outbox"] / name).write_bytes(data)
+    elif case == "wrong password":
+        monkeypatch.setenv("CAREPLAN_LINK_PASSWORD", "wrong")
+    assert main(_sealing(setup, output, *sources)) == 2
+    err = _no_traceback(capsys)
+    assert says in err and err.startswith("careplan-link seal: ")
+    if case == "output exists":
+        assert output.read_bytes() == b"earlier"
+
+
+@pytest.mark.parametrize(
+    ("failure", "says"),
+    [
+        (OSError(28, "No space left on device", "unit.p7m"), "disk is full"),
+        (PermissionError(13, "Permission denied", "unit.p7m"), "another program"),
+    ],
+)
+def test_a_full_disk_or_a_locked_file_is_a_message_and_exit_1(
+    tmp_path: Path,
+    setup: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: OSError,
+    says: str,
+) -> None:
+    from careplan_link import _cli_envelope
+
+    def fail(*arguments: object, **keywords: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(_cli_envelope, "write_atomically", fail)
+    assert main(_sealing(setup, tmp_path / "unit.p7m")) == 1
+    err = _no_traceback(capsys)
+    assert says in err and "unit.p7m" in err
+
+
+def test_a_foreign_recipient_leaks_no_library_internals(
+    tmp_path: Path, setup: dict[str, Path], offices: Offices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "foreign.pem"
+    foreign.write_bytes(offices.pki.foreign(PROVIDER).certificate_pem())
+    argv = _sealing(setup, tmp_path / "unit.p7m")
+    argv[argv.index("--to") + 1] = str(foreign)
+    assert main(argv) == 1
+    err = _no_traceback(capsys)
+    assert "UntrustedRecipient" in err and "candidates" not in err and "exhausted" not in err
+
+
+def test_open_never_replaces_a_file_and_never_writes_onto_a_file(
+    tmp_path: Path, setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    envelope = tmp_path / "unit.p7m"
+    assert main(_sealing(setup, envelope)) == 0
+    opening = ["open", "--identity", str(setup["provider.p12"]), "--trust", str(setup["ca.pem"]),
+               str(envelope), "--lang", "en"]  # fmt: skip
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    assert main([*opening, "-d", str(a_file)]) == 2
+    assert "not a folder" in _no_traceback(capsys) and a_file.read_text() == "x"
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first = next(iter(schedule_unit()))
+    (inbox / first).write_bytes(b"the office's own file")
+    assert main([*opening, "-d", str(inbox)]) == 2
+    assert "nothing was replaced" in _no_traceback(capsys)
+    assert [p.name for p in inbox.iterdir()] == [first]  # no partial unit either
+    assert (inbox / first).read_bytes() == b"the office's own file"
+
+    nested = tmp_path / "new" / "inbox"
+    assert main([*opening, "-d", str(nested)]) == 0
+    assert {p.name: p.read_bytes() for p in nested.iterdir()} == schedule_unit()
+
+
+def test_seal_and_open_speak_japanese(
+    tmp_path: Path, setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _sealing(setup, tmp_path / "missing" / "unit.p7m")
+    argv[argv.index("--lang") + 1] = "ja"
+    assert main(argv) == 2
+    assert "フォルダ" in _no_traceback(capsys)
+    argv = _sealing(setup, tmp_path / "unit.p7m")
+    argv[argv.index("--lang") + 1] = "ja"
+    assert main(argv) == 0
+    assert "封緘しました" in capsys.readouterr().out

@@ -2,7 +2,9 @@
 
 `Client` (httpx.Client) and `AsyncClient` (httpx.AsyncClient) carry out the same flows
 (`_core`), built on the protocol package (`careplan_link.protocol`: routes, documents, the
-status table and the reason codes; docs/hub-protocol.md).
+status table and the reason codes; docs/hub-protocol.md). The client moves envelopes and knows
+neither CSV files nor keys (it imports neither `format` nor `envelope`); the workflow that
+validates, seals, opens and journals units is `careplan_link.office`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ from ..errors import (
     HubProtocolError,
     HubServerError,
     HubTransportError,
-    InvalidBundle,
     NotFound,
     OutcomeUnknown,
     RequestTimeout,
-    SerialAlreadyUsed,
     ServiceUnavailable,
     TooManyRequests,
 )
@@ -38,11 +38,10 @@ from ..protocol import (
     Tokens,
 )
 from ._async import AsyncClient
-from ._core import DEFAULT_MAX_DOWNLOAD, ImportOrderHeld, Outcome, Received, Sent
-from ._imported import ImportedUnit, ImportedUnits, MemoryImportedUnits, SqliteImportedUnits
+from ._core import DEFAULT_MAX_DOWNLOAD
 from ._retry import RetryPolicy
 from ._sync import DEFAULT_TIMEOUT, Client
-from ._tls import client_ssl_context
+from ._tls import TLSIdentity, client_ssl_context
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD",
@@ -61,27 +60,18 @@ __all__ = [
     "HubProtocolError",
     "HubServerError",
     "HubTransportError",
-    "ImportOrderHeld",
-    "ImportedUnit",
-    "ImportedUnits",
-    "InvalidBundle",
     "Login",
-    "MemoryImportedUnits",
     "Message",
     "MessageStatus",
     "NotFound",
-    "Outcome",
     "OutcomeUnknown",
     "Page",
     "ReasonText",
-    "Received",
     "RequestTimeout",
     "RetryPolicy",
-    "Sent",
-    "SerialAlreadyUsed",
     "ServiceUnavailable",
-    "SqliteImportedUnits",
     "StatusChange",
+    "TLSIdentity",
     "Tokens",
     "TooManyRequests",
     "client_ssl_context",

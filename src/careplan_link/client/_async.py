@@ -1,66 +1,50 @@
 """AsyncClient: the hub protocol over httpx.AsyncClient, for services built on asyncio.
 
-The same flows as Client (see _core); only the loop that carries them out differs. CPU-bound
-steps (validate, seal, open) and the record of imported units run in worker threads
-(`asyncio.to_thread`): the event loop keeps serving other tasks meanwhile."""
+The same flows as Client (see _core); only the loop that carries them out differs."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import inspect
 import ssl
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from cryptography import x509
 
-from ..envelope import OfficeIdentity, OpenedEnvelope, TrustSettings, TrustStore
-from ..format import Bundle
 from ..protocol import AuditPage, DirectoryEntry, Login, Message, Page
 from ._core import (
     DEFAULT_MAX_DOWNLOAD,
     AnswerTooLarge,
     AnswerTooSlow,
     Authenticate,
-    Compute,
     Flow,
-    Handle,
     HubSession,
     Pause,
-    Received,
-    Sent,
     Transmit,
-    trust_settings,
 )
-from ._imported import ImportedUnits, MemoryImportedUnits
 from ._retry import RetryPolicy
 from ._sync import DEFAULT_TIMEOUT, transport_options
+from ._tls import TLSIdentity
 
 __all__ = ["AsyncClient"]
 
 T = TypeVar("T")
 
-AsyncHandler = Callable[[OpenedEnvelope, Message], object]
-"""A plain function, or a coroutine function (awaited)."""
-
 
 class AsyncClient:
     """An asynchronous hub client, used as an async context manager.
 
-        async with AsyncClient(url, login=login, identity=identity, trust=trust) as client:
-            sent = await client.send_bundle(bundle)
+        async with AsyncClient(url, login=login, identity=identity) as client:
             async for message in client.inbox():
                 ...
 
-    The arguments are Client's (`trust` a TrustSettings or TrustStore, `imported` the record
-    of imported units, `max_download`, `allow_insecure_http` …); `transport` is an
-    `httpx.AsyncBaseTransport` (FakeHub's `hub.async_transport()`).
+    The arguments are Client's (`identity` for TLS, `max_download`, `allow_insecure_http` …);
+    `transport` is an `httpx.AsyncBaseTransport` (FakeHub's `hub.async_transport()`).
 
     Any number of tasks may share an AsyncClient: one token renewal serves every task that
-    needs it. Sealing, opening and validating run in worker threads, never on the event loop.
+    needs it.
     """
 
     def __init__(
@@ -68,9 +52,7 @@ class AsyncClient:
         base_url: str | httpx.URL,
         *,
         login: Login,
-        identity: OfficeIdentity | None = None,
-        trust: TrustSettings | TrustStore | None = None,
-        imported: ImportedUnits | None = None,
+        identity: TLSIdentity | None = None,
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
@@ -86,8 +68,6 @@ class AsyncClient:
             allow_insecure_http=allow_insecure_http,
         )
         self.identity = identity
-        self.trust: TrustSettings | None = trust_settings(trust)
-        self.imported: ImportedUnits = imported if imported is not None else MemoryImportedUnits()
         self._http = httpx.AsyncClient(
             timeout=timeout, **transport_options(identity, ssl_context, transport)
         )
@@ -124,15 +104,26 @@ class AsyncClient:
         service_type: str,
         serial: str | None = None,
         unit_kind: str | None = None,
+        key: str | None = None,
     ) -> Message:
         """Send one envelope to one office. Retried safely: the same envelope to the same
         office carries the same idempotency key, so it is stored once. Raises OutcomeUnknown
-        when the hub's answer was lost every time (sending again is safe)."""
+        when the hub's answer was lost every time (sending again is safe). `key`: see
+        `Client.send`."""
         return await self._run(
             self._session.send(
-                envelope, to=to, service_type=service_type, serial=serial, unit_kind=unit_kind
+                envelope,
+                to=to,
+                service_type=service_type,
+                serial=serial,
+                unit_kind=unit_kind,
+                key=key,
             )
         )
+
+    async def find_sent(self, idempotency_key: str) -> Message | None:
+        """The outbox message the hub stored under this idempotency key, if any."""
+        return await self._run(self._session.find_sent(idempotency_key))
 
     def inbox(
         self,
@@ -230,40 +221,6 @@ class AsyncClient:
         encryption certificates (newest first)."""
         return await self._run(self._session.office(office_no))
 
-    async def send_bundle(
-        self,
-        bundle: Bundle,
-        *,
-        to: Sequence[x509.Certificate] | None = None,
-        check: bool = True,
-    ) -> Sent:
-        """Validate → seal → send one transmission unit to its receiver office, exactly once
-        (see `Client.send_bundle`)."""
-        return await self._run(
-            self._session.send_bundle(
-                bundle, identity=self.identity, trust=self.trust, to=to, check=check
-            )
-        )
-
-    async def receive(
-        self,
-        handler: AsyncHandler,
-        *,
-        check: bool = True,
-        imported: ImportedUnits | None = None,
-    ) -> list[Received]:
-        """Take in every delivered message (see `Client.receive`). The handler may be a
-        coroutine function; it is awaited before the `imported` receipt."""
-        return await self._run(
-            self._session.receive(
-                identity=self.identity,
-                trust=self.trust,
-                imported=imported if imported is not None else self.imported,
-                check=check,
-            ),
-            handler,
-        )
-
     # -- the driver ----------------------------------------------------------------------------
 
     async def _walk(
@@ -294,7 +251,11 @@ class AsyncClient:
                 return
             cursor = following
 
-    async def _run(self, flow: Flow[T], handler: AsyncHandler | None = None) -> T:
+    async def run(self, flow: Flow[T]) -> T:
+        """Carry out a flow of `session` and return its result (see `Client.run`)."""
+        return await self._run(flow)
+
+    async def _run(self, flow: Flow[T]) -> T:
         reply: Any = None
         error: BaseException | None = None
         while True:
@@ -312,19 +273,6 @@ class AsyncClient:
                 await self._session.retry.async_sleep(instruction.seconds)
             elif isinstance(instruction, Authenticate):
                 reply = await self._token(instruction.stale)
-            elif isinstance(instruction, Compute):
-                try:
-                    reply = await asyncio.to_thread(instruction.function)
-                except Exception as failure:
-                    error = failure
-            elif isinstance(instruction, Handle):
-                assert handler is not None
-                try:
-                    result = handler(instruction.opened, instruction.message)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as failure:
-                    error = failure
 
     async def _transmit(self, instruction: Transmit) -> Any:
         collector = instruction.collector(self._session.retry.clock)

@@ -11,24 +11,16 @@ Every operation is a generator (a *flow*) that yields instructions and is sent t
     Authenticate(stale) → the driver makes sure a fresh access token exists, renewing it at
                           most once however many calls ask at the same time (its lock), and
                           sends back the token
-    Compute(function)   → the driver runs CPU-bound or blocking local work (seal, open,
-                          validate, the record of imported units): Client in line,
-                          AsyncClient in a worker thread so that its event loop never blocks;
-                          sends back the result or throws the exception into the flow
-    Handle(opened, message)
-                        → the driver calls the vendor's import handler (AsyncClient awaits
-                          a coroutine); sends back None or throws the handler's exception
-
 `Client` and `AsyncClient` are short loops that carry these out (httpx's `Auth.auth_flow` has
 the same shape). Retries, backoff, deadlines, token handling, idempotency, the outbox check
-after an unknown outcome, and the hardened `send_bundle` and `receive` all live here, so an
-office layer can run them unchanged.
+after an unknown outcome all live here. The office layer (`careplan_link.office`) runs these
+flows through `Client.run` / `AsyncClient.run` inside its own workflow; the client itself knows
+neither CSV files nor keys.
 """
 
 from __future__ import annotations
 
 import datetime
-import enum
 import hashlib
 import ipaddress
 import logging
@@ -37,71 +29,31 @@ from typing import Any, TypeVar
 
 import attrs
 import httpx
-from cryptography import x509
 
 from .. import protocol
-from ..envelope import (
-    OfficeIdentity,
-    OpenedEnvelope,
-    TrustSettings,
-    TrustStore,
-    open_envelope,
-    seal,
-)
 from ..errors import (
     AuthenticationError,
-    CareplanLinkError,
-    Conflict,
     HubError,
     HubProtocolError,
-    HubServerError,
     HubTransportError,
-    InvalidBundle,
     OutcomeUnknown,
-    RequestTimeout,
-    SerialAlreadyUsed,
-    StaleRevocationList,
-    TooManyRequests,
 )
-from ..format import Bundle, ValidationReport, validate
-from ..protocol import (
-    ALREADY_IMPORTED,
-    NEVER_IMPORTED,
-    OLDER_THAN_IMPORTED,
-    RECEIPTS,
-    SENDER_NOT_SIGNER,
-    VALIDATION_FAILED,
-    DirectoryEntry,
-    Login,
-    Message,
-    MessageStatus,
-    Page,
-)
-from ._imported import ImportedUnit, ImportedUnits
-from ._reasons import reason_for_open_failure
+from ..protocol import RECEIPTS, DirectoryEntry, Login, Message, Page
 from ._retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD",
-    "INBOX_TO_RECEIVE",
     "MAX_DOCUMENT",
     "Answer",
     "AnswerTooLarge",
     "AnswerTooSlow",
     "Authenticate",
     "BodyCollector",
-    "Compute",
     "Flow",
-    "Handle",
     "HubSession",
-    "ImportOrderHeld",
-    "Outcome",
     "Pause",
-    "Received",
-    "Sent",
     "Transmit",
     "check_base_url",
-    "trust_settings",
 ]
 
 T = TypeVar("T")
@@ -113,24 +65,10 @@ DEFAULT_MAX_DOWNLOAD = 256 * 1024 * 1024
 default `Limits` is far beyond any unit of the standard, and still bounds memory."""
 MAX_DOCUMENT = 16 * 1024 * 1024
 """The largest JSON answer a client reads (a listing page of 500 messages is well under 1 MB)."""
-INBOX_TO_RECEIVE = ("delivered", "downloaded")
 _NO_DEADLINE = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 # Errors before the request left: the hub cannot have acted on it.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-
-# Failures of this machine, not of the message: the message is left for a later run.
-_LOCAL_FAILURES = (OSError, MemoryError, StaleRevocationList)
-
-# Failures of the hub as a whole: stop `receive` (the next messages would fail the same way).
-_HUB_WIDE = (
-    HubTransportError,
-    HubServerError,
-    AuthenticationError,
-    TooManyRequests,
-    RequestTimeout,
-)
-
 
 # -- instructions ------------------------------------------------------------------------------
 
@@ -212,81 +150,8 @@ class Authenticate:
     """The token the flow found unusable (None: it had none)."""
 
 
-@attrs.frozen
-class Compute:
-    function: Callable[[], Any]
-
-
-@attrs.frozen
-class Handle:
-    opened: OpenedEnvelope
-    message: Message
-
-
-Instruction = Transmit | Pause | Authenticate | Compute | Handle
+Instruction = Transmit | Pause | Authenticate
 Flow = Generator[Instruction, Any, T]
-
-
-# -- results -----------------------------------------------------------------------------------
-
-
-class ImportOrderHeld(CareplanLinkError):
-    """Recorded in `Received.error` (never raised): the message was left for a later run
-    because an earlier message from the same sender to the same receiver was deferred in this
-    run, and units are imported in ascending ファイル連番."""
-
-
-@attrs.frozen
-class Sent:
-    """What `send_bundle` did with one unit."""
-
-    message: Message
-    """The hub's message that carries the unit."""
-    already_sent: bool
-    """True when the hub held this unit already from an earlier `send_bundle` (whose answer
-    may have been lost): nothing new was stored, and `message` is the earlier one."""
-    idempotency_key: str
-    """The unit's key (`unit_idempotency_key`): the same for every sealing of the unit."""
-
-
-class Outcome(enum.StrEnum):
-    """What `receive` did with one message."""
-
-    IMPORTED = "imported"
-    """The handler imported the files; the hub has the `imported` receipt."""
-    REJECTED = "rejected"
-    """The message's content was refused; the hub has a `rejected` receipt with reason codes."""
-    DEFERRED = "deferred"
-    """A local failure (or a download that was not the hub's envelope answer): nothing final
-    was sent, and the message is offered again next time."""
-
-
-@attrs.frozen
-class Received:
-    """What `receive` did with one message: imported, rejected (with the reason codes sent to
-    the hub), or deferred to a later run (with the local error)."""
-
-    message: Message
-    """The message after its last receipt."""
-    outcome: Outcome
-    reasons: tuple[str, ...] = ()
-    """The reason codes sent with a rejection (docs/hub-protocol.md)."""
-    opened: OpenedEnvelope | None = None
-    error: BaseException | None = None
-    """The detailed cause of a rejection or deferral: for the receiver's log, never the hub."""
-    report: ValidationReport | None = None
-    """The validation report, when the files were validated."""
-
-    @property
-    def imported(self) -> bool:
-        return self.outcome is Outcome.IMPORTED
-
-
-def trust_settings(trust: TrustStore | TrustSettings | None) -> TrustSettings | None:
-    """The client's trust as one TrustSettings (a bare TrustStore with every default)."""
-    if trust is None or isinstance(trust, TrustSettings):
-        return trust
-    return TrustSettings(anchors=trust)
 
 
 def check_base_url(base_url: str | httpx.URL, *, allow_insecure_http: bool) -> None:
@@ -707,258 +572,6 @@ class HubSession:
             raise error
         seen.add(following)
         return following
-
-    # -- high-level steps ----------------------------------------------------------------------
-
-    def send_bundle(
-        self,
-        bundle: Bundle,
-        *,
-        identity: OfficeIdentity | None,
-        trust: TrustSettings | None,
-        to: Sequence[x509.Certificate] | None,
-        check: bool,
-    ) -> Flow[Sent]:
-        """Validate → seal → send one transmission unit to its receiver, exactly once.
-
-        The idempotency key comes from the unit (`unit_idempotency_key`), so sending the same
-        unit again — after OutcomeUnknown, a lost or garbled answer, a crash — finds the
-        message the hub already holds (`Sent.already_sent`) instead of storing it twice. When
-        that message was withdrawn, expired or rejected, raises `SerialAlreadyUsed`: the unit
-        goes again only under a new ファイル連番."""
-        return _named("send_bundle", self._send_bundle(bundle, identity, trust, to, check))
-
-    def _send_bundle(
-        self,
-        bundle: Bundle,
-        identity: OfficeIdentity | None,
-        trust: TrustSettings | None,
-        to: Sequence[x509.Certificate] | None,
-        check: bool,
-    ) -> Flow[Sent]:
-        if identity is None:
-            raise ValueError("send_bundle needs the client's identity (its sealing key)")
-        if check:
-            report: ValidationReport = yield Compute(lambda: validate(bundle))
-            if not report.ok:
-                raise InvalidBundle(report)
-        receiver = bundle.receiver
-        if to is None:
-            if trust is None:
-                # A hostile or compromised hub could hand out a key of its own.
-                raise ValueError(
-                    "send_bundle needs trust settings to check the office directory's "
-                    "certificates (or give the receiver's certificates with to=)"
-                )
-            entry = yield from self.office(receiver.number)
-            if not entry.registered or not entry.certificates:
-                raise HubError(
-                    f"事業所 {receiver.number} の暗号化証明書が連携基盤にありません / office "
-                    f"{receiver.number} has no encryption certificate on the hub"
-                )
-            to = entry.certificates
-        recipients = list(to)
-        envelope: bytes = yield Compute(
-            lambda: seal(bundle, sender=identity, recipients=recipients, trust=trust)
-        )
-        key = protocol.unit_idempotency_key(bundle)
-        try:
-            message = yield from self.send(
-                envelope,
-                to=receiver.number,
-                service_type=receiver.service_type or "",
-                serial=bundle.serial,
-                unit_kind=bundle.kind.value,
-                key=key,
-            )
-        except Conflict:
-            # The key is taken by another envelope: an earlier sealing of this very unit.
-            found = yield from self.find_sent(key)
-            if found is None:
-                raise
-            message = found
-        already_sent = message.sha256 != hashlib.sha256(envelope).hexdigest()
-        if already_sent and message.status in NEVER_IMPORTED:
-            raise SerialAlreadyUsed(
-                f"この送信単位（ファイル連番 {bundle.serial}）はメッセージ {message.id} で送信済み"
-                f"で、{message.status.value} になっています。送り直すには新しいファイル連番を付けて"
-                f"ください / this unit (ファイル連番 {bundle.serial}) was sent as message "
-                f"{message.id}, which is {message.status.value}: send the files again under a "
-                "new ファイル連番",
-                message_id=message.id,
-                status=message.status.value,
-            )
-        return Sent(message, already_sent, key)
-
-    def receive(
-        self,
-        *,
-        identity: OfficeIdentity | None,
-        trust: TrustSettings | None,
-        imported: ImportedUnits,
-        check: bool,
-    ) -> Flow[list[Received]]:
-        """Take in every delivered (or downloaded, not yet imported) message, one at a time;
-        see `receive_message`. Stops, raising, only when the hub as a whole fails (no answer,
-        5xx, login refused): what was done until then stands on the hub."""
-        if identity is None or trust is None:
-            raise ValueError("receive needs the client's identity and trust settings")
-        return _named("receive", self._receive(identity, trust, imported, check))
-
-    def _receive(
-        self,
-        identity: OfficeIdentity,
-        trust: TrustSettings,
-        imported: ImportedUnits,
-        check: bool,
-    ) -> Flow[list[Received]]:
-        done: list[Received] = []
-        cursor: str | None = None
-        seen: set[str] = set()
-        # Units of one sender to one receiver are imported in order: once one is deferred,
-        # the ones behind it wait with it (other partners' messages go on).
-        held: dict[tuple[str, str, str], str] = {}
-        while True:
-            page = yield from self.list_page("inbox", cursor=cursor, status=INBOX_TO_RECEIVE)
-            for message in page.messages:
-                partner = (message.sender, message.receiver, message.service_type)
-                if partner in held:
-                    waiting = ImportOrderHeld(
-                        f"message {message.id} waits for message {held[partner]} of the same "
-                        "sender, deferred in this run (units are imported in order)"
-                    )
-                    done.append(_deferred(message, waiting))
-                    continue
-                result = yield from self.receive_message(message, identity, trust, imported, check)
-                if result.outcome is Outcome.DEFERRED:
-                    held[partner] = message.id
-                done.append(result)
-            following = self.next_cursor(page, cursor, seen, "inbox")
-            if following is None:
-                return done
-            cursor = following
-
-    def receive_message(
-        self,
-        message: Message,
-        identity: OfficeIdentity,
-        trust: TrustSettings,
-        imported: ImportedUnits,
-        check: bool,
-    ) -> Flow[Received]:
-        """download → `downloaded` receipt → open (signing time judged at the hub's
-        accepted_at) → sender is signer → not imported before, not older than the newest
-        imported → validate → handler → record → `imported` receipt.
-
-        The message's content failing any check (any exception from opening or validating,
-        foreign ones included) is a rejection with one reason code; a local failure (OSError,
-        MemoryError, a stale CRL, the handler raising) or a download that is not the hub's
-        envelope answer leaves the message for a later run. Either way the next message is
-        taken."""
-        try:
-            return (yield from self._receive_message(message, identity, trust, imported, check))
-        except HubError as error:
-            if isinstance(error, _HUB_WIDE):
-                raise
-            return _deferred(message, error)
-
-    def _receive_message(
-        self,
-        message: Message,
-        identity: OfficeIdentity,
-        trust: TrustSettings,
-        imported: ImportedUnits,
-        check: bool,
-    ) -> Flow[Received]:
-        answer = yield from self.download_answer(message.id)
-        if answer.sha256 != message.sha256:
-            raise HubProtocolError(
-                f"message {message.id}: the downloaded envelope is not the one the hub lists"
-            )
-        if message.status == MessageStatus.DELIVERED:
-            message = yield from self.acknowledge(message.id, "downloaded")
-        accepted_at = message.accepted_at
-        try:
-            opened: OpenedEnvelope = yield Compute(
-                lambda: open_envelope(
-                    answer.content,
-                    identity=identity,
-                    trust=trust,
-                    at=accepted_at,
-                    allow_legacy_cbc=trust.allow_legacy_cbc,
-                )
-            )
-        except _LOCAL_FAILURES as error:
-            return _deferred(message, error)
-        except Exception as error:
-            return (yield from self._reject(message, reason_for_open_failure(error), error))
-        if opened.sender_office_no != message.sender:
-            mismatch = HubProtocolError(
-                f"message {message.id}: the hub names office {message.sender} as the sender, "
-                f"but office {opened.sender_office_no} signed it"
-            )
-            return (yield from self._reject(message, SENDER_NOT_SIGNER, mismatch, opened))
-        unit = ImportedUnit.of(opened.manifest)
-        try:
-            earlier, newest = yield Compute(
-                lambda: (imported.imported_by(unit), imported.newest_serial(unit))
-            )
-        except Exception as error:
-            return _deferred(message, error, opened)
-        if earlier == message.id:
-            # Imported in an earlier run whose `imported` receipt never reached the hub.
-            final = yield from self.acknowledge(message.id, "imported")
-            return Received(final, Outcome.IMPORTED, opened=opened)
-        if earlier is not None:
-            replay = ValueError(f"unit {unit} was imported from message {earlier}")
-            return (yield from self._reject(message, ALREADY_IMPORTED, replay, opened))
-        if newest is not None and unit.serial < newest:
-            older = ValueError(f"unit {unit} is older than the imported ファイル連番 {newest}")
-            return (yield from self._reject(message, OLDER_THAN_IMPORTED, older, opened))
-        report: ValidationReport | None = None
-        if check:
-            try:
-                report = yield Compute(lambda: validate(opened.files))
-            except _LOCAL_FAILURES as error:
-                return _deferred(message, error, opened)
-            except Exception as error:
-                return (yield from self._reject(message, VALIDATION_FAILED, error, opened))
-            assert report is not None
-            if not report.ok:
-                invalid = InvalidBundle(report)
-                return (
-                    yield from self._reject(message, VALIDATION_FAILED, invalid, opened, report)
-                )
-        try:
-            yield Handle(opened, message)
-            yield Compute(lambda: imported.add(unit, message.id))
-        except Exception as error:
-            return _deferred(message, error, opened, report)
-        final = yield from self.acknowledge(message.id, "imported")
-        return Received(final, Outcome.IMPORTED, opened=opened, report=report)
-
-    def _reject(
-        self,
-        message: Message,
-        reason: str,
-        error: BaseException,
-        opened: OpenedEnvelope | None = None,
-        report: ValidationReport | None = None,
-    ) -> Flow[Received]:
-        # The hub (and the sender) get the code; the cause stays here.
-        log.warning("message %s rejected (%s): %r", message.id, reason, error)
-        final = yield from self.acknowledge(message.id, "rejected", (reason,))
-        return Received(final, Outcome.REJECTED, (reason,), opened, error, report)
-
-
-def _deferred(
-    message: Message,
-    error: BaseException,
-    opened: OpenedEnvelope | None = None,
-    report: ValidationReport | None = None,
-) -> Received:
-    log.warning("message %s left for a later run: %r", message.id, error)
-    return Received(message, Outcome.DEFERRED, (), opened, error, report)
 
 
 def _token_of(request: httpx.Request) -> str | None:

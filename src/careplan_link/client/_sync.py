@@ -3,39 +3,29 @@
 from __future__ import annotations
 
 import datetime
-import inspect
 import ssl
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from cryptography import x509
 
-from ..envelope import OfficeIdentity, OpenedEnvelope, TrustSettings, TrustStore
-from ..format import Bundle
 from ..protocol import AuditPage, DirectoryEntry, Login, Message, Page
 from ._core import (
     DEFAULT_MAX_DOWNLOAD,
     AnswerTooLarge,
     AnswerTooSlow,
     Authenticate,
-    Compute,
     Flow,
-    Handle,
     HubSession,
     Pause,
-    Received,
-    Sent,
     Transmit,
-    trust_settings,
 )
-from ._imported import ImportedUnits, MemoryImportedUnits
 from ._retry import RetryPolicy
-from ._tls import client_ssl_context
+from ._tls import TLSIdentity, client_ssl_context
 
-__all__ = ["DEFAULT_TIMEOUT", "Client", "Handler", "transport_options"]
+__all__ = ["DEFAULT_TIMEOUT", "Client", "transport_options"]
 
 T = TypeVar("T")
 
@@ -43,12 +33,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 """Every request has a timeout: 10 s to connect, 30 s for each read, write and pool wait (and
 every call an overall deadline, `RetryPolicy.deadline`)."""
 
-Handler = Callable[[OpenedEnvelope, Message], object]
-"""The vendor's import: called with the verified files (in import order) and the message."""
-
 
 def transport_options(
-    identity: OfficeIdentity | None,
+    identity: TLSIdentity | None,
     ssl_context: ssl.SSLContext | None,
     transport: object | None,
 ) -> dict[str, Any]:
@@ -66,14 +53,13 @@ def transport_options(
 class Client:
     """A synchronous hub client, used as a context manager.
 
-        with Client(url, login=login, identity=identity, trust=trust) as client:
-            sent = client.send_bundle(bundle)
+        with Client(url, login=login, identity=identity) as client:
+            message = client.send(envelope, to="1370200028", service_type="15")
 
-    `login` is the office's login; `identity` (an OfficeIdentity) gives the TLS client
-    certificate and the key `send_bundle` seals with and `receive` opens with; `trust` (a
-    `TrustSettings`, or a bare `TrustStore` with every default) what envelopes and recipient
-    certificates are checked against. `imported` is the record of imported units `receive`
-    refuses replays with (default: one in memory; `SqliteImportedUnits` keeps it across runs).
+    `login` is the office's login; `identity` (an OfficeIdentity, or anything with its
+    `private_key_pem` and `certificate_pem`) gives the TLS client certificate. The client only
+    moves envelopes: preparing, sealing, opening and validating units is the office layer's
+    (`careplan_link.office.Workflow`, which runs over a Client).
     `ssl_context` replaces the TLS set-up built from `identity` (see docs/hub-protocol.md on
     keys and files); `transport` replaces httpx's network transport (FakeHub's
     `hub.transport()`). `timeout` applies to every request; `retry` says how often and how
@@ -89,9 +75,7 @@ class Client:
         base_url: str | httpx.URL,
         *,
         login: Login,
-        identity: OfficeIdentity | None = None,
-        trust: TrustSettings | TrustStore | None = None,
-        imported: ImportedUnits | None = None,
+        identity: TLSIdentity | None = None,
         ssl_context: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
@@ -107,8 +91,6 @@ class Client:
             allow_insecure_http=allow_insecure_http,
         )
         self.identity = identity
-        self.trust: TrustSettings | None = trust_settings(trust)
-        self.imported: ImportedUnits = imported if imported is not None else MemoryImportedUnits()
         self._http = httpx.Client(
             timeout=timeout, **transport_options(identity, ssl_context, transport)
         )
@@ -145,16 +127,27 @@ class Client:
         service_type: str,
         serial: str | None = None,
         unit_kind: str | None = None,
+        key: str | None = None,
     ) -> Message:
         """Send one envelope to one office. Retried safely: the same envelope to the same
         office carries the same idempotency key, so it is stored once. Raises OutcomeUnknown
-        when the hub's answer was lost every time (sending the same bytes again is safe; to
-        send a unit, use `send_bundle`, which is safe to repeat however it is sealed)."""
+        when the hub's answer was lost every time (sending the same bytes again is safe). `key`
+        replaces the envelope-derived idempotency key (the office layer keys a unit on its
+        files, `protocol.unit_idempotency_key`, so that a unit sealed again is still one)."""
         return self._run(
             self._session.send(
-                envelope, to=to, service_type=service_type, serial=serial, unit_kind=unit_kind
+                envelope,
+                to=to,
+                service_type=service_type,
+                serial=serial,
+                unit_kind=unit_kind,
+                key=key,
             )
         )
+
+    def find_sent(self, idempotency_key: str) -> Message | None:
+        """The outbox message the hub stored under this idempotency key, if any."""
+        return self._run(self._session.find_sent(idempotency_key))
 
     def inbox(
         self,
@@ -250,61 +243,6 @@ class Client:
         encryption certificates (newest first)."""
         return self._run(self._session.office(office_no))
 
-    def send_bundle(
-        self,
-        bundle: Bundle,
-        *,
-        to: Sequence[x509.Certificate] | None = None,
-        check: bool = True,
-    ) -> Sent:
-        """Validate → seal → send one transmission unit to its receiver office, exactly once.
-
-        Raises InvalidBundle (with the validation report) when the files do not validate.
-        `to` overrides the receiver's certificates, which are otherwise taken from the office
-        directory (all of them during a renewal); either way they are checked against `trust`
-        before sealing. Safe to call again for the same unit after any failure: the hub keeps
-        it once, and `Sent.already_sent` says it held it already. Raises SerialAlreadyUsed when
-        the unit's earlier message was withdrawn, expired or rejected."""
-        return self._run(
-            self._session.send_bundle(
-                bundle, identity=self.identity, trust=self.trust, to=to, check=check
-            )
-        )
-
-    def receive(
-        self,
-        handler: Handler,
-        *,
-        check: bool = True,
-        imported: ImportedUnits | None = None,
-    ) -> list[Received]:
-        """Take in every delivered message: download → `downloaded` receipt → open → validate →
-        `handler(opened, message)` with the files in import order → `imported` receipt.
-
-        A message whose content fails (does not open, verify or validate; a sender that is not
-        its signer; a unit already imported, or older than one imported) is acknowledged
-        `rejected` with one reason code (docs/hub-protocol.md) and the handler is not called.
-        A local failure (the handler raising, OSError, MemoryError) or a download that is not
-        the hub's envelope answer leaves the message for the next run. Each message has its
-        `Received` (imported, rejected or deferred, with the detailed cause); only a failure of
-        the hub as a whole raises. `handler` must be a plain function: an `async def` handler
-        belongs to AsyncClient.
-        """
-        if _is_coroutine_function(handler):
-            raise TypeError(
-                "Client.receive には通常の関数を渡してください（async def は AsyncClient で）/ "
-                "Client.receive needs a plain function; use AsyncClient for an async handler"
-            )
-        return self._run(
-            self._session.receive(
-                identity=self.identity,
-                trust=self.trust,
-                imported=imported if imported is not None else self.imported,
-                check=check,
-            ),
-            handler,
-        )
-
     # -- the driver ----------------------------------------------------------------------------
 
     def _walk(
@@ -334,7 +272,13 @@ class Client:
                 return
             cursor = following
 
-    def _run(self, flow: Flow[T], handler: Handler | None = None) -> T:
+    def run(self, flow: Flow[T]) -> T:
+        """Carry out a flow of `session` (`HubSession`: send, list_page, download_answer,
+        acknowledge, find_sent …) and return its result: how the office layer runs the
+        client's hardened calls inside its own workflow."""
+        return self._run(flow)
+
+    def _run(self, flow: Flow[T]) -> T:
         reply: Any = None
         error: BaseException | None = None
         while True:
@@ -352,24 +296,6 @@ class Client:
                 self._session.retry.sleep(instruction.seconds)
             elif isinstance(instruction, Authenticate):
                 reply = self._token(instruction.stale)
-            elif isinstance(instruction, Compute):
-                try:
-                    reply = instruction.function()
-                except Exception as failure:
-                    error = failure
-            elif isinstance(instruction, Handle):
-                assert handler is not None
-                try:
-                    result = handler(instruction.opened, instruction.message)
-                except Exception as failure:
-                    error = failure
-                else:
-                    if inspect.isawaitable(result):
-                        getattr(result, "close", lambda: None)()  # never awaited: no warning
-                        raise TypeError(
-                            "the receive handler returned an awaitable; Client cannot await it "
-                            "(the files were not imported): use AsyncClient"
-                        )
 
     def _transmit(self, instruction: Transmit) -> Any:
         collector = instruction.collector(self._session.retry.clock)
@@ -387,9 +313,3 @@ class Client:
             if token is not None:
                 return token  # another thread renewed it while this one waited
             return self._run(self._session.renew())
-
-
-def _is_coroutine_function(handler: object) -> bool:
-    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-        getattr(handler, "__call__", None)  # noqa: B004  (a callable object's method)
-    )

@@ -16,13 +16,25 @@ import secrets
 import ssl
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
-from ..envelope import OfficeIdentity
-
-__all__ = ["client_ssl_context"]
+__all__ = ["TLSIdentity", "client_ssl_context"]
 
 
-def client_ssl_context(identity: OfficeIdentity, *, cafile: str | None = None) -> ssl.SSLContext:
+class TLSIdentity(Protocol):
+    """What the TLS set-up needs of an office's identity (an `OfficeIdentity` has it): the
+    client knows nothing else of keys."""
+
+    def private_key_pem(self, password: str) -> bytes:
+        """The private key in PKCS#8 PEM, encrypted under `password`."""
+        ...
+
+    def certificate_pem(self) -> bytes:
+        """The certificate, then any intermediates, in PEM."""
+        ...
+
+
+def client_ssl_context(identity: TLSIdentity, *, cafile: str | None = None) -> ssl.SSLContext:
     """A TLS 1.3 client context presenting `identity`'s certificate (and chain)."""
     context = ssl.create_default_context(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_3

@@ -9,8 +9,8 @@ Fixtures:
   (unknown endpoint, HTTP 400/413/415), unless a marker says `allow_protocol_errors=True`.
 * `hub_offices`: a care-manager office (1370100012) and a provider (1370200028) with test
   identities from one `FakePKI` (made once per session), registered on `fake_hub`.
-* `hub_client`: a `Client` logged in as the care-manager office, with its identity and the test
-  CA as trust store, retrying in the hub's virtual time.
+* `hub_client`: a `Client` logged in as the care-manager office, with its identity (TLS),
+  retrying in the hub's virtual time.
 * `async_hub_client`: the same as an `AsyncClient` (use it in the test's own event loop).
 * `provider_client`: a `Client` logged in as the provider office (the receiving side).
 * `served_hub`: the base URL of `fake_hub` served on a free loopback port (`FakeHub.serve()`,
@@ -134,7 +134,7 @@ def hub_offices(
 @pytest.fixture
 def hub_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Client]:
     """A careplan_link Client logged in as the care-manager office of `hub_offices` on
-    `fake_hub`, with its identity and the test CA as trust store, retrying in the hub's
+    `fake_hub`, with its identity (its TLS certificate), retrying in the hub's
     virtual time."""
     from careplan_link.client import Client
 
@@ -142,7 +142,6 @@ def hub_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Client]:
         fake_hub.url,
         login=hub_offices.care_login,
         identity=hub_offices.care,
-        trust=hub_offices.pki.trust_store,
         transport=fake_hub.transport(),
         retry=fake_hub.clock.retry_policy(),
     ) as client:
@@ -160,7 +159,6 @@ def async_hub_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Asy
         fake_hub.url,
         login=hub_offices.care_login,
         identity=hub_offices.care,
-        trust=hub_offices.pki.trust_store,
         transport=fake_hub.transport(),
         retry=fake_hub.clock.retry_policy(),
     )
@@ -171,14 +169,13 @@ def async_hub_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Asy
 @pytest.fixture
 def provider_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Client]:
     """A `Client` logged in as the provider office (1370200028), the receiving side of
-    `hub_client`: its identity, the test CA as trust store, retrying in the hub's virtual time."""
+    `hub_client`: its identity, retrying in the hub's virtual time."""
     from careplan_link.client import Client
 
     with Client(
         fake_hub.url,
         login=hub_offices.provider_login,
         identity=hub_offices.provider,
-        trust=hub_offices.pki.trust_store,
         transport=fake_hub.transport(),
         retry=fake_hub.clock.retry_policy(),
     ) as client:

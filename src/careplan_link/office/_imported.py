@@ -1,4 +1,5 @@
-"""The receiver's record of imported transmission units: what `receive` checks replays against.
+"""The receiver's record of imported transmission units: what `Workflow.receive` checks
+replays against (the journal is one too).
 
 A unit is identified by its sender (office and service type), its receiver (office and
 service type) and its ファイル連番. `receive` refuses a unit already imported

@@ -1,5 +1,5 @@
-"""send_bundle and receive: validate → seal → send, and download → open → validate → import →
-receipt, through both clients."""
+"""The office workflow's send_bundle and receive: validate → seal → send, and download → open →
+validate → import → receipt, through both workflows (moved from tests/client, issue 16)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 from unitfiles import edit, name_of, schedule_unit
 
 from careplan_link import Bundle, OpenedEnvelope, seal
-from careplan_link.client import InvalidBundle, Message
+from careplan_link.client import Message
+from careplan_link.office import InvalidBundle
 from careplan_link.testing import FakeHub
 from careplan_link.testing.pytest_plugin import HubOffices
 
@@ -104,6 +105,7 @@ def test_the_async_client_awaits_a_coroutine_handler(
     import asyncio
 
     from careplan_link.client import AsyncClient
+    from careplan_link.office import AsyncWorkflow
 
     unit = schedule_unit()
     seen: list[str] = []
@@ -117,17 +119,21 @@ def test_the_async_client_awaits_a_coroutine_handler(
             fake_hub.url,
             login=hub_offices.care_login,
             identity=hub_offices.care,
-            trust=hub_offices.pki.trust_store,
             transport=fake_hub.async_transport(),
-        ) as care:
+        ) as care_client:
+            care = AsyncWorkflow(
+                care_client, identity=hub_offices.care, trust=hub_offices.pki.trust_store
+            )
             sent = await care.send_bundle(Bundle.from_files(unit))
         async with AsyncClient(
             fake_hub.url,
             login=hub_offices.provider_login,
             identity=hub_offices.provider,
-            trust=hub_offices.pki.trust_store,
             transport=fake_hub.async_transport(),
-        ) as provider:
+        ) as provider_client:
+            provider = AsyncWorkflow(
+                provider_client, identity=hub_offices.provider, trust=hub_offices.pki.trust_store
+            )
             await provider.receive(handler)
         return sent.message.id
 

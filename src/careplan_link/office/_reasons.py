@@ -4,7 +4,7 @@ The vocabulary itself is the protocol's (`careplan_link.protocol.REJECTION_REASO
 this module adds is the rule that maps a failure to open to one code: the code an
 `EnvelopeError` carries (`.reason`), and `ENVELOPE_UNREADABLE` for anything else, so that an
 uploader reading receipts learns nothing about why its altered envelope failed. The detailed
-cause goes to the receiver's own log (`Received.error`, the `careplan_link.client` logger).
+cause goes to the receiver's own log (`Received.error`, the `careplan_link.office` logger).
 """
 
 from __future__ import annotations
