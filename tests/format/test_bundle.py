@@ -96,6 +96,19 @@ def test_from_paths(tmp_path: Path) -> None:
     assert len(unit.files) == 2
 
 
+def test_one_path_is_a_folder_or_a_file_never_its_characters(tmp_path: Path) -> None:
+    for name, data in names("UPPLAN_202504", "UPSIKYU_202504").items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / ".DS_Store").write_bytes(b"debris")
+    (tmp_path / "sub").mkdir()  # not descended
+    for folder in (str(tmp_path), tmp_path):
+        (unit,) = group_units(folder)
+        assert sorted(name.split("_")[0] for name in unit.files) == ["UPPLAN", "UPSIKYU"]
+    plan = next(tmp_path.glob("UPPLAN_*"))
+    (unit,) = group_units(str(plan))
+    assert [name.split("_")[0] for name in unit.files] == ["UPPLAN"]
+
+
 def test_bad_names_are_all_reported() -> None:
     with pytest.raises(FormatError) as caught:
         group_units({"readme.txt": b"", "UPPLAN_2025_x.CSV": b"", **names("UP1KYO")})

@@ -199,11 +199,12 @@ class Bundle:
 
 
 def group_units(
-    files: Mapping[str, bytes] | Iterable[str | os.PathLike[str]],
+    files: Mapping[str, bytes] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
 ) -> list[Bundle]:
     """Group files into transmission units, in the order a receiver imports them.
 
-    `files` is a mapping of file name → bytes, or paths (read here). Units come in ascending
+    `files` is a mapping of file name → bytes, paths (read here), or one path: a folder (its
+    files, not its subfolders nor hidden files) or a single file. Units come in ascending
     ファイル連番 (then sender and receiver, for a stable order); each unit's files parents first.
     Raises `FormatError` listing every name that is not a standard file name.
     """
@@ -236,9 +237,19 @@ def group_units(
     return units
 
 
-def _read(files: Mapping[str, bytes] | Iterable[str | os.PathLike[str]]) -> dict[str, bytes]:
+def _read(
+    files: Mapping[str, bytes] | str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> dict[str, bytes]:
     if isinstance(files, Mapping):
         return {Path(name).name: bytes(data) for name, data in files.items()}
+    if isinstance(files, str | os.PathLike):
+        # One path, never an iterable of its characters.
+        one = Path(files)
+        files = (
+            sorted(p for p in one.iterdir() if p.is_file() and not p.name.startswith("."))
+            if one.is_dir()
+            else [one]
+        )
     contents: dict[str, bytes] = {}
     for path in map(Path, files):
         if path.name in contents:
