@@ -239,13 +239,14 @@ def generate(spec: dict[str, Any]) -> str:
     def indent(block: str) -> str:
         return "\n".join("    " + line for line in block.splitlines())
 
-    out.append("LAYOUTS_202407: tuple[Layout, ...] = (")
-    out += [indent(layout) + "," for layout in layouts_v4]
-    out.append(")")
-    out.append("")
-    out.append("LAYOUTS_202208: tuple[Layout, ...] = (")
-    out += [indent(layout) + "," for layout in layouts_v3]
-    out.append(")")
+    # Layout family (the CSVバージョン whose layouts it is) -> its layouts; the edition registry
+    # (format/_editions.py) says which CSVバージョン values are read with which family.
+    out.append("LAYOUT_FAMILIES: dict[str, tuple[Layout, ...]] = {")
+    for family, layouts in (("202407", layouts_v4), ("202208", layouts_v3)):
+        out.append(f"    {family!r}: (")
+        out += [indent(indent(layout)) + "," for layout in layouts]
+        out.append("    ),")
+    out.append("}")
     return "\n".join(out) + "\n"
 
 

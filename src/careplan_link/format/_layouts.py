@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ._generated import CODE_TABLES, LAYOUTS_202208, LAYOUTS_202407
+from ._generated import CODE_TABLES, LAYOUT_FAMILIES
 from ._layout import CodeTable, Layout
 
 __all__ = [
@@ -46,7 +46,11 @@ IMAGE_LAYOUT_ID = "yobo_basic_image"
 """Interface id of the family-structure JPEG images (UPKIHON_IMAGE_…), which have no layout."""
 
 LAYOUTS: Mapping[tuple[str, str], Layout] = MappingProxyType(
-    {(layout.id, layout.csv_version): layout for layout in (*LAYOUTS_202407, *LAYOUTS_202208)}
+    {
+        (layout.id, layout.csv_version): layout
+        for layouts in LAYOUT_FAMILIES.values()
+        for layout in layouts
+    }
 )
 
 #: File-name prefix → interface id, longest prefix first (UPKIHON_SUB1 before UPKIHON).
@@ -54,7 +58,7 @@ PREFIXES: Mapping[str, str] = MappingProxyType(
     dict(
         sorted(
             {
-                **{layout.prefix: layout.id for layout in LAYOUTS_202407},
+                **{layout.prefix: layout.id for layout in LAYOUT_FAMILIES[CSV_VERSION_CURRENT]},
                 "UPKIHON_IMAGE": IMAGE_LAYOUT_ID,
             }.items(),
             key=lambda item: -len(item[0]),
