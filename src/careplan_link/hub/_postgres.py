@@ -8,11 +8,16 @@ the process, so any number of hub processes may share one database:
 * A status transition is one `UPDATE … WHERE id = … AND status = <expected>`: of two receipts
   racing, one changes the row, the other sees 0 rows and answers from the stored message.
 * A refresh token is used once: `DELETE … RETURNING`.
-* The audit chain stays linear: every transaction that appends an entry first takes the row
-  lock of the chain's head (`SELECT … FROM audit_head … FOR UPDATE`), reads (seq, hash), writes
-  the entry and the new head, and commits; another writer waits on that row lock. A state
-  change that is audited (send, receipt, withdrawal, expiry, office changes) is one transaction
-  with its entry.
+* The audit chain stays linear: every transaction that appends an entry takes the row lock of
+  the chain's head (`SELECT … FROM audit_head … FOR UPDATE`), reads (seq, hash), writes the
+  entry and the new head, and commits; another writer waits on that row lock. A state change
+  that is audited (send, receipt, withdrawal, expiry, office changes) is one transaction with
+  its entry. The lock is taken as late as it can be, and held for one round trip and the
+  commit: the hot paths run in psycopg's pipeline mode, so a status change (or a read's audit
+  entry) takes it in the round trip before the one that writes the entry and commits, and a
+  send takes it, with the message head's, in the first of its two round trips (the entry's
+  hash needs the head's). A row lock rather than an advisory lock: the head row is read and
+  rewritten anyway, and both are released at commit (docs/decisions.md).
 * Cursors stay stable while other processes insert: messages are listed in (accepted_at, id)
   order, and a new message takes its number (and, if another process's clock ran ahead, a time
   no earlier than the last message's) while it holds the `message_head` row lock, so commits
@@ -141,6 +146,31 @@ _AUDIT_COLUMNS = (
     "seq, at, office_no, action, message_id, counterpart, envelope_sha256, detail, "
     "previous_hash, hash"
 )
+_DURABLE = "SELECT set_config('synchronous_commit', 'on', true)"
+"""`SET LOCAL synchronous_commit = on` as a query, to go in a pipeline with what follows."""
+
+_LOCK_MESSAGE_HEAD = (
+    "SELECT set_config('synchronous_commit', 'on', true), number, accepted_at "
+    "FROM message_head WHERE one = 1 FOR UPDATE"
+)
+"""A send's first locking read (with its durable commit); then `_LOCK_AUDIT_HEAD`. A send is
+the only transaction that takes both, always in this order: no deadlock."""
+
+_LOCK_AUDIT_HEAD = "SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE"
+
+_ADD_MESSAGE = (
+    # One statement for the four writes (fewer round trips while the locks are held).
+    "WITH m AS (INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT ON CONSTRAINT one_message_per_key DO NOTHING RETURNING 1), "
+    "h AS (UPDATE message_head SET number = %s, accepted_at = %s "
+    "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)), "
+    f"a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) "
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM m)), "
+    "ah AS (UPDATE audit_head SET seq = %s, hash = %s "
+    "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)) "
+    "SELECT count(*) FROM m"
+)
+
 _TABLES = ("offices", "tokens", "messages", "rate_windows", "audit", "jobs")
 
 
@@ -429,33 +459,22 @@ class PostgresStore:
     def add_message(
         self, message: Message, content: bytes, key: str, digest: str, audit: AuditDraft
     ) -> Message | None:
-        with self._write(durable=True) as db:
-            # The head's row lock orders the inserts (see the module docstring: cursors); under
-            # it, the key is free or taken for good (every insert takes this lock).
-            number, last, taken = db.execute(
-                "SELECT number, accepted_at, EXISTS (SELECT 1 FROM messages "
-                "WHERE sender = %s AND idempotency_key = %s) "
-                "FROM message_head WHERE one = 1 FOR UPDATE",
-                (message.sender, key),
-            ).fetchone()  # type: ignore[misc]
-            if taken:
-                return None
+        # Two round trips, the locks held for the second only (see the module docstring):
+        # BEGIN and the locks of both heads go in one pipeline sync; the writes and COMMIT in
+        # the next. A taken key inserts nothing (ON
+        # CONFLICT: the unique constraint has the last word), and then nothing else is written.
+        with self._pool.connection() as db, db.pipeline(), db.transaction():
+            head = db.execute(_LOCK_MESSAGE_HEAD)
+            chain = db.execute(_LOCK_AUDIT_HEAD)
+            _, number, last = head.fetchone()  # type: ignore[misc]  # one row, by the schema
+            seq, previous = chain.fetchone()  # type: ignore[misc]
             if last is not None and _utc(last) > message.accepted_at:
                 message = _shifted(message, _utc(last))
             message = attrs.evolve(message, id=message_id(int(number) + 1))
-            entry = self._seal(db, attrs.evolve(audit, message_id=message.id))
-            # One statement for the four writes (fewer round trips while the locks are held);
-            # ON CONFLICT: the unique constraint has the last word, whatever wrote the row.
-            row = db.execute(
-                "WITH m AS (INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT ON CONSTRAINT one_message_per_key DO NOTHING RETURNING 1), "
-                "h AS (UPDATE message_head SET number = %s, accepted_at = %s "
-                "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)), "
-                f"a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) "
-                "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM m)), "
-                "ah AS (UPDATE audit_head SET seq = %s, hash = %s "
-                "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)) "
-                "SELECT count(*) FROM m",
+            entry = seal(attrs.evolve(audit, message_id=message.id), int(seq) + 1,
+                         str(previous))  # fmt: skip
+            written = db.execute(
+                _ADD_MESSAGE,
                 (
                     message.id,
                     message.sender,
@@ -472,8 +491,9 @@ class PostgresStore:
                     entry.seq,
                     entry.hash,
                 ),
-            ).fetchone()
-            return message if row and row[0] else None
+            )
+        row = written.fetchone()
+        return message if row and row[0] else None
 
     def sent_with_key(self, sender: str, key: str) -> tuple[str, Message] | None:
         with self._connection() as db:
@@ -504,8 +524,12 @@ class PostgresStore:
         drop_content: bool = False,
         audit: AuditDraft | None = None,
     ) -> bool:
-        with self._write(durable=True) as db:
-            changed = db.execute(
+        # BEGIN, the durability and the conditional update in one round trip; then, only if
+        # it changed the row, the audit head's lock (the last thing taken) and the entry with
+        # COMMIT in a second.
+        with self._pool.connection() as db, db.pipeline() as pipeline, db.transaction():
+            db.execute(_DURABLE)
+            update = db.execute(
                 "UPDATE messages SET status = %s, document = %s, "
                 "content = CASE WHEN %s THEN NULL ELSE content END "
                 "WHERE id = %s AND status = %s",
@@ -516,10 +540,12 @@ class PostgresStore:
                     message.id,
                     expected.value,
                 ),
-            ).rowcount
+            )
+            pipeline.sync()  # the row count is known once the server has answered
+            changed = update.rowcount
             if changed and audit is not None:
                 self._append(db, audit)
-            return bool(changed)
+        return bool(changed)
 
     def messages(self, listing: Listing) -> list[Message]:
         clauses: list[str] = []
@@ -586,13 +612,12 @@ class PostgresStore:
     def _seal(db: psycopg.Connection[Any], draft: AuditDraft) -> AuditEntry:
         """Lock the chain's head (FOR UPDATE: every other appender waits until this
         transaction ends) and seal the next entry on it."""
-        seq, previous = db.execute(
-            "SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE"
-        ).fetchone()  # type: ignore[misc]
+        seq, previous = db.execute(_LOCK_AUDIT_HEAD).fetchone()  # type: ignore[misc]
         return seal(draft, int(seq) + 1, str(previous))
 
     def _append(self, db: psycopg.Connection[Any], draft: AuditDraft) -> AuditEntry:
-        """Append within the caller's transaction: the entry and the new head together."""
+        """Append within the caller's transaction: the entry and the new head together. In a
+        pipeline, the entry's write goes with the COMMIT that follows it."""
         entry = self._seal(db, draft)
         db.execute(
             f"WITH a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) "
@@ -603,7 +628,8 @@ class PostgresStore:
         return entry
 
     def append_audit(self, draft: AuditDraft) -> AuditEntry:
-        with self._write() as db:
+        # Two round trips: BEGIN with the head's lock, then the entry with COMMIT.
+        with self._pool.connection() as db, db.pipeline(), db.transaction():
             return self._append(db, draft)
 
     def audit_entries(
