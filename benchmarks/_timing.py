@@ -43,3 +43,32 @@ def best_of_paused(runs: int, action: Callable[[], object]) -> float:
             return action()
 
     return best_of(runs, paused)
+
+
+def interleaved(
+    runs: int, actions: dict[str, tuple[Callable[[], object], bool]]
+) -> dict[str, float]:
+    """The least CPU time of each action (name → (action, pause the collector?)), in seconds.
+
+    For ratios on a shared machine: the actions take turns, run after run, so that a burst of
+    load elsewhere falls on all of them rather than on whichever ran during it; and the time is
+    this process's CPU time (`time.process_time`), which does not count the time the machine
+    gave to other processes. Wall time on a machine shared by several busy processes moved the
+    ratios by up to 2x from one run to the next; CPU time still moves them (caches are shared
+    too), by about 10-20% on such a machine, so compare runs with their spread.
+    """
+    best = dict.fromkeys(actions, float("inf"))
+    for _ in range(runs):
+        for name, (action, paused) in actions.items():
+            was_enabled = gc.isenabled()
+            if paused:
+                gc.disable()
+            try:
+                started = time.process_time()
+                action()
+                elapsed = time.process_time() - started
+            finally:
+                if paused and was_enabled:
+                    gc.enable()
+            best[name] = min(best[name], elapsed)
+    return best

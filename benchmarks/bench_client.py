@@ -23,12 +23,12 @@ from careplan_link.client import AsyncClient, Client, Login
 from careplan_link.testing import FakeHub, FakePKI
 
 IN_FLIGHT = 50
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 def hub_and_logins(pki: FakePKI) -> tuple[FakeHub, Login, Login]:
     hub = FakeHub()
-    care = hub.register_office(pki.office("1370100012"))
+    care = hub.register_office(pki.office("1370100016"))
     provider = hub.register_office(pki.office(PROVIDER))
     return hub, care, provider
 

@@ -39,7 +39,7 @@ from careplan_link.testing import FakePKI
 
 SERIAL = "20250325093000"
 NAMES = [
-    f"{prefix}_202504_1370100012_43_1370200028_11_{SERIAL}.CSV"
+    f"{prefix}_202504_1370100016_43_1370200022_11_{SERIAL}.CSV"
     for prefix in ("UPPLAN", "UPSIKYU", "UPHOSOKU")
 ]
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -155,7 +155,7 @@ def measure(size: int, pki: FakePKI, care: OfficeIdentity, provider: OfficeIdent
 def large_file_memory(pki: FakePKI, care: OfficeIdentity, provider: OfficeIdentity) -> None:
     """Peak memory of opening one CSV-like file near the default per-file limit (64 MiB), from
     a small envelope (it compresses well): the budget is 2x the largest file + 50 MB."""
-    record = b'202407,131001,0000012345,20250325,202504,1370100012,"name",244,,20250401,,1000\r\n'
+    record = b'202407,131011,0000012345,20250325,202504,1370100016,"name",244,,20250401,,1000\r\n'
     size = 60_000_000
     files = {NAMES[0]: (record * (size // len(record) + 1))[:size]}
     envelope = seal(files, sender=care, recipients=[provider.certificate], trust=pki.trust_store)
@@ -176,7 +176,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [10_000, 1_000_000] if args.quick else [10_000, 1_000_000, 10_000_000, 50_000_000]
     pki = FakePKI()
-    care, provider = pki.office("1370100012"), pki.office("1370200028")
+    care, provider = pki.office("1370100016"), pki.office("1370200022")
     has_openssl = shutil.which("openssl") is not None
     print("careplan_link envelope benchmark (best of runs; ratios from this run)")
     print(f"{'payload':>8} {'seal':>9} {'/floor':>7} {'open':>9} {'/floor':>7} "

@@ -46,8 +46,8 @@ from careplan_link.office._demo_data import month_units
 from careplan_link.office._sync import FolderSync
 from careplan_link.testing import FakePKI
 
-CARE = Office("1310000001", "43")
-PROVIDER = Office("1310000101", "11")
+CARE = Office("1310000003", "43")
+PROVIDER = Office("1310000102", "11")
 TARGET = 0.20
 # Months of 31 days: every unit the same size (300 users x 2 services x 31 days).
 LONG_MONTHS = [YearMonth(y, m) for y, m in ((2025, 7), (2025, 8), (2025, 10), (2025, 12),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from _timing import best_of, best_of_paused
+from _timing import best_of_paused
 from bench_validate import NAMES, make_unit
 from careplan_link import SupplementRecord, build_table7, parse_plan, validate
 from careplan_link.format._table7_rules import check_table7_arithmetic
@@ -35,7 +35,7 @@ def main() -> None:
     sheets = build_table7(schedule, unit_price=Decimal("11.40"), supplements=supplements)
     assert len(sheets) == records // 20 and all(s.computable for s in sheets)
 
-    parse = best_of(5, lambda: parse_plan(unit[plan_name], name=plan_name))
+    parse = best_of_paused(5, lambda: parse_plan(unit[plan_name], name=plan_name))
     build = best_of_paused(
         5, lambda: build_table7(schedule, unit_price=Decimal("11.40"), supplements=supplements)
     )
@@ -47,7 +47,7 @@ def main() -> None:
     parsed = {name: parse_plan(data, name=name) for name, data in unit.items()}
     units = _validation.group_units(unit)
     checks = best_of_paused(3, lambda: check_table7_arithmetic(units, parsed))
-    whole = best_of(3, lambda: [parse_plan(data, name=name) for name, data in unit.items()])
+    whole = best_of_paused(3, lambda: [parse_plan(data, name=name) for name, data in unit.items()])
     ratio = build / parse
     print(
         f"careplan_link 第7表 benchmark: {records:,} 第6表 records, {len(sheets):,} users\n"

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from careplan_link import from_json, parse_plan
 from careplan_link.cli import main
 
 from .format.test_validation import EXPECTED_COLUMN, ITEM_RULE_CASES
-from .format.unitfiles import edit, schedule_unit
+from .format.unitfiles import edit, plan_unit, schedule_unit
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-PLAN = EXAMPLES / "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+PLAN = EXAMPLES / "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 
 
 def test_inspect_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,7 +25,7 @@ def test_inspect_table(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "ファイル連番 serial: 20250325093000" in out
     assert "サービス開始時刻" in out and "1000" in out
-    assert "送信元事業所番号 sender: 1370100012" in out
+    assert "送信元事業所番号 sender: 1370100016" in out
     assert "more records" in out
 
 
@@ -37,6 +38,24 @@ def test_inspect_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["records"][0]["service_date"] == "20250401"
     assert data["records"][0]["tais_code"] is None
     assert data["records"][-1]["start_time"] == "9999"
+
+
+def test_inspect_json_is_the_json_codec_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(PLAN), "--json"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert (data["format"], data["interface"], data["layout_family"]) == (
+        "careplan_link.records",
+        "table6_plan",
+        "202407",
+    )
+    assert data["records"][0]["units"] == 244  # typed: integers are numbers
+    # What inspect prints reads back as the file's records (the extra fields are ignored).
+    assert from_json(out) == parse_plan(PLAN)
+    assert main(["inspect", str(PLAN), "--json", "--limit", "2"]) == 0
+    limited = json.loads(capsys.readouterr().out)
+    assert len(limited["records"]) == 2 and limited["record_count"] == 12
+    assert from_json(json.dumps(limited)).records == parse_plan(PLAN).records[:2]
 
 
 def test_inspect_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,7 +98,7 @@ def _unit_folder(tmp_path: Path) -> Path:
 def test_validate_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(_unit_folder(tmp_path))]) == 0
     out = capsys.readouterr().out
-    assert "unit schedule: 1370100012/43 → 1370200028/11" in out
+    assert "unit schedule: 1370100016/43 → 1370200022/11" in out
     assert "OK: 3 files, 1 units, 0 errors, 0 warnings" in out
 
 
@@ -171,10 +190,10 @@ def test_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
 
 MISNAMED_IN_OUTBOX = {
     # the issue's cases, each with a content fault (サービス利用日 20250431 on record 5)
-    "UPPLAN_202504_1370100012_43_137020002_11_20250325093000.CSV": "name.office_no",
-    "UPJSK_202504_1370200028_11__43_20250325093000.CSV": "name.empty_field",
-    "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000 (1).CSV": "name.copy_suffix",
-    "UPPLNA_202504_1370100012_43_1370200028_11_20250325093000.CSV": "name.prefix",
+    "UPPLAN_202504_1370100016_43_137020002_11_20250325093000.CSV": "name.office_no",
+    "UPJSK_202504_1370200022_11__43_20250325093000.CSV": "name.empty_field",
+    "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000 (1).CSV": "name.copy_suffix",
+    "UPPLNA_202504_1370100016_43_1370200022_11_20250325093000.CSV": "name.prefix",
 }
 
 
@@ -185,7 +204,7 @@ def test_validate_folder_with_misnamed_files_fails(
     faulty = edit(schedule_unit(), "UPPLAN", 5, 10, "20250431")[PLAN.name]
     for name in MISNAMED_IN_OUTBOX:
         (folder / name).write_bytes(faulty)
-    (folder / "UP1KYO_1370100012_43_20250425173000.csv").write_bytes(b"")
+    (folder / "UP1KYO_1370100016_43_20250425173000.csv").write_bytes(b"")
     (folder / "Thumbs.db").write_bytes(b"\x00")
     assert main(["validate", "--json", str(folder)]) == 1
     data = json.loads(capsys.readouterr().out)
@@ -194,7 +213,7 @@ def test_validate_folder_with_misnamed_files_fails(
         by_file.setdefault(issue["file"], set()).add(issue["code"])
     for name, code in MISNAMED_IN_OUTBOX.items():
         assert {code, "value.yyyymmdd"} <= by_file[name], name
-    assert "name.fields" in by_file["UP1KYO_1370100012_43_20250425173000.csv"]
+    assert "name.fields" in by_file["UP1KYO_1370100016_43_20250425173000.csv"]
     assert "Thumbs.db" not in by_file and "file.not_standard" not in str(data)
     assert data["summary"]["ok"] is False and data["summary"]["files"] == 8
     assert main(["validate", "--lang", "en", str(folder)]) == 1
@@ -217,6 +236,23 @@ def test_validate_strict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "警告 name.extension_case" in capsys.readouterr().out
     assert main(["validate", "--strict", str(folder)]) == 1
     assert "エラー name.extension_case" in capsys.readouterr().out
+
+
+def test_validate_shows_a_check_digit_warning_and_can_leave_it_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 第1表 No.13 介護支援事業者コード mistyped: 1370100012 for 1370100016.
+    for name, data in edit(plan_unit(), "UP1KYO", 1, 13, "1370100012").items():
+        (tmp_path / name).write_bytes(data)
+    assert main(["validate", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "警告 identifier.check_digit record 1, line 1, No.13 介護支援事業者コード:" in out
+    assert "[1370100012]" in out and "OK: 4 files, 1 units, 0 errors, 1 warnings" in out
+    assert main(["validate", "--strict", "--lang", "en", str(tmp_path)]) == 0  # still a warning
+    assert "warning identifier.check_digit record 1" in capsys.readouterr().out
+    assert main(["validate", "--no-check-digits", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "identifier." not in out and "0 errors, 0 warnings" in out
 
 
 # -- encoding and characters (issue 11) ------------------------------------------------------

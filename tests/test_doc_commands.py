@@ -95,8 +95,8 @@ def test_the_curl_guide_runs_as_written(tmp_path: Path) -> None:
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin:/usr/local/bin",
             "HOME": str(tmp_path),
             "HUB": url,
-            "CARE_PASSWORD": str(offices["1370100012"]["password"]),
-            "PROVIDER_PASSWORD": str(offices["1370200028"]["password"]),
+            "CARE_PASSWORD": str(offices["1370100016"]["password"]),
+            "PROVIDER_PASSWORD": str(offices["1370200022"]["password"]),
         }
         result = subprocess.run(
             ["bash", "-c", script], cwd=tmp_path, env=environment, capture_output=True,

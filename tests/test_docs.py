@@ -14,7 +14,8 @@ def test_every_issue_code_is_documented() -> None:
     source = "\n".join(p.read_text("utf-8") for p in (ROOT / "src").rglob("*.py"))
     namespaces = (
         "name|csv|encoding|read|write|file|image|required|length|format|code|special|version"
-        "|month|scope|equipment|time|office|supplement|table7|table2|unit|convert|text"
+        "|month|scope|equipment|time|office|supplement|table7|table2|unit|convert|text|json"
+        "|identifier"
     )
     codes = set(re.findall(rf'"((?:{namespaces})\.[a-z0-9_]+)"', source))
     codes |= {f"value.{kind.value}" for kind in TYPED_KINDS}

@@ -1,8 +1,9 @@
 """English attribute names for every column of every interface, in column order.
 
 The standard names its items only in Japanese (項目名); these are the Python attribute names of the
-record classes. They are part of the public API: renaming one is a breaking change. The generator
-(`tools/generate_layouts.py`) checks that each list has exactly the interface's column count.
+record classes. They are part of the public API: renaming one is a breaking change. The extractor
+(`tools/extract_standard.py`) checks that each list has exactly the interface's column count and
+writes the names into `standard/careplan-standard.json`, which the generator reads.
 """
 
 from __future__ import annotations

@@ -1,67 +1,28 @@
-"""Generate `src/careplan_link/format/_generated.py` from the transcription of the standard.
+"""Generate `src/careplan_link/format/_generated.py` from the project's data file of the standard.
 
-Usage: python tools/generate_layouts.py [path/to/careplan-csv-spec.json]
+Usage: python tools/generate_layouts.py [--data standard/careplan-standard.json] [--output PATH]
 
-The package owns its layouts: this script writes them (layouts, code tables, record classes) as
-plain Python that is committed. `tests/format/test_layouts_against_spec.py` checks the committed
-file against the transcription whenever `../shared/spec` is present, so the two cannot drift.
-
-Decisions taken where the transcription is uncertain are written here, next to the data, and in
-docs/decisions.md.
+The package owns its layouts: this script writes them (layouts, code tables, record classes,
+and the standard's other tables the package reads) as plain Python that is committed. It reads
+ONLY the data file (`standard/careplan-standard.json`, made from the transcription by
+`tools/extract_standard.py`), so it runs on a clean clone. It knows no family by name: every
+layout family listed in the data gets its layouts, and record classes where its columns differ
+from the first family's, named with the family's class suffix (`Table6PlanV3Record`).
+`tests/format/test_standard_data.py` regenerates into a temporary file and compares.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from attribute_names import ATTRIBUTE_NAMES
-
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT.parent / "shared" / "spec" / "careplan-csv-spec.json"
+DEFAULT_DATA = ROOT / "standard" / "careplan-standard.json"
 OUTPUT = ROOT / "src" / "careplan_link" / "format" / "_generated.py"
-
-CLASS_NAMES = {
-    "supplement": "SupplementRecord",
-    "table1": "Table1Record",
-    "table1_delete": "Table1DeleteRecord",
-    "table2": "Table2Record",
-    "table3": "Table3Record",
-    "table6_plan": "Table6PlanRecord",
-    "table6_actual": "Table6ActualRecord",
-    "table6_plan_delete": "Table6PlanDeleteRecord",
-    "table6_actual_delete": "Table6ActualDeleteRecord",
-    "table7": "Table7Record",
-    "yobo_basic": "YoboBasicRecord",
-    "yobo_basic_delete": "YoboBasicDeleteRecord",
-    "yobo_basic_sub1": "YoboBasicSub1Record",
-    "yobo_basic_sub2": "YoboBasicSub2Record",
-    "yobo_plan": "YoboPlanRecord",
-    "yobo_plan_delete": "YoboPlanDeleteRecord",
-    "yobo_plan_sub": "YoboPlanSubRecord",
-}
-
-# Interfaces that existed in v3.2 (CSVバージョン 202208); the others are v4 only.
-V3_INTERFACES = (
-    "supplement",
-    "table1",
-    "table1_delete",
-    "table2",
-    "table6_plan",
-    "table6_actual",
-    "table6_plan_delete",
-    "table6_actual_delete",
-    "table7",
-)
-
-# Decision: where the transcription is uncertain about a length, accept the longest the standard
-# might allow. 第7表 No.30 前月までの利用日数: v4.1 OCR says 2, the v3.2 change note says it
-# grew to 5; a conforming sender may write 5 digits.
-LENGTH_OVERRIDES = {("table7", 30): 5}
 
 PYTHON_TYPES = {
     "csv_version": "str",
@@ -80,64 +41,17 @@ PYTHON_TYPES = {
     "free_text": "str | None",
 }
 
-
-def _kind(interface_id: str, column: dict[str, Any]) -> str:
-    if column["no"] == 1:
-        return "csv_version"
-    return str(column["type"])
-
-
-def _columns(interface: dict[str, Any]) -> list[dict[str, Any]]:
-    names = ATTRIBUTE_NAMES[interface["id"]]
-    columns = interface["columns"]
-    if len(names) != len(columns) or len(columns) != interface["column_count"]:
-        raise SystemExit(f"{interface['id']}: {len(names)} names for {len(columns)} columns")
-    if len(set(names)) != len(names):
-        raise SystemExit(f"{interface['id']}: duplicate attribute names")
-    result = []
-    for no, (name, column) in enumerate(zip(names, columns, strict=True), start=1):
-        if column["no"] != no:
-            raise SystemExit(f"{interface['id']}: column {column['no']} out of order")
-        codes = column.get("codes") or {}
-        result.append(
-            {
-                "no": no,
-                "name_ja": column["name_ja"],
-                "attribute": name,
-                "kind": _kind(interface["id"], column),
-                "max_length": LENGTH_OVERRIDES.get((interface["id"], no), column.get("max_length")),
-                "required": bool(column.get("required")),
-                "code_table": codes.get("table") if codes else None,
-                "uncertain": bool(column.get("uncertain")),
-            }
-        )
-    return result
-
-
-def _v3_columns(interface: dict[str, Any], columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    differences = interface.get("v3_differences")
-    if not differences:
-        return columns
-    removed = set(differences["removed_in_v3"])
-    kept = [dict(c) for c in columns if c["no"] not in removed]
-    for no, column in enumerate(kept, start=1):
-        column["no"] = no
-        # v3.x 第7表 回数／日数 had length 2 (v4 grew it to 3).
-        if interface["id"] == "table7" and column["name_ja"] == "回数／日数":
-            column["max_length"] = 2
-    if len(kept) != differences["v3_column_count"]:
-        raise SystemExit(f"{interface['id']}: v3 has {len(kept)} columns")
-    return kept
+# What makes two record classes the same: the fields, their types and metadata (not lengths).
+_CLASS_SHAPE = ("no", "name_ja", "attribute", "kind")
 
 
 def _render_class(
     class_name: str, interface: dict[str, Any], columns: list[dict[str, Any]], csv_version: str
 ) -> str:
-    prefix = interface["file_name"]["prefix"]
     lines = [
         "@attrs.frozen",
         f"class {class_name}(Record):",
-        f'    """{interface["name_ja"]} ({prefix}), CSVバージョン {csv_version}."""',
+        f'    """{interface["name_ja"]} ({interface["prefix"]}), CSVバージョン {csv_version}."""',
         "",
     ]
     for column in columns:
@@ -152,19 +66,9 @@ def _render_class(
     return "\n".join(lines) + "\n"
 
 
-def _render_layout(
-    interface: dict[str, Any], columns: list[dict[str, Any]], csv_version: str, class_name: str
-) -> str:
-    keys = interface["key_columns"]
-    if isinstance(keys, dict):  # 利用者補足情報: the key depends on the parent
-        key_columns: list[int] = sorted({n for k in keys.values() for n in k})
-    else:
-        key_columns = list(keys)
-    has_month = "{service_month:6}" in interface["file_name"]["v4_1"]["pattern"] or (
-        "{target_month:6}" in interface["file_name"]["v4_1"]["pattern"]
-    )
+def _render_layout(interface: dict[str, Any], csv_version: str, class_name: str) -> str:
     column_lines = []
-    for c in columns:
+    for c in interface["columns"]:
         table = f"CODE_TABLES[{c['code_table']!r}]" if c["code_table"] else "None"
         column_lines.append(
             f"        Column({c['no']}, {c['name_ja']!r}, {c['attribute']!r}, "
@@ -175,21 +79,77 @@ def _render_layout(
         "Layout(\n"
         f"    id={interface['id']!r},\n"
         f"    name_ja={interface['name_ja']!r},\n"
-        f"    prefix={interface['file_name']['prefix']!r},\n"
+        f"    prefix={interface['prefix']!r},\n"
         f"    csv_version={csv_version!r},\n"
         "    columns=(\n" + "\n".join(column_lines) + "\n    ),\n"
-        f"    key_columns={tuple(key_columns)!r},\n"
-        f"    has_month={has_month!r},\n"
+        f"    key_columns={tuple(interface['key_columns'])!r},\n"
+        f"    has_month={interface['has_month']!r},\n"
         f"    record_type={class_name},\n"
         ")"
     )
 
 
-def generate(spec: dict[str, Any]) -> str:
+def _shape(interface: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [tuple(c[k] for k in _CLASS_SHAPE) for c in interface["columns"]]
+
+
+def _class_names(families: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """(family, interface id) → (record class name, whether this family defines it).
+
+    The first family's classes carry no suffix; another family reuses them where its columns
+    have the same shape and otherwise defines `<Base><suffix>Record`.
+    """
+    first = {i["id"]: i for i in families[0]["interfaces"]}
+    names: dict[tuple[str, str], tuple[str, bool]] = {}
+    for index, family in enumerate(families):
+        for interface in family["interfaces"]:
+            base = interface["class_name"]
+            same = interface["id"] in first and _shape(first[interface["id"]]) == _shape(interface)
+            if index == 0 or same:
+                names[(family["family"], interface["id"])] = (base, index == 0)
+            else:
+                if not base.endswith("Record"):
+                    raise SystemExit(f"{interface['id']}: class name {base!r} must end in Record")
+                own = base.removesuffix("Record") + family["class_suffix"] + "Record"
+                names[(family["family"], interface["id"])] = (own, True)
+    return names
+
+
+def _other_tables(data: dict[str, Any], interface_ids: set[str]) -> list[str]:
+    """The standard's tables besides layouts: scope, service type names, parent relations."""
+    out = [
+        "",
+        "# Service types of the standard's scope (S2 1.3/1.4), by list of the transcription.",
+        "SERVICE_TYPE_SCOPE: dict[str, frozenset[str]] = {",
+    ]
+    for name, codes in sorted(data["service_types"]["scope"].items()):
+        out.append(f"    {name!r}: frozenset({sorted(codes)!r}),")
+    out += ["}", "", "SERVICE_TYPE_NAMES: dict[str, str] = {"]
+    out += [f"    {k!r}: {v!r}," for k, v in sorted(data["service_types"]["names"].items())]
+    out += [
+        "}",
+        "",
+        "# Parent interface → its child interfaces (their keys are the layouts' key columns).",
+        "PARENT_CHILDREN: dict[str, tuple[str, ...]] = {",
+    ]
+    for relation in data["relations"]["relations"]:
+        if "parent" in relation and relation.get("children"):
+            children = tuple(c for c in relation["children"] if c in interface_ids)
+            out.append(f"    {relation['parent']!r}: {children!r},")
+    out.append("}")
+    return out
+
+
+def generate(data: dict[str, Any]) -> str:
+    """The text of `_generated.py` (before ruff format) from the data file's contents."""
+    families = data["layout_families"]
+    if not families or families[0]["class_suffix"] != "":
+        raise SystemExit("the first layout family must have the empty class suffix")
+    class_names = _class_names(families)
     out = [
         '"""Layouts, code tables and record classes of every interface.',
         "",
-        "Generated by tools/generate_layouts.py from the transcription of the standard;",
+        "Generated by tools/generate_layouts.py from standard/careplan-standard.json;",
         "do not edit by hand. Regenerate with `python tools/generate_layouts.py`.",
         '"""',
         "",
@@ -208,33 +168,31 @@ def generate(spec: dict[str, Any]) -> str:
         "",
         "__all__ = [",
     ]
-    class_names = sorted(
-        [*CLASS_NAMES.values(), "Table6PlanV3Record", "Table6ActualV3Record", "Table7V3Record"]
-    )
-    out += [f"    {n!r}," for n in class_names]
+    out += [f"    {n!r}," for n in sorted({name for name, own in class_names.values() if own})]
     out += ["]", "", "CODE_TABLES: dict[str, CodeTable] = {"]
-    for name, table in spec["code_tables"].items():
-        values = tuple((str(k), str(v)) for k, v in table["values"].items())
+    for table in data["code_tables"]:
+        name = table["name"]
+        values = tuple((str(k), str(v)) for k, v in table["values"])
         out.append(f"    {name!r}: CodeTable({name!r}, {table['name_ja']!r}, {values!r}),")
     out += ["}", "", ""]
 
-    layouts_v4: list[str] = []
-    layouts_v3: list[str] = []
-    for interface in spec["interfaces"]:
-        interface_id = interface["id"]
-        columns = _columns(interface)
-        class_name = CLASS_NAMES[interface_id]
-        out.append(_render_class(class_name, interface, columns, "202407"))
-        out.append("")
-        layouts_v4.append(_render_layout(interface, columns, "202407", class_name))
-        if interface_id in V3_INTERFACES:
-            v3_columns = _v3_columns(interface, columns)
-            v3_class = class_name
-            if v3_columns is not columns:
-                v3_class = class_name.replace("Record", "V3Record")
-                out.append(_render_class(v3_class, interface, v3_columns, "202208"))
+    # Classes interface by interface (each family's own class after the first family's), so
+    # that a family's class sits next to the one it differs from.
+    order: list[str] = []
+    for family in families:
+        order += [i["id"] for i in family["interfaces"] if i["id"] not in order]
+    by_id = {(family["family"], i["id"]): i for family in families for i in family["interfaces"]}
+    for interface_id in order:
+        for family in families:
+            key = (family["family"], interface_id)
+            if key in by_id and class_names[key][1]:
+                interface = by_id[key]
+                out.append(
+                    _render_class(
+                        class_names[key][0], interface, interface["columns"], family["family"]
+                    )
+                )
                 out.append("")
-            layouts_v3.append(_render_layout(interface, v3_columns, "202208", v3_class))
 
     def indent(block: str) -> str:
         return "\n".join("    " + line for line in block.splitlines())
@@ -242,21 +200,37 @@ def generate(spec: dict[str, Any]) -> str:
     # Layout family (the CSVバージョン whose layouts it is) -> its layouts; the edition registry
     # (format/_editions.py) says which CSVバージョン values are read with which family.
     out.append("LAYOUT_FAMILIES: dict[str, tuple[Layout, ...]] = {")
-    for family, layouts in (("202407", layouts_v4), ("202208", layouts_v3)):
-        out.append(f"    {family!r}: (")
-        out += [indent(indent(layout)) + "," for layout in layouts]
+    for family in families:
+        out.append(f"    {family['family']!r}: (")
+        for interface in family["interfaces"]:
+            class_name = class_names[(family["family"], interface["id"])][0]
+            layout = _render_layout(interface, family["family"], class_name)
+            out.append(indent(indent(layout)) + ",")
         out.append("    ),")
     out.append("}")
+    out += _other_tables(data, {i["id"] for family in families for i in family["interfaces"]})
     return "\n".join(out) + "\n"
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    OUTPUT.write_text(generate(spec), encoding="utf-8")
-    # The committed file is ruff-formatted; the freshness test compares against that form.
-    subprocess.run([sys.executable, "-m", "ruff", "format", str(OUTPUT)], check=True)
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
+def format_source(text: str) -> str:
+    """`text` as ruff formats it with the project's settings (the committed form)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--config", str(ROOT / "pyproject.toml"), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    data = json.loads(args.data.read_text(encoding="utf-8"))
+    args.output.write_text(format_source(generate(data)), encoding="utf-8")
+    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

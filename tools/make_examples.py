@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from careplan_link import (
     NO_TIME,
@@ -23,13 +24,13 @@ from careplan_link import (
 )
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
-CARE_OFFICE = Office("1370100012", "43")
-PROVIDER = Office("1370200028", "11")
+CARE_OFFICE = Office("1370100016", "43")
+PROVIDER = Office("1370200022", "11")
 MONTH = YearMonth(2025, 4)
 SERIAL = "20250325093000"
 USERS = [
-    ("131001", "0000012345", "ヤマダ ハナコ", "山田 花子", "2", datetime.date(1940, 5, 3)),
-    ("131001", "H123456789", "タカサキ イチロウ", "髙﨑 一郎", "1", datetime.date(1938, 11, 21)),
+    ("131011", "0000012345", "ヤマダ ハナコ", "山田 花子", "2", datetime.date(1940, 5, 3)),
+    ("131011", "H123456789", "タカサキ イチロウ", "髙﨑 一郎", "1", datetime.date(1938, 11, 21)),
 ]
 
 
@@ -83,7 +84,7 @@ def main() -> None:
             )
         )
         units = 244 * len(days)
-        common = {
+        common: dict[str, Any] = {
             "insurer_no": insurer,
             "insured_no": insured,
             "created_date": datetime.date(2025, 3, 25),

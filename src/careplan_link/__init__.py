@@ -5,6 +5,7 @@ The public API is exactly what `__all__` lists; every other module is private.
 
 from __future__ import annotations
 
+from . import identifiers
 from ._issue import Issue, Severity
 from ._version import __version__
 from .client import *  # noqa: F403  (the client layer's __all__ is public)
@@ -25,6 +26,7 @@ __all__ = [
     "Issue",
     "Severity",
     "__version__",
+    "identifiers",
     *_format_all,
     *_envelope_all,
     *_client_all,

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._issue import Issue
 from .errors import FormatError
-from .format import FileName, UnitConversion, convert, group_units, write_bundle
+from .format import EDITIONS, FileName, UnitConversion, convert, group_units, write_bundle
 
 __all__ = ["add_convert_command"]
 
@@ -23,19 +23,21 @@ _EXIT_OK = 0
 _EXIT_INVALID = 1
 _EXIT_USAGE = 2
 _SERVICE_TYPE = re.compile(r"[0-9A-Z]{2}")
+# The values `convert` can go to: what each edition writes, newest first.
+_TARGETS = tuple(edition.csv_version for edition in reversed(list(EDITIONS)))
 
 
 def add_convert_command(commands: Any) -> None:
     """Register `convert` on the command's subparsers."""
     parser = commands.add_parser(
         "convert",
-        help="convert files or whole units to CSVバージョン 202407 or 202208 "
+        help=f"convert files or whole units to CSVバージョン {' or '.join(_TARGETS)} "
         "(exit 0: written, 1: refused, 2: usage)",
     )
     parser.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="standard files, or folders of them"
     )
-    parser.add_argument("--to", required=True, choices=("202407", "202208"), dest="version")
+    parser.add_argument("--to", required=True, choices=_TARGETS, dest="version")
     parser.add_argument(
         "-o", "--output", required=True, type=Path, metavar="FOLDER",
         help="an existing folder to write the converted files into",

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ._cli_convert import add_convert_command
 from ._cli_envelope import add_envelope_commands
 from ._cli_office import add_office_commands
@@ -25,6 +27,7 @@ from ._version import __version__
 from .errors import FormatError
 from .format import CareplanFile, ValidationReport, parse_plan, validate
 from .format._convert import format_value
+from .format._json_codec import to_document
 from .hub._cli import add_hub_commands
 
 __all__ = ["main"]
@@ -85,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make warnings a receiver may accept errors (a lower-case .csv, the 第7表 arithmetic)",
     )
+    check.add_argument(
+        "--no-check-digits",
+        dest="identifier_checks",
+        action="store_false",
+        help="leave out the check-digit and 都道府県番号 warnings of 事業所番号/保険者番号 items "
+        "(for test data made of invented numbers)",
+    )
     check.set_defaults(run=_validate)
     add_envelope_commands(commands)
     add_office_commands(commands)
@@ -102,6 +112,7 @@ def _inspect(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         file = parse_plan(path)
+        document = _as_json(file, args.limit) if args.json else None
     except FormatError as error:
         for issue in error.issues:
             print(_escaped(issue.message("en")), file=sys.stderr)
@@ -110,8 +121,8 @@ def _inspect(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"careplan-link: cannot read {path}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(_json_text(_as_json(file, args.limit)))
+    if document is not None:
+        print(_json_text(document))
     else:
         _print_table(file, args.limit)
     return EXIT_OK
@@ -124,7 +135,12 @@ def _validate(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     progress = _ProgressBar() if sys.stderr.isatty() else None
     try:
-        report = validate(args.paths, progress=progress, strict=args.strict)
+        report = validate(
+            args.paths,
+            progress=progress,
+            strict=args.strict,
+            identifier_checks=args.identifier_checks,
+        )
     except OSError as error:
         print(f"careplan-link: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
@@ -233,16 +249,17 @@ def _record_texts(file: CareplanFile, limit: int | None) -> list[list[str]]:
 
 
 def _as_json(file: CareplanFile, limit: int | None) -> dict[str, Any]:
-    columns = file.layout.columns
+    """The JSON codec's document of the file (what `from_json` reads back), then what a
+    person looking at it wants too: the name's fields, the layout's name, the notes.
+
+    With a limit, the document holds only the first records (`record_count` says how many
+    the file has)."""
+    shown = file if limit is None else attrs.evolve(file, records=file.records[:limit])
     return {
+        **to_document(shown),
         "file": _name_fields(file),
         "layout": {"id": file.layout.id, "name_ja": file.layout.name_ja},
-        "csv_version": file.csv_version,
         "record_count": len(file.records),
-        "records": [
-            {c.attribute: (text or None) for c, text in zip(columns, texts, strict=True)}
-            for texts in _record_texts(file, limit)
-        ],
         "notes": [note.to_dict() for note in file.notes],
     }
 

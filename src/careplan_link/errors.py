@@ -2,6 +2,10 @@
 
     CareplanLinkError
      ├── FormatError              a file's content or name cannot be read or written (.issues)
+     │    └── InvalidIdentifier   an identifier (事業所番号, 被保険者番号, …) is not of its form
+     │         ├── InvalidFormat      a character the identifier cannot hold (full-width, letter)
+     │         ├── InvalidLength      too short or too long
+     │         └── InvalidComponent   a part that cannot be (a 都道府県番号 outside 01-47)
      └── EnvelopeError            a sealed envelope cannot be made or opened (.reason)
           ├── MalformedEnvelope   not a CMS envelope this library reads (garbage, BER, truncated)
           │    └── LegacyEncryptionRefused   CBC / PKCS#1 v1.5 without allow_legacy_cbc
@@ -72,6 +76,10 @@ __all__ = [
     "HubServerError",
     "HubTransportError",
     "InvalidBundle",
+    "InvalidComponent",
+    "InvalidFormat",
+    "InvalidIdentifier",
+    "InvalidLength",
     "LegacyEncryptionRefused",
     "MalformedEnvelope",
     "ManifestError",
@@ -114,6 +122,46 @@ class FormatError(CareplanLinkError, ValueError):
         more = len(self.issues) - 1
         suffix = f" (and {more} more issue{'s' if more > 1 else ''})" if more else ""
         super().__init__(f"{first}{suffix}")
+
+
+class InvalidIdentifier(FormatError):
+    """An identifier of the standard that is not of its form (`careplan_link.identifiers`).
+
+    Raised by the `validate` functions of `careplan_link.identifiers`: `.item` is the
+    identifier's 項目名 (事業所番号, 被保険者番号, 保険者番号, サービス種類コード,
+    サービスコード), `.value` the value as given, and `.issues` one `Issue` whose code
+    (`identifier.format`, `identifier.length`, `identifier.component`; docs/error-codes.md)
+    says which check failed.
+    """
+
+    code: ClassVar[str] = "identifier.invalid"
+    item: str
+    value: str
+
+    def __init__(self, item: str, value: str, message_ja: str, message_en: str) -> None:
+        self.item = item
+        self.value = value
+        super().__init__(
+            [Issue(self.code, "error", message_ja, message_en, item=item, value=value)]
+        )
+
+
+class InvalidFormat(InvalidIdentifier):
+    """The identifier holds a character it cannot hold (full-width, a letter, a symbol)."""
+
+    code: ClassVar[str] = "identifier.format"
+
+
+class InvalidLength(InvalidIdentifier):
+    """The identifier is too short or too long."""
+
+    code: ClassVar[str] = "identifier.length"
+
+
+class InvalidComponent(InvalidIdentifier):
+    """A part of the identifier cannot be (a 都道府県番号 outside 01-47)."""
+
+    code: ClassVar[str] = "identifier.component"
 
 
 class EnvelopeError(CareplanLinkError):

@@ -38,7 +38,7 @@ from careplan_link.office import Workflow
 from careplan_link.testing import FAULT_KINDS, FakeHub, FakePKI
 
 FAULT_RATE = 0.30
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_SERIAL = "20250325093000"
 

@@ -29,8 +29,8 @@ from careplan_link.testing.pytest_plugin import HubOffices
 
 from .conftest import Blocking, Connect
 
-PROVIDER = "1370200028"
-OTHER = "1370300034"
+PROVIDER = "1370200022"
+OTHER = "1370300038"
 NoneType = type(None)
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -97,7 +97,7 @@ def answer_for(operation_path: str, response: Callable[[], httpx.Response]) -> A
 def message_json(**changes: Any) -> dict[str, Any]:
     document = {
         "id": "msg-1",
-        "sender": "1370100012",
+        "sender": "1370100016",
         "receiver": PROVIDER,
         "service_type": "11",
         "serial": None,

@@ -23,7 +23,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 
 from .conftest import Connect
 
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 
 
 def test_send_list_download_acknowledge(
@@ -110,7 +110,7 @@ def test_office_directory(connect: Connect, fake_hub: FakeHub, hub_offices: HubO
     entry = care.office(PROVIDER)
     assert entry.registered and entry.certificates == (hub_offices.provider.certificate,)
     renewed = hub_offices.pki.renewed(hub_offices.provider)
-    fake_hub.register_office(renewed, user_id="user-1370200028", password="unused-here")
+    fake_hub.register_office(renewed, user_id="user-1370200022", password="unused-here")
     assert care.office(PROVIDER).certificates == (
         renewed.certificate,
         hub_offices.provider.certificate,

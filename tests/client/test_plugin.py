@@ -17,15 +17,15 @@ def test_fixtures_work_in_a_vendor_suite(pytester: pytest.Pytester) -> None:
         import pytest
 
         def test_send_and_receive(fake_hub, hub_offices, hub_client):
-            sent = hub_client.send(b"abc", to="1370200028", service_type="11")
+            sent = hub_client.send(b"abc", to="1370200022", service_type="11")
             assert fake_hub.message(sent.id).status == "delivered"
-            assert hub_offices.care.office_no == "1370100012"
+            assert hub_offices.care.office_no == "1370100016"
 
         def test_async_client(fake_hub, async_hub_client):
             async def run():
-                return await async_hub_client.send(b"x", to="1370200028", service_type="11")
+                return await async_hub_client.send(b"x", to="1370200022", service_type="11")
             sent = asyncio.run(run())
-            assert fake_hub.message(sent.id).sender == "1370100012"
+            assert fake_hub.message(sent.id).sender == "1370100016"
 
         @pytest.mark.fake_hub(store="sqlite", retention_days=1, seed=3)
         def test_marker_configures_the_hub(fake_hub):

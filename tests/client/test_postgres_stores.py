@@ -19,7 +19,7 @@ from ..stores import open_test_store, postgres_url
 from .conftest import Connect
 from .test_stores import SCENARIOS
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 @pytest.fixture

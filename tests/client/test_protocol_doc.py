@@ -31,16 +31,16 @@ def test_every_route_is_documented_and_every_documented_path_is_served() -> None
 
 
 def test_every_request_the_client_builds_goes_to_a_documented_route() -> None:
-    session = HubSession("https://hub.test", Login("1370100012", "u", "p"), RetryPolicy())
+    session = HubSession("https://hub.test", Login("1370100016", "u", "p"), RetryPolicy())
     flows = [
-        session.send(b"e", to="1370200028", service_type="11", serial="1", unit_kind="plan"),
+        session.send(b"e", to="1370200022", service_type="11", serial="1", unit_kind="plan"),
         session.list_page("inbox", cursor=None),
         session.list_page("outbox", cursor="c", idempotency_key="k"),
         session.message("m"),
         session.download("m"),
         session.acknowledge("m", "imported"),
         session.withdraw("m"),
-        session.office("1370200028"),
+        session.office("1370200022"),
         session.audit_page("5"),
         session.renew(),
     ]

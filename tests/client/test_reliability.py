@@ -26,7 +26,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 from .conftest import Connect
 from .soak import run_soak
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:

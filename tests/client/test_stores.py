@@ -14,7 +14,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 from . import test_operations, test_reliability
 from .conftest import Connect
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 # Scenarios of the other modules that exercise every store method, re-run on SQLite.
 SCENARIOS = [

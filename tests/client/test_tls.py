@@ -59,7 +59,7 @@ def test_the_identity_is_presented_as_the_client_certificate(
     server.load_verify_locations(cadata=ca)
     peer = _handshake(context, server)
     subject = dict(item for part in peer["subject"] for item in part)  # type: ignore[attr-defined]
-    assert "1370100012" in str(subject)
+    assert "1370100016" in str(subject)
 
 
 def test_the_key_file_is_removed_at_once(
@@ -74,5 +74,5 @@ def test_the_key_file_is_removed_at_once(
         return descriptor, path
 
     monkeypatch.setattr(tempfile, "mkstemp", recording_mkstemp)
-    with Client("https://hub.test", login=Login("1370100012", "u", "p"), identity=hub_offices.care):
+    with Client("https://hub.test", login=Login("1370100016", "u", "p"), identity=hub_offices.care):
         assert len(made) == 1 and not Path(made[0]).exists()

@@ -13,7 +13,7 @@ from careplan_link.testing import FakePKI
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "format"))
 
-CARE, PROVIDER, OTHER = "1370100012", "1370200028", "1370300036"
+CARE, PROVIDER, OTHER = "1370100016", "1370200022", "1370300036"
 
 
 class Offices:

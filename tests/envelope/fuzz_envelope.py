@@ -58,7 +58,7 @@ from careplan_link.envelope import (  # noqa: E402
 from careplan_link.errors import CareplanLinkError  # noqa: E402
 from careplan_link.testing import FakePKI  # noqa: E402
 
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 
 Mutation = Callable[[random.Random, bytes], bytes]
 

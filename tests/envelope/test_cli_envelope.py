@@ -55,7 +55,7 @@ def test_seal_then_open_writes_the_files(
     assert status == 0
     assert {p.name: p.read_bytes() for p in inbox.iterdir()} == schedule_unit()
     out = capsys.readouterr().out
-    assert "from office 1370100012" in out and "3 files in import order" in out
+    assert "from office 1370100016" in out and "3 files in import order" in out
 
 
 def test_a_refused_envelope_exits_1_and_writes_nothing(

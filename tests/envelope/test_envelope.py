@@ -93,7 +93,7 @@ def test_cbc_and_pkcs1_v15_for_older_receivers_only_when_allowed(offices: Office
 
 
 def test_seal_refuses_a_sender_that_is_not_the_units_sender(offices: Offices) -> None:
-    with pytest.raises(SenderMismatch, match="sent by office 1370100012"):
+    with pytest.raises(SenderMismatch, match="sent by office 1370100016"):
         seal(
             schedule_unit(),
             sender=offices.other,
@@ -174,7 +174,7 @@ def test_file_names_naming_another_sender_are_refused(offices: Offices) -> None:
         recipients=[offices.provider.certificate],
         signed_at=offices.now,
     )
-    with pytest.raises(SenderMismatch, match="names office 1370100012 as its sender"):
+    with pytest.raises(SenderMismatch, match="names office 1370100016 as its sender"):
         open_envelope(envelope, identity=offices.provider, trust=offices.pki.trust_store)
 
 
@@ -343,9 +343,9 @@ def test_a_zip_bomb_is_refused_before_it_is_expanded(offices: Offices) -> None:
 @pytest.mark.parametrize(
     "bad_name",
     [
-        "../UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV",
-        "sub/UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV",
-        "..\\UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV",
+        "../UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV",
+        "sub/UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV",
+        "..\\UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV",
         "/etc/passwd",
     ],
 )

@@ -400,7 +400,7 @@ def test_a_manifest_that_misstates_the_receivers_service_type_is_refused(
         "../../Startup/evil.bat",
         "..\\..\\Startup\\evil.bat",
         "C:evil.bat",
-        "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV/../../x",
+        "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV/../../x",
     ],
 )
 def test_seal_refuses_a_hand_built_bundle_with_a_path_name(offices: Offices, evil: str) -> None:
@@ -494,7 +494,7 @@ def test_opening_a_large_file_holds_it_about_once(offices: Offices) -> None:
 
 def test_a_hostile_directory_answer_is_refused_by_seal(offices: Offices) -> None:
     hostile = offices.pki.foreign(PROVIDER)  # right office number, the hub's own CA
-    with pytest.raises(UntrustedRecipient, match="no valid certificate of office 1370200028"):
+    with pytest.raises(UntrustedRecipient, match="no valid certificate of office 1370200022"):
         seal(
             schedule_unit(),
             sender=offices.care,

@@ -73,7 +73,7 @@ _CRASHING = textwrap.dedent(
     from careplan_link.testing import FakePKI
     from careplan_link.client import client_ssl_context
 
-    identity = FakePKI().office("1370100012")
+    identity = FakePKI().office("1370100016")
     sys.stdout.buffer.write(identity.private_key_pem())
     sys.stdout.flush()
 

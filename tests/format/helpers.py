@@ -7,9 +7,9 @@ import datetime
 from careplan_link import NO_TIME, FileName, Office, Table6PlanRecord, YearMonth
 from careplan_link.format._ms932 import encode
 
-CARE = Office("1370100012", "43")
-PROVIDER = Office("1370200028", "11")
-PLAN_NAME = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+CARE = Office("1370100016", "43")
+PROVIDER = Office("1370200022", "11")
+PLAN_NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 
 
 def table6_row(**changes: str) -> list[str]:
@@ -18,11 +18,11 @@ def table6_row(**changes: str) -> list[str]:
 
     values = {
         "csv_version": "202407",
-        "insurer_no": "131001",
+        "insurer_no": "131011",
         "insured_no": "0000012345",
         "created_date": "20250325",
         "target_month": "202504",
-        "plan_office_no": "1370100012",
+        "plan_office_no": "1370100016",
         "planner_name": '"佐藤 花子"',
         "units": "244",
         "short_stay_days_before_month": "",
@@ -36,11 +36,11 @@ def table6_row(**changes: str) -> list[str]:
         "equipment_notification_code": "",
         "equipment_name": "",
         "detail_no": "",
-        "provider_office_no": "1370200028",
+        "provider_office_no": "1370200022",
         "provider_name": '"訪問介護すみれ"',
         "satellite_no": "",
         "over_30_days": "0",
-        "updater_office_no": "1370100012",
+        "updater_office_no": "1370100016",
         "identifier": "",
     }
     values.update(changes)
@@ -55,11 +55,11 @@ def table6_csv(*rows: list[str], newline: str = "\r\n") -> bytes:
 
 def table6_record(**changes: object) -> Table6PlanRecord:
     values: dict[str, object] = {
-        "insurer_no": "131001",
+        "insurer_no": "131011",
         "insured_no": "0000012345",
         "created_date": datetime.date(2025, 3, 25),
         "target_month": YearMonth(2025, 4),
-        "plan_office_no": "1370100012",
+        "plan_office_no": "1370100016",
         "planner_name": "佐藤 花子",
         "units": 244,
         "service_date": datetime.date(2025, 4, 1),
@@ -67,10 +67,10 @@ def table6_record(**changes: object) -> Table6PlanRecord:
         "end_time": datetime.time(10, 45),
         "service_count": 1,
         "service_code": "111211",
-        "provider_office_no": "1370200028",
+        "provider_office_no": "1370200022",
         "provider_name": "訪問介護すみれ",
         "over_30_days": "0",
-        "updater_office_no": "1370100012",
+        "updater_office_no": "1370100016",
     }
     values.update(changes)
     return Table6PlanRecord(**values)  # type: ignore[arg-type]

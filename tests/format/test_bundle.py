@@ -8,7 +8,7 @@ import pytest
 
 from careplan_link import Bundle, FormatError, Office, UnitKind, group_units
 
-CARE, PROV = "1370100012_43", "1370200028_11"
+CARE, PROV = "1370100016_43", "1370200022_11"
 
 
 def names(*prefixes: str, serial: str = "20250325093000", pair: str = f"{CARE}_{PROV}") -> dict:  # type: ignore[type-arg]
@@ -22,8 +22,8 @@ def test_schedule_unit_in_import_order() -> None:
     files = names("UPHOSOKU_202504", "UPSIKYU_202504", "UPPLAN_202504")
     (unit,) = group_units(files)
     assert unit.kind is UnitKind.SCHEDULE
-    assert unit.sender == Office("1370100012", "43")
-    assert unit.receiver == Office("1370200028", "11")
+    assert unit.sender == Office("1370100016", "43")
+    assert unit.receiver == Office("1370200022", "11")
     assert unit.serial == "20250325093000"
     assert [n.split("_")[0] for n in unit.files] == ["UPPLAN", "UPSIKYU", "UPHOSOKU"]
     assert unit.missing == ()
@@ -35,7 +35,7 @@ def test_plan_unit_and_missing_files() -> None:
     assert unit.kind is UnitKind.PLAN
     assert [n.split("_")[0] for n in unit.files] == ["UP1KYO", "UP2KYO", "UPHOSOKU"]
     assert unit.missing == ("table3",)
-    v3 = names("UP1KYO", "UP2KYO", "UPHOSOKU_000000", pair="1370100012_1370200028")
+    v3 = names("UP1KYO", "UP2KYO", "UPHOSOKU_000000", pair="1370100016_1370200022")
     (v3_unit,) = group_units(v3)
     assert v3_unit.missing == () and v3_unit.naming == "v3"
 
@@ -79,7 +79,7 @@ def test_yobo_order_basic_before_children_and_images() -> None:
     files = names("UPYOBO_SUB", "UPKIHON_SUB2", "UPYOBO", "UPKIHON_SUB1", "UPKIHON")
     files[f"UPKIHON_IMAGE_{CARE}_{PROV}_20250325093000_0001.jpg"] = b"\xff\xd8"
     (unit,) = group_units(files)
-    assert [n.split("_1370100012")[0] for n in unit.files] == [
+    assert [n.split("_1370100016")[0] for n in unit.files] == [
         "UPKIHON",
         "UPKIHON_SUB1",
         "UPKIHON_SUB2",

@@ -115,41 +115,41 @@ def test_new_and_sibling() -> None:
     clock = SerialClock()
     name = FileName.new(
         "UPPLAN",
-        sender=Office("1370100012", "43"),
-        receiver=Office("1370200028", "11"),
+        sender=Office("1370100016", "43"),
+        receiver=Office("1370200022", "11"),
         month=YearMonth(2025, 4),
         at=at,
         clock=clock,
     )
-    assert str(name) == "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    assert str(name) == "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     assert str(name.sibling("UPSIKYU")) == str(name).replace("UPPLAN", "UPSIKYU")
     plan_supplement = FileName.new(
         "UP1KYO", sender=name.sender, receiver=name.receiver, serial=name.serial
     ).sibling("UPHOSOKU", month=ZERO_MONTH)
-    assert str(plan_supplement).startswith("UPHOSOKU_000000_1370100012_43_")
+    assert str(plan_supplement).startswith("UPHOSOKU_000000_1370100016_43_")
     image = name.sibling("UPKIHON_IMAGE", branch=1)
     assert str(image).endswith("_20250325093000_0001.jpg")
 
 
 def test_new_rejects_bad_fields() -> None:
     with pytest.raises(ValueError, match="month"):
-        FileName.new("UPPLAN", sender=Office("1370100012", "43"), receiver=Office("1", "11"))
+        FileName.new("UPPLAN", sender=Office("1370100016", "43"), receiver=Office("1", "11"))
     with pytest.raises(FormatError):
         FileName.new(
-            "UP1KYO", sender=Office("137010001", "43"), receiver=Office("1370200028", "11")
+            "UP1KYO", sender=Office("137010001", "43"), receiver=Office("1370200022", "11")
         )
     with pytest.raises(ValueError, match="both"):
-        FileName.new("UP1KYO", sender=Office("1370100012", "43"), receiver=Office("1370200028"))
+        FileName.new("UP1KYO", sender=Office("1370100016", "43"), receiver=Office("1370200022"))
 
 
 def test_serials_never_repeat_for_one_office_even_in_one_second() -> None:
     clock = SerialClock()
     at = datetime.datetime(2025, 3, 25, 9, 30, tzinfo=JST)
-    serials = [clock.next("1370100012", at) for _ in range(3)]
+    serials = [clock.next("1370100016", at) for _ in range(3)]
     assert serials == ["20250325093000", "20250325093001", "20250325093002"]
-    assert clock.next("1370200028", at) == "20250325093000"  # another office
+    assert clock.next("1370200022", at) == "20250325093000"  # another office
     earlier = at - datetime.timedelta(hours=1)
-    assert clock.next("1370100012", earlier) == "20250325093003"  # never goes back
+    assert clock.next("1370100016", earlier) == "20250325093003"  # never goes back
 
 
 def test_serials_unique_across_threads() -> None:
@@ -160,7 +160,7 @@ def test_serials_unique_across_threads() -> None:
 
     def mint() -> None:
         for _ in range(50):
-            serial = clock.next("1370100012", at)
+            serial = clock.next("1370100016", at)
             with lock:
                 out.append(serial)
 
@@ -175,47 +175,47 @@ def test_serials_unique_across_threads() -> None:
 def test_serial_is_japan_time() -> None:
     clock = SerialClock()
     utc = datetime.datetime(2025, 3, 31, 15, 0, 0, tzinfo=datetime.UTC)
-    assert clock.next("1370100012", utc) == "20250401000000"
+    assert clock.next("1370100016", utc) == "20250401000000"
 
 
 # -- names that are almost standard: say exactly what is wrong, and what was meant ----------
 
-V4 = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+V4 = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 
 
 @pytest.mark.parametrize(
     ("text", "code", "hint", "meant"),
     [
         # a lost leading zero (receiver 0137020002 written as 137020002)
-        ("UPPLAN_202504_1370100012_43_137020002_11_20250325093000.CSV", "name.office_no",
+        ("UPPLAN_202504_1370100016_43_137020002_11_20250325093000.CSV", "name.office_no",
          "leading zero", "table6_plan"),
         # a v4.1 name without the receiver's office and type
-        ("UP1KYO_1370100012_43_20250425173000.csv", "name.fields",
+        ("UP1KYO_1370100016_43_20250425173000.csv", "name.fields",
          "lacks the receiver office number and receiver service type", "table1"),
-        ("UPPLAN_1370100012_43_1370200028_11_20250325093000.CSV", "name.fields",
+        ("UPPLAN_1370100016_43_1370200022_11_20250325093000.CSV", "name.fields",
          "lacks the month", "table6_plan"),
-        ("UPKIHON_IMAGE_1370100012_46_1370200028_A2_20250325093000.jpg", "name.fields",
+        ("UPKIHON_IMAGE_1370100016_46_1370200022_A2_20250325093000.jpg", "name.fields",
          "lacks the branch number", "yobo_basic_image"),
         # an empty field
-        ("UPJSK_202504_1370200028_11__43_20250325093000.CSV", "name.empty_field",
+        ("UPJSK_202504_1370200022_11__43_20250325093000.CSV", "name.empty_field",
          "receiver office number field of the file name is empty", "table6_actual"),
-        ("UPPLAN__1370100012_43_1370200028_11_20250325093000.CSV", "name.empty_field",
+        ("UPPLAN__1370100016_43_1370200022_11_20250325093000.CSV", "name.empty_field",
          "month", "table6_plan"),
         # what browsers and file managers add to avoid a clash
-        ("UPJSK_202504_1370200028_11_1370100012_43_20250325093000 (1).CSV", "name.copy_suffix",
-         "rename the file to UPJSK_202504_1370200028_11_1370100012_43_20250325093000.CSV",
+        ("UPJSK_202504_1370200022_11_1370100016_43_20250325093000 (1).CSV", "name.copy_suffix",
+         "rename the file to UPJSK_202504_1370200022_11_1370100016_43_20250325093000.CSV",
          "table6_actual"),
         (V4.replace(".CSV", " - コピー.CSV"), "name.copy_suffix", "' - コピー'", "table6_plan"),
         (V4.replace(".CSV", " copy 2.CSV"), "name.copy_suffix", "' copy 2'", "table6_plan"),
         (V4.replace(".CSV", "-1.CSV"), "name.copy_suffix", "'-1'", "table6_plan"),
         # a prefix one edit away from a standard one, followed by that standard's fields
-        ("UPKHON_1370100012_46_1370200028_A1_20250325093000.CSV", "name.prefix",
+        ("UPKHON_1370100016_46_1370200022_A1_20250325093000.CSV", "name.prefix",
          "did you mean UPKIHON?", "yobo_basic"),
-        ("UPPLNA_202504_1370100012_43_1370200028_11_20250325093000.CSV", "name.prefix",
+        ("UPPLNA_202504_1370100016_43_1370200022_11_20250325093000.CSV", "name.prefix",
          "did you mean UPPLAN?", "table6_plan"),
-        ("UPKIHON_SUB3_1370100012_46_1370200028_A1_20250325093000.CSV", "name.prefix",
+        ("UPKIHON_SUB3_1370100016_46_1370200022_A1_20250325093000.CSV", "name.prefix",
          "did you mean UPKIHON_SUB", "yobo_basic_sub1"),
-        ("upplan_202504_1370100012_43_1370200028_11_20250325093000.CSV", "name.prefix",
+        ("upplan_202504_1370100016_43_1370200022_11_20250325093000.CSV", "name.prefix",
          "upper case", "table6_plan"),
         # a standard prefix and extension with fields of no known shape
         ("UPPLAN_notes.csv", "name.fields", "expected UPPLAN_YYYYMM_", "table6_plan"),
@@ -233,9 +233,9 @@ def test_near_standard_names_are_diagnosed(text: str, code: str, hint: str, mean
 
 
 def test_a_diagnosed_name_keeps_the_fields_it_has() -> None:
-    guess = diagnose("UP1KYO_1370100012_43_20250425173000.csv").guess
+    guess = diagnose("UP1KYO_1370100016_43_20250425173000.csv").guess
     assert guess is not None
-    assert guess.sender == Office("1370100012", "43") and guess.naming == "v4"
+    assert guess.sender == Office("1370100016", "43") and guess.naming == "v4"
     assert guess.receiver == Office("", "") and guess.serial == "20250425173000"
     copy = diagnose(V4.replace(".CSV", " (1).CSV")).guess
     assert copy == FileName.parse(V4)
@@ -249,7 +249,7 @@ def test_a_diagnosed_name_keeps_the_fields_it_has() -> None:
         "UPLAN_x.CSV",  # one edit from UPPLAN, but not followed by its fields
         "UPPLAN_notes.zip",  # a standard prefix, but neither its fields nor its extension
         V4 + ".bak",
-        "UPXYZW_202504_1370100012_43_1370200028_11_20250325093000.CSV",  # two edits away
+        "UPXYZW_202504_1370100016_43_1370200022_11_20250325093000.CSV",  # two edits away
     ],
 )
 def test_unrelated_names_are_not_meant_as_standard(text: str) -> None:

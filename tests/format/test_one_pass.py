@@ -117,7 +117,7 @@ _BARE_NAME, _QUOTED_NAME = encode("髙橋 ケアマネ"), encode('"髙橋 ケア
     ("change", "line", "column", "cause"),
     [
         (lambda d: _on_line(d, 5, b",244,", b",0244,"), 5, 8, "'0244' is written '244'"),
-        (lambda d: _on_line(d, 4, b",131001,", b',"131001",'), 4, 2, "not free text is in quotes"),
+        (lambda d: _on_line(d, 4, b",131011,", b',"131011",'), 4, 2, "not free text is in quotes"),
         (lambda d: _on_line(d, 6, _QUOTED_NAME, _BARE_NAME), 6, 7, "free text is not in quotes"),
         (lambda d: _on_line(d, 8, b",,0,", b',"",0,'), 8, 22, "not free text is in quotes"),
         (lambda d: _on_line(d, 7, b",,,,,", b',,,"",,'), 7, 18, 'empty item is written as ""'),
@@ -165,9 +165,9 @@ def test_the_first_of_several_departures_is_reported() -> None:
     files = schedule_unit()
     name = name_of(files, PLAN)
     data = _on_line(files[name], 9, b",244,", b",0244,")  # typed, line 9
-    data = _on_line(data, 6, b",131001,", b',"131001",')  # quoting, line 6
+    data = _on_line(data, 6, b",131011,", b',"131011",')  # quoting, line 6
     (issue,) = found(validate({**files, name: data}), "read.not_canonical")
     assert (issue.line, issue.column) == (6, 2)
-    data = _on_line(files[name], 9, b",131001,", b',"131001",')  # quoting, line 9
+    data = _on_line(files[name], 9, b",131011,", b',"131011",')  # quoting, line 9
     data = _on_line(data, 5, b",1045,", b",01045,")  # not a time: an error, not a departure
     assert not found(validate({**files, name: data}), "read.not_canonical")

@@ -39,7 +39,7 @@ def test_typed_values() -> None:
     record = read(table6_csv(table6_row())).records[0]
     assert isinstance(record, Table6PlanRecord)
     assert record.csv_version == "202407"
-    assert record.insurer_no == "131001"
+    assert record.insurer_no == "131011"
     assert record.insured_no == "0000012345"  # leading zeros kept
     assert record.created_date == datetime.date(2025, 3, 25)
     assert record.target_month == YearMonth(2025, 4)
@@ -53,8 +53,8 @@ def test_typed_values() -> None:
 def test_special_values_have_explicit_representation() -> None:
     record = read(table6_csv(table6_row(start_time="9999", end_time="9999"))).records[0]
     assert record.start_time is NO_TIME and record.end_time is NO_TIME
-    supplement_name = "UPHOSOKU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
-    row = ["202407", "131001", "0000012345", "00000000"] + [""] * 58 + ["000000"]
+    supplement_name = "UPHOSOKU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
+    row = ["202407", "131011", "0000012345", "00000000"] + [""] * 58 + ["000000"]
     supplement = read((",".join(row) + "\r\n").encode(), supplement_name).records[0]
     assert isinstance(supplement, SupplementRecord)
     assert supplement.plan_date is ZERO_DATE
@@ -66,11 +66,11 @@ def test_special_values_have_explicit_representation() -> None:
 
 
 def test_decimal_unit_price() -> None:
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
-    row = ["202407", "131001", "0000012345", "20250325", "202504", '"すみれ"', "1370200028"]
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
+    row = ["202407", "131011", "0000012345", "20250325", "202504", '"すみれ"', "1370200022"]
     row += ["", "111211", "", "", "", "244", "", "", "5", "", "1220", "", "", "", "1220"]
     row += ["11.40", "13908", "90", "12517", "", "1391", "", "", "", "", "0", "", ""]
-    row += ["1370100012", ""]
+    row += ["1370100016", ""]
     record = read((",".join(row) + "\r\n").encode("cp932"), name).records[0]
     assert record.unit_price == Decimal("11.40")  # type: ignore[attr-defined]
     assert read((",".join(row) + "\r\n").encode("cp932"), name).to_bytes() == (
@@ -208,7 +208,7 @@ def test_v3_column_count_hint_when_version_says_v4() -> None:
 def test_v3_file_reads_with_v3_layout() -> None:
     row = table6_row(csv_version="202208")
     v3_row = row[:15] + row[18:]
-    name = "UPPLAN_202504_1370100012_1370200028_20250325093000.CSV"
+    name = "UPPLAN_202504_1370100016_1370200022_20250325093000.CSV"
     file = read(table6_csv(v3_row), name)
     assert isinstance(file.records[0], Table6PlanV3Record)
     assert file.layout.csv_version == "202208" and file.csv_version == "202208"
@@ -259,10 +259,10 @@ def test_utf8_with_bom_and_a_character_outside_ms932() -> None:
 
 def test_name_errors_and_image_names() -> None:
     with pytest.raises(FormatError) as caught:
-        parse_plan(b"", name="UPPLAN_202504_137010001_43_1370200028_11_20250325093000.CSV")
+        parse_plan(b"", name="UPPLAN_202504_137010001_43_1370200022_11_20250325093000.CSV")
     assert caught.value.issues[0].code == "name.office_no"
     with pytest.raises(FormatError) as caught:
-        parse_plan(b"", name="UPKIHON_IMAGE_1370100012_43_1370200028_11_20250325093000_0001.jpg")
+        parse_plan(b"", name="UPKIHON_IMAGE_1370100016_43_1370200022_11_20250325093000_0001.jpg")
     assert caught.value.issues[0].code == "name.not_csv"
 
 
@@ -471,8 +471,8 @@ def test_the_cap_must_be_positive() -> None:
 def test_rows_of_another_interface_are_said_once_with_the_likely_cause() -> None:
     from careplan_link.format import _reader
 
-    table7_row = ["202407", "131001", "0000012345", "20250325", "202504", '"すみれ"']
-    table7_row += ["1370200028"] + [""] * 30  # the 37 items of a v4.1 第7表
+    table7_row = ["202407", "131011", "0000012345", "20250325", "202504", '"すみれ"']
+    table7_row += ["1370200022"] + [""] * 30  # the 37 items of a v4.1 第7表
     data = table6_csv(*[table7_row] * 40)
     issues = errors_of(data)
     assert [(i.code, i.record, i.line) for i in issues] == [("csv.layout_mismatch", None, 1)]
@@ -490,7 +490,7 @@ def test_rows_of_another_interface_are_said_once_with_the_likely_cause() -> None
 
 def test_a_column_per_day_is_said_once() -> None:
     days = ["1" if day % 3 else "" for day in range(31)]
-    rows = [["202407", "131001", f"{n:010d}", "202504", "111211", *days] for n in range(30)]
+    rows = [["202407", "131011", f"{n:010d}", "202504", "111211", *days] for n in range(30)]
     (issue,) = errors_of(table6_csv(*rows))
     assert issue.code == "csv.layout_mismatch"
     assert "one record per service date" in issue.message_en

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import linecache
+import traceback
 from typing import Any
 
 import attrs
@@ -9,7 +12,12 @@ import pytest
 
 from careplan_link.format import LAYOUTS
 from careplan_link.format._layout import Kind, Layout
-from careplan_link.format._rowcode import _sets_slots_directly, row_builder, row_formatter
+from careplan_link.format._rowcode import (
+    _compile,
+    _sets_slots_directly,
+    row_builder,
+    row_formatter,
+)
 
 
 def _sample_row(layout: Layout) -> list[str]:
@@ -94,3 +102,44 @@ def test_record_types_with_init_logic_are_built_by_their_constructor() -> None:
             raise AssertionError("called")
 
     assert not _sets_slots_directly(_layout_with(Hooked))
+
+
+# -- generated source in linecache --------------------------------------------------------------
+
+
+def test_generated_builder_has_its_source_and_traceback_lines() -> None:
+    layout = LAYOUTS[("table6_plan", "202407")]
+    build = row_builder(layout)
+    source = inspect.getsource(build)
+    assert source.lstrip().startswith("def build(r,")
+    assert "c9[r[9]]" in source  # サービス利用日 (No.10) typed through its cache
+    row = _sample_row(layout)
+    row[9] = "20250431"  # no such day: the cache's conversion raises inside the generated line
+    with pytest.raises(ValueError) as caught:
+        build(row)
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "row builder table6_plan 202407" in shown
+    generated_line = next(line for line in source.splitlines() if "c9[r[9]]" in line).strip()
+    assert generated_line in shown
+
+
+def test_generated_formatter_has_its_source_and_traceback_lines() -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    line = row_formatter(layout, frozenset({Kind.FREE_TEXT}))
+    source = inspect.getsource(line)
+    assert source.lstrip().startswith("def line(r,")
+    assert "','.join((" in source
+    with pytest.raises(AttributeError) as caught:
+        line(object())  # not a record: the first attribute read fails in the generated line
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "row formatter table7 202407" in shown
+    assert "return ','.join((" in shown
+
+
+def test_each_compilation_has_its_own_file_name() -> None:
+    first = _compile("def make():\n return 1\n", "test")
+    second = _compile("def make():\n return 2\n", "test")
+    assert first.co_filename != second.co_filename
+    assert linecache.getline(second.co_filename, 2) == " return 2\n"
+    linecache.checkcache()  # no file on disk to compare with: the entries stay
+    assert linecache.getline(first.co_filename, 2) == " return 1\n"

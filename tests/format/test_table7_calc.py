@@ -31,17 +31,17 @@ from careplan_link.format._table7_calc import (
 
 from .unitfiles import EXAMPLES
 
-OFFICE = "1370200028"
+OFFICE = "1370200022"
 
 
 def row(code: str, units: int | None, day: int = 1, **changes: Any) -> Table6PlanRecord:
     """One valid 第6表 record of user 0000012345 in April 2025 (service count 1)."""
     base = Table6PlanRecord(
-        insurer_no="131001",
+        insurer_no="131011",
         insured_no="0000012345",
         created_date=datetime.date(2025, 3, 25),
         target_month=YearMonth(2025, 4),
-        plan_office_no="1370100012",
+        plan_office_no="1370100016",
         planner_name="佐藤",
         units=units,
         service_date=datetime.date(2025, 4, day),
@@ -153,7 +153,7 @@ def test_short_stay_example_of_the_kisairei() -> None:
 def test_over_the_limit_is_taken_from_the_last_rows() -> None:
     records = [
         *(row("111211", 400, day) for day in (1, 2)),  # 800
-        *(row("151111", 250, day, provider_office_no="1370300034") for day in (3, 4)),  # 500
+        *(row("151111", 250, day, provider_office_no="1370300038") for day in (3, 4)),  # 500
     ]
     (sheet,) = build_table7(records, unit_price="10.00", benefit_rate=90, limit=1000)
     visit, day_care = line(sheet, "111211"), line(sheet, "151111")
@@ -166,7 +166,7 @@ def test_over_the_limit_is_taken_from_the_last_rows() -> None:
 
 def test_service_type_limit_from_the_supplement() -> None:
     supplement = SupplementRecord(
-        insurer_no="131001",
+        insurer_no="131011",
         insured_no="0000012345",
         benefit_limit=16_765,
         slot1_service_type="11",
@@ -248,7 +248,7 @@ def test_discount_and_prices_from_a_table7() -> None:
 
 def test_records_of_both_versions_and_bad_figure_numbers() -> None:
     (sheet,) = build_table7([row("111211", 244)], unit_price="11.40", limit=1000)
-    records = sheet.records(created_date=datetime.date(2025, 3, 25), updater_office_no="1370100012")
+    records = sheet.records(created_date=datetime.date(2025, 3, 25), updater_office_no="1370100016")
     assert all(isinstance(r, Table7Record) for r in records)
     assert records[0].total_cost == 2781 and records[-1].service_code == "999999"
     v3 = sheet.records(csv_version="202208")

@@ -164,7 +164,7 @@ def _unit_with_subtotal() -> dict[str, bytes]:
         r
         for sheet in sheets
         for r in sheet.records(
-            created_date=datetime.date(2025, 3, 25), updater_office_no="1370100012"
+            created_date=datetime.date(2025, 3, 25), updater_office_no="1370100016"
         )
     ]
     return {**files, totals_name: write_file(records, totals_name)}
@@ -193,9 +193,9 @@ def test_cli_json_reports_each_example(tmp_path: Path, capsys: pytest.CaptureFix
 
 # -- property: a computed 第7表 validates clean, and one changed figure is found where it is ----
 
-_CARE, _PROVIDERS = "1370100012", ("1370200028", "1370300034")
+_CARE, _PROVIDERS = "1370100016", ("1370200022", "1370300038")
 _CODES = ("111211", "112211", "131111", "151111", "161111", "781111")
-_PLAN_NAME = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+_PLAN_NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 
 
 @st.composite
@@ -203,7 +203,7 @@ def _schedules(draw: st.DrawFn) -> tuple[list[Table6PlanRecord], list[Supplement
     plan: list[Table6PlanRecord] = []
     supplements = []
     base = Table6PlanRecord(
-        insurer_no="131001",
+        insurer_no="131011",
         created_date=datetime.date(2025, 3, 25),
         target_month=YearMonth(2025, 4),
         plan_office_no=_CARE,
@@ -233,7 +233,7 @@ def _schedules(draw: st.DrawFn) -> tuple[list[Table6PlanRecord], list[Supplement
                 )
         supplements.append(
             SupplementRecord(
-                insurer_no="131001",
+                insurer_no="131011",
                 insured_no=insured,
                 plan_date=ZERO_DATE,
                 user_name_kana="ヤマダ",

@@ -67,7 +67,7 @@ ITEM_RULE_CASES = [
         (PLAN, 2, 6, "1370100099", "office.plan_office_mismatch", "warning"),
         (PLAN, 2, 24, "1370100099", "office.updater_mismatch", "warning"),
         (PLAN, 2, 13, "9999", "time.no_time_pair", "warning"),
-        (TOTALS, 2, 7, "1370200028", "table7.grand_total_office", "error"),
+        (TOTALS, 2, 7, "1370200022", "table7.grand_total_office", "error"),
         (TOTALS, 2, 13, "100", "table7.total_units", "error"),
         (TOTALS, 2, 14, "90", "table7.total_discount", "error"),
         (SUPPLEMENT, 1, 4, "20250301", "supplement.link", "error"),
@@ -142,7 +142,7 @@ def test_subtotal_needed_for_several_lines_of_a_type() -> None:
     issue = only(validate(several), "table7.subtotal")
     assert (issue.record, issue.column) == (1, 9)
     subtotal = list(rows[1])
-    subtotal[8], subtotal[6] = "11AAAA", "1370200028"
+    subtotal[8], subtotal[6] = "11AAAA", "1370200022"
     fixed = {**files, name: bytes_of([rows[0], second, subtotal, *rows[1:]], "table7")}
     assert not found(validate(fixed), "table7.subtotal")
 
@@ -168,7 +168,7 @@ def test_version_must_fit_service_month_and_naming() -> None:
     report = validate({name: bytes_of(rows, "supplement")})
     assert only(report, "version.month").value == "202208"
     assert only(report, "version.naming").record == 1
-    v3_name = "UPHOSOKU_202412_1370100012_1370200028_20241125093000.CSV"
+    v3_name = "UPHOSOKU_202412_1370100016_1370200022_20241125093000.CSV"
     for row in rows:
         row[-1] = "202412"
     report = validate({v3_name: bytes_of(rows, "supplement")})
@@ -203,6 +203,44 @@ def test_plan_unit_rules() -> None:
     assert orphan[0].file and orphan[0].file.startswith("UP3KYO") and orphan[0].column == 5
 
 
+# 第1表 No.13 介護支援事業者コード (care_office_no): compared with nothing else, so a wrong
+# number there is that item's finding alone.
+TABLE1, CARE_OFFICE_COLUMN = "UP1KYO", 13
+
+
+def test_a_wrong_office_number_check_digit_is_exactly_one_warning() -> None:
+    files = plan_unit()
+    assert validate(files).issues == ()
+    mistyped = edit(files, TABLE1, 1, CARE_OFFICE_COLUMN, "1370100012")  # 1370100016 matches
+    for strict in (False, True):  # never an error, not even with strict=True
+        report = validate(mistyped, strict=strict)
+        assert report.ok
+        (issue,) = report.issues
+        assert (issue.code, issue.severity) == ("identifier.check_digit", "warning")
+        assert issue.file == name_of(files, TABLE1)
+        assert (issue.record, issue.line, issue.column) == (1, 1, CARE_OFFICE_COLUMN)
+        assert (issue.item, issue.value) == ("介護支援事業者コード", "1370100012")
+        assert "検証番号" in issue.message_ja and "check digit" in issue.message_en
+    assert validate(mistyped, identifier_checks=False).issues == ()
+
+
+def test_a_prefecture_outside_01_to_47_is_a_warning_the_opt_out_removes() -> None:
+    files = edit(plan_unit(), TABLE1, 1, CARE_OFFICE_COLUMN, "4870100015")
+    report = validate(files, strict=True)
+    assert report.ok
+    assert [(i.code, i.severity, i.column) for i in report.issues] == [
+        ("identifier.prefecture", "warning", CARE_OFFICE_COLUMN)
+    ]
+    assert validate(files, identifier_checks=False).issues == ()
+
+
+def test_the_standards_own_sample_office_number_gets_the_check_digit_warning() -> None:
+    # 0300000100 is the 事業所番号 of the standard's sample file names; its check digit is 6.
+    sample = validate(edit(plan_unit(), TABLE1, 1, CARE_OFFICE_COLUMN, "0300000100"))
+    assert [(i.code, i.value) for i in sample.issues] == [("identifier.check_digit", "0300000100")]
+    assert validate(edit(plan_unit(), TABLE1, 1, CARE_OFFICE_COLUMN, "0300000106")).issues == ()
+
+
 def test_unit_completeness_and_mixing() -> None:
     files = schedule_unit()
     without_totals = {n: d for n, d in files.items() if not n.startswith(TOTALS)}
@@ -227,7 +265,7 @@ def test_every_user_needs_a_supplement() -> None:
 
 def test_serial_shared_by_units_to_different_receivers() -> None:
     files = schedule_unit()
-    other = {n.replace("1370200028_11", "1370300026_11"): d for n, d in files.items()}
+    other = {n.replace("1370200022_11", "1370300026_11"): d for n, d in files.items()}
     report = validate({**files, **other})
     assert len(report.units) == 2
     assert found(report, "unit.serial_shared")
@@ -237,7 +275,7 @@ def test_folders_duplicates_images_and_non_standard_files(tmp_path: Path) -> Non
     for name, data in schedule_unit().items():
         (tmp_path / name).write_bytes(data)
     (tmp_path / "readme.txt").write_text("notes")
-    image = "UPKIHON_IMAGE_1370100012_46_1370200028_A2_20250325093000_0001.jpg"
+    image = "UPKIHON_IMAGE_1370100016_46_1370200022_A2_20250325093000_0001.jpg"
     (tmp_path / image).write_bytes(b"not a jpeg")
     report = validate(tmp_path)
     assert only(report, "file.not_standard").severity == "warning"
@@ -259,7 +297,7 @@ def test_reading_problems_become_issues() -> None:
     lf = {**files, name: files[name].replace(b"\r\n", b"\n")}
     issue = only(validate(lf), "read.not_canonical")
     assert (issue.severity, issue.line) == ("warning", 1)
-    quoted_code = edit(files, PLAN, 4, 2, '"131001"')
+    quoted_code = edit(files, PLAN, 4, 2, '"131011"')
     assert only(validate(quoted_code), "read.not_canonical").line == 4
     bad_date = validate(edit(files, PLAN, 5, 10, "20250431"))
     issue = only(bad_date, "value.yyyymmdd")

@@ -13,7 +13,7 @@ from careplan_link.format._ms932 import encode
 
 from .unitfiles import bytes_of, edit, rows_of, schedule_unit
 
-PLAN_NAME = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+PLAN_NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 BOM = b"\xef\xbb\xbf"
 
 

@@ -14,7 +14,7 @@ from careplan_link import Issue, ValidationReport, validate
 
 from .unitfiles import edit, name_of, plan_unit, schedule_unit
 
-PLAN_NAME = "UPPLAN_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+PLAN_NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 
 
 def found(report: ValidationReport, code: str, file: str | None = None) -> list[Issue]:
@@ -36,18 +36,18 @@ def table1_with_bad_date() -> bytes:
 MISNAMED = [
     # the cases of the issue: a lost leading zero, a v4.1 name without receiver, an empty
     # receiver, a browser's duplicate suffix
-    ("UPPLAN_202504_1370100012_43_137020002_11_20250325093000.CSV", plan_with_bad_date,
+    ("UPPLAN_202504_1370100016_43_137020002_11_20250325093000.CSV", plan_with_bad_date,
      "name.office_no", "leading zero", 5),
-    ("UP1KYO_1370100012_43_20250425173000.csv", table1_with_bad_date,
+    ("UP1KYO_1370100016_43_20250425173000.csv", table1_with_bad_date,
      "name.fields", "lacks the receiver office number and receiver service type", 1),
-    ("UPJSK_202504_1370200028_11__43_20250325093000.CSV", plan_with_bad_date,
+    ("UPJSK_202504_1370200022_11__43_20250325093000.CSV", plan_with_bad_date,
      "name.empty_field", "receiver office number field of the file name is empty", 5),
-    ("UPJSK_202504_1370200028_11_1370100012_43_20250325093000 (1).CSV", plan_with_bad_date,
+    ("UPJSK_202504_1370200022_11_1370100016_43_20250325093000 (1).CSV", plan_with_bad_date,
      "name.copy_suffix", "' (1)'", 5),
     # a prefix one edit away, followed by the standard's fields; a lower-case prefix
-    ("UPPLNA_202504_1370100012_43_1370200028_11_20250325093000.CSV", plan_with_bad_date,
+    ("UPPLNA_202504_1370100016_43_1370200022_11_20250325093000.CSV", plan_with_bad_date,
      "name.prefix", "did you mean UPPLAN?", 5),
-    ("upplan_202504_1370100012_43_1370200028_11_20250325093000.csv", plan_with_bad_date,
+    ("upplan_202504_1370100016_43_1370200022_11_20250325093000.csv", plan_with_bad_date,
      "name.prefix", "upper case", 5),
 ]  # fmt: skip
 

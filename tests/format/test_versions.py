@@ -50,7 +50,7 @@ def test_schedule_goes_down_and_up_again() -> None:
     v4 = parse_plan(files[name], name=name)
     down = convert(v4, to="202208")
     assert down.lost == ()
-    assert str(down.file.name) == "UPPLAN_202503_1370100012_1370200028_20250325093000.CSV"
+    assert str(down.file.name) == "UPPLAN_202503_1370100016_1370200022_20250325093000.CSV"
     assert all(isinstance(r, Table6PlanV3Record) for r in down.file.records)
     assert {r.csv_version for r in down.file.records} == {"202208"}
     data = down.file.to_bytes()
@@ -78,14 +78,14 @@ def test_conversion_that_would_not_validate_for_its_month_is_refused() -> None:
 
 def test_values_dropped_going_down_are_reported() -> None:
     record = Table6PlanRecord(
-        insurer_no="131001",
+        insurer_no="131011",
         service_code="171111",
         tais_code="00001-000010",
         equipment_name="手すり",
         target_month=YearMonth(2025, 4),
         service_date=datetime.date(2025, 4, 1),
     )
-    name = "UPPLAN_202504_1370100012_43_1370200028_17_20250325093000.CSV"
+    name = "UPPLAN_202504_1370100016_43_1370200022_17_20250325093000.CSV"
     v4 = parse_plan(write_file([record, record], name), name=name)
     down = convert(v4, to="202208", allow_month_mismatch=True)
     assert [(i.code, i.record, i.column, i.value) for i in down.lost] == [
@@ -99,7 +99,7 @@ def test_values_dropped_going_down_are_reported() -> None:
 
 
 def test_table7_times_too_long_for_v3() -> None:
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     name = name.replace("_202504_", "_202503_")
     v4 = parse_plan(write_file([Table7Record(times=120)], name), name=name)
     down = convert(v4, to="202208")
@@ -164,5 +164,9 @@ def test_plan_unit_goes_down_without_its_table3() -> None:
 def test_convert_rejects_what_it_cannot_convert() -> None:
     with pytest.raises(TypeError):
         convert(b"202407,...")  # type: ignore[call-overload]
-    with pytest.raises(ValueError, match="202407 or 202208"):
-        convert(Bundle.from_files(schedule_unit()), to="202504")  # type: ignore[arg-type]
+    # 202504 is read as v4.1 (superseded) but no edition writes it: refused, naming the value.
+    with pytest.raises(FormatError, match=r"v4\.1's value is 202407") as caught:
+        convert(Bundle.from_files(schedule_unit()), to="202504")
+    assert [i.code for i in caught.value.issues] == ["convert.version"]
+    with pytest.raises(FormatError, match="202407, 202208, 202003 or 201910, not '209901'"):
+        convert(Bundle.from_files(schedule_unit()), to="209901")

@@ -30,7 +30,7 @@ def test_canonical_form() -> None:
     record = table6_record(planner_name='佐藤 "花子", 2', start_time=NO_TIME, end_time=NO_TIME)
     data = write_file([record, table6_record()], PLAN_NAME)
     first = data.split(b"\r\n")[0].decode("cp932")
-    assert first.startswith("202407,131001,0000012345,20250325,202504,1370100012,")
+    assert first.startswith("202407,131011,0000012345,20250325,202504,1370100016,")
     assert ',"佐藤 ""花子"", 2",244,,20250401,,9999,9999,1,111211,' in first
     assert data.endswith(b"\r\n") and data.count(b"\r\n") == 2
     assert b"\n" not in data.replace(b"\r\n", b"")
@@ -48,7 +48,7 @@ def test_write_to_path_and_folder(tmp_path: Path) -> None:
 def test_quote_policies() -> None:
     record = table6_record(planner_name="佐藤")
     every = write_file([record], PLAN_NAME, quoting=QuotePolicy.ALL).decode("cp932")
-    assert every.startswith('"202407","131001","0000012345"') and ',"佐藤",' in every
+    assert every.startswith('"202407","131011","0000012345"') and ',"佐藤",' in every
     minimal = write_file([record], PLAN_NAME, quoting=QuotePolicy.MINIMAL).decode("cp932")
     assert ",佐藤," in minimal
     with_comma = table6_record(planner_name="a,b")
@@ -67,7 +67,7 @@ def test_non_free_text_with_separator_is_quoted_never_corrupted() -> None:
 
 
 def test_refuses_records_of_another_layout() -> None:
-    actual = Table6ActualRecord(insurer_no="131001")
+    actual = Table6ActualRecord(insurer_no="131011")
     with pytest.raises(FormatError) as caught:
         write_file([table6_record(), actual], PLAN_NAME)
     (issue,) = caught.value.issues
@@ -78,9 +78,9 @@ def test_refuses_v4_record_claiming_v3_version() -> None:
     with pytest.raises(FormatError) as caught:
         write_file([table6_record(csv_version="202208")], PLAN_NAME)
     assert caught.value.issues[0].code == "write.layout_mismatch"
-    v3 = Table6PlanV3Record(csv_version="202208", insurer_no="131001")
-    v3_name = "UPPLAN_202504_1370100012_1370200028_20250325093000.CSV"
-    assert write_file([v3], v3_name).startswith(b"202208,131001,")
+    v3 = Table6PlanV3Record(csv_version="202208", insurer_no="131011")
+    v3_name = "UPPLAN_202504_1370100016_1370200022_20250325093000.CSV"
+    assert write_file([v3], v3_name).startswith(b"202208,131011,")
 
 
 @pytest.mark.parametrize(
@@ -127,14 +127,14 @@ def test_substitution_is_opt_in() -> None:
 
 
 def test_roundtrip_of_every_special_and_typed_value() -> None:
-    supplement_name = "UPHOSOKU_000000_1370100012_43_1370200028_11_20250325093000.CSV"
+    supplement_name = "UPHOSOKU_000000_1370100016_43_1370200022_11_20250325093000.CSV"
     supplement = SupplementRecord(
-        insurer_no="131001", insured_no="H123456789", plan_date=datetime.date(2025, 3, 1)
+        insurer_no="131011", insured_no="H123456789", plan_date=datetime.date(2025, 3, 1)
     )
     data = write_file([supplement], supplement_name)
     assert parse_plan(data, name=supplement_name).records == (supplement,)
     total = Table7Record(unit_price=Decimal("10.72"), units=-50, service_code="999999")
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     data = write_file([total], name)
     assert b",10.72," in data and b",-50," in data
     assert parse_plan(data, name=name).records == (total,)
@@ -147,14 +147,14 @@ def test_canonical_bytes_roundtrip_exactly() -> None:
 
 def test_equal_decimals_keep_their_own_text() -> None:
     # Decimal('11.4') == Decimal('11.40'): a cache keyed by value would write one as the other.
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     records = [Table7Record(unit_price=Decimal("11.4")), Table7Record(unit_price=Decimal("11.40"))]
     lines = write_file(records, name).split(b"\r\n")
     assert b",11.4," in lines[0] and b",11.40," in lines[1]
 
 
 def test_int_and_bool_and_decimal_in_integer_column_after_cached_values() -> None:
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     for wrong in (True, Decimal(1), 1.0):
         with pytest.raises(FormatError) as caught:
             write_file([Table7Record(units=1), Table7Record(units=wrong)], name)  # type: ignore[arg-type]
@@ -164,6 +164,6 @@ def test_int_and_bool_and_decimal_in_integer_column_after_cached_values() -> Non
 
 
 def test_int_in_decimal_column_is_written() -> None:
-    name = "UPSIKYU_202504_1370100012_43_1370200028_11_20250325093000.CSV"
+    name = "UPSIKYU_202504_1370100016_43_1370200022_11_20250325093000.CSV"
     data = write_file([Table7Record(unit_price=11)], name)  # type: ignore[arg-type]
     assert parse_plan(data, name=name).records[0].unit_price == Decimal(11)  # type: ignore[attr-defined]

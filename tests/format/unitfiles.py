@@ -22,8 +22,8 @@ from careplan_link.format._ms932 import decode, encode
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SERIAL = "20250325093000"
-CARE = Office("1370100012", "43")
-PROVIDER = Office("1370200028", "11")
+CARE = Office("1370100016", "43")
+PROVIDER = Office("1370200022", "11")
 
 
 def schedule_unit() -> dict[str, bytes]:
@@ -37,7 +37,7 @@ def name_of(files: dict[str, bytes], prefix: str) -> str:
 
 def plan_unit() -> dict[str, bytes]:
     key = {
-        "insurer_no": "131001",
+        "insurer_no": "131011",
         "insured_no": "0000012345",
         "plan_date": datetime.date(2025, 3, 1),
     }

@@ -44,7 +44,7 @@ from careplan_link.protocol import MessageStatus
 from careplan_link.testing import FakePKI
 
 ENVIRONMENT = "CAREPLAN_LINK_TEST_POSTGRES"
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 SENDERS = [f"13701{n:05d}" for n in range(10)]
 PASSWORD = "concurrency test password"
 PROCESSES = 4

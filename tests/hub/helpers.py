@@ -8,8 +8,8 @@ from typing import Any
 from careplan_link.hub import Admin, Hub, HubRequest, HubResponse, HubSettings, HubStore
 from careplan_link.testing import FakePKI, VirtualClock
 
-CARE = "1370100012"
-PROVIDER = "1370200028"
+CARE = "1370100016"
+PROVIDER = "1370200022"
 PASSWORD = "correct horse battery"
 
 _PKI: FakePKI | None = None

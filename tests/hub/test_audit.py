@@ -91,7 +91,7 @@ def test_an_office_reads_its_own_entries_through_the_api(fake_hub: FakeHub) -> N
     pki = FakePKI()
     care_login = fake_hub.register_office(pki.office(CARE))
     provider_login = fake_hub.register_office(pki.office(PROVIDER))
-    third_login = fake_hub.register_office(pki.office("1370300034"))
+    third_login = fake_hub.register_office(pki.office("1370300038"))
     transport = fake_hub.transport()
     with Client(fake_hub.url, login=care_login, transport=transport) as care:
         sent = care.send(b"plan", to=PROVIDER, service_type="11")
@@ -109,7 +109,7 @@ def test_an_office_reads_its_own_entries_through_the_api(fake_hub: FakeHub) -> N
     assert all(CARE in (e.office_no, e.counterpart) for e in entries)
     assert (PROVIDER, "login") not in seen  # the provider's own logins are not the sender's
     with Client(fake_hub.url, login=third_login, transport=transport) as third:
-        assert all("1370300034" in (e.office_no, e.counterpart) for e in third.audit_page().entries)
+        assert all("1370300038" in (e.office_no, e.counterpart) for e in third.audit_page().entries)
 
 
 @pytest.mark.parametrize("form", ["csv", "json"])

@@ -111,7 +111,7 @@ def _requests(draw: st.DrawFn) -> tuple[HubRequest, bool]:
             st.binary(max_size=40),
             st.just(_deep(100_000)),
             st.just(b'{"receipt": "rejected", "reasons": [1]}'),
-            st.just(b'{"office_no": "1370100012", "user_id": [], "password": {}}'),
+            st.just(b'{"office_no": "1370100016", "user_id": [], "password": {}}'),
             st.just(b"NaN"),
         )
     )

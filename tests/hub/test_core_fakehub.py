@@ -15,7 +15,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 
 pytest_plugins = ["pytester"]
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 def test_one_transport_class_serves_client_and_async_client(

@@ -29,7 +29,7 @@ import pytest
 CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed (CI installs it)")
 
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 TIMEOUT = 30
 
 

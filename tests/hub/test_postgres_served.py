@@ -19,7 +19,7 @@ from careplan_link.testing import FakePKI
 from ..stores import NO_POSTGRES, postgres_url
 
 needs_postgres = pytest.mark.skipif(postgres_url() is None, reason=NO_POSTGRES)
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 
 
 def _children(pid: int) -> list[int]:

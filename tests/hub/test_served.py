@@ -26,7 +26,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 
 pytest_plugins = ["pytester"]
 
-CARE, PROVIDER = "1370100012", "1370200028"
+CARE, PROVIDER = "1370100016", "1370200022"
 
 
 def login(url: str, offices: HubOffices, *, provider: bool = False) -> dict[str, str]:

@@ -19,7 +19,7 @@ from careplan_link.cli import main
 from careplan_link.hub import Hub, HubRequest, open_store
 from careplan_link.testing import FakePKI
 
-OFFICE = "1370100012"
+OFFICE = "1370100016"
 
 
 @pytest.fixture(scope="module")

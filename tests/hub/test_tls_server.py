@@ -25,7 +25,7 @@ from careplan_link.hub._tls import TLSFiles
 from careplan_link.testing import FakeHub
 from careplan_link.testing.pytest_plugin import HubOffices
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 @pytest.fixture

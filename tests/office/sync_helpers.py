@@ -23,8 +23,8 @@ from careplan_link.office._demo_data import DemoMonth, month_units
 from careplan_link.office._sync import FolderSync
 from careplan_link.testing import FakePKI
 
-CARE = Office("1310000001", "43")
-PROVIDER = Office("1310000101", "11")
+CARE = Office("1310000003", "43")
+PROVIDER = Office("1310000102", "11")
 MONTH = YearMonth(2025, 6)
 
 

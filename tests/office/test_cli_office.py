@@ -22,7 +22,7 @@ from careplan_link.testing import FakeHub
 from careplan_link.testing.pytest_plugin import HubOffices
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 PASSWORD = "p12-password"
 
 
@@ -97,7 +97,7 @@ def test_send_receive_receipt_and_history_over_a_served_hub(
     code, out, _ = run(setup.provider("receive", "--into", str(inbox)), capsys)
     assert code == 0 and message_id in out
     (folder,) = inbox.iterdir()
-    assert folder.name.endswith(f"_1370100012_{fake_hub.message(message_id).unit_kind}")
+    assert folder.name.endswith(f"_1370100016_{fake_hub.message(message_id).unit_kind}")
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         p.name for p in setup.outbox.iterdir() if p.suffix == ".CSV"
     )

@@ -22,7 +22,7 @@ def test_the_demo_runs_prints_both_timelines_and_leaves_nothing_behind(
     assert main(["demo", "--users", "3"]) == 0
     out = capsys.readouterr().out
     assert out.count("配信記録 / delivery timeline") == 2
-    assert "居宅介護支援事業所 1310000001" in out and "サービス事業所 1310000101" in out
+    assert "居宅介護支援事業所 1310000003" in out and "サービス事業所 1310000102" in out
     # Each office's timeline ends with the receiver's import of every unit.
     for label in ("検証OK validated", "封緘 sealed", "送信済 sent", "配信 delivered",
                   "受信済 downloaded", "取込済 imported"):  # fmt: skip
@@ -41,9 +41,9 @@ def test_the_demo_refuses_a_nonsense_user_count(capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize(("seed", "services"), [(1, 1), (2, 2), (3, 2)])
 def test_every_unit_of_a_generated_month_validates_clean(seed: int, services: int) -> None:
-    providers = [Office("1310000101", "11"), Office("1310000202", "15"), Office("1310000303", "13")]
+    providers = [Office("1310000102", "11"), Office("1310000201", "15"), Office("1310000300", "13")]
     data = month_units(
-        care_office=Office("1310000001", "43"),
+        care_office=Office("1310000003", "43"),
         providers=providers,
         month=YearMonth(2025, 5 + seed),
         users=8,
@@ -68,8 +68,8 @@ def test_every_unit_of_a_generated_month_validates_clean(seed: int, services: in
 
 def test_the_same_arguments_give_the_same_bytes() -> None:
     options = {
-        "care_office": Office("1310000001", "43"),
-        "providers": [Office("1310000101", "11")],
+        "care_office": Office("1310000003", "43"),
+        "providers": [Office("1310000102", "11")],
         "month": YearMonth(2025, 6),
         "users": 4,
     }
@@ -96,8 +96,8 @@ def test_the_column_scan_finds_the_same_users_as_reading_every_record() -> None:
     from careplan_link.office._flow import insured_numbers
 
     data = month_units(
-        care_office=Office("1310000001", "43"),
-        providers=[Office("1310000101", "11"), Office("1310000202", "15")],
+        care_office=Office("1310000003", "43"),
+        providers=[Office("1310000102", "11"), Office("1310000201", "15")],
         month=YearMonth(2025, 7),
         users=12,
     )
@@ -110,8 +110,8 @@ def test_the_column_scan_skips_what_it_cannot_read() -> None:
     from careplan_link.office._flow import insured_numbers
 
     data = month_units(
-        care_office=Office("1310000001", "43"),
-        providers=[Office("1310000101", "11")],
+        care_office=Office("1310000003", "43"),
+        providers=[Office("1310000102", "11")],
         month=YearMonth(2025, 7),
         users=3,
     )
@@ -143,8 +143,8 @@ def test_the_column_scan_reads_the_column_however_the_csv_is_written(
     from careplan_link.office._flow import insured_numbers
 
     unit = month_units(
-        care_office=Office("1310000001", "43"),
-        providers=[Office("1310000101", "11")],
+        care_office=Office("1310000003", "43"),
+        providers=[Office("1310000102", "11")],
         month=YearMonth(2025, 7),
         users=1,
     ).schedules[0]

@@ -39,8 +39,8 @@ from tests.client.soak import poison_envelope, run_bundle_soak, run_poison_soak,
 
 from .conftest import Blocking, Connect
 
-PROVIDER = "1370200028"
-OTHER = "1370300034"
+PROVIDER = "1370200022"
+OTHER = "1370300038"
 NoneType = type(None)
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -280,7 +280,7 @@ def test_the_signing_time_is_judged_at_the_hubs_acceptance_time(
     connect: Connect, fake_hub: FakeHub, hub_offices: HubOffices
 ) -> None:
     now = fake_hub.clock.now()
-    older = hub_offices.pki.office("1370100012", not_before=now - datetime.timedelta(days=30))
+    older = hub_offices.pki.office("1370100016", not_before=now - datetime.timedelta(days=30))
     care = connect(hub_offices.care_login)
     backdated = now - datetime.timedelta(days=8)  # a signing time the signer chose
     # (trust=None: the recipient's certificate was not yet valid at that time)
@@ -342,7 +342,7 @@ def test_every_reason_code_is_published_with_japanese_and_english_text() -> None
 def test_a_sender_that_is_not_the_signer_is_refused(
     connect: Connect, fake_hub: FakeHub, hub_offices: HubOffices
 ) -> None:
-    third = fake_hub.register_office(hub_offices.pki.office("1370300034"))
+    third = fake_hub.register_office(hub_offices.pki.office("1370300038"))
     forwarded = post(connect(third), sealed(hub_offices, unit(1)), unit(1))
     (refused,) = receiver(connect, hub_offices).receive(accept_all)
     assert (refused.message.id, refused.reasons) == (forwarded.id, ("SENDER_NOT_SIGNER",))

@@ -14,7 +14,7 @@ from careplan_link.testing.pytest_plugin import HubOffices
 
 from .conftest import Connect
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 def test_send_bundle_then_receive_imports_in_order(

@@ -28,9 +28,9 @@ def sent_unit(serial: str = "20250325093000", **changes: object) -> JournalUnit:
     unit = JournalUnit(
         key=f"key-{serial}",
         direction=Direction.SENT,
-        sender="1370100012",
+        sender="1370100016",
         sender_service_type="43",
-        receiver="1370200028",
+        receiver="1370200022",
         receiver_service_type="11",
         serial=serial,
         kind="schedule",
@@ -96,22 +96,22 @@ def test_an_interrupted_send_is_found_and_a_finished_one_is_not() -> None:
 def test_history_filters_by_month_partner_and_user() -> None:
     journal = Journal()
     journal.record(sent_unit("1"), Event.SENT, at=AT)
-    journal.record(sent_unit("2", receiver="1370300034", month="202505"), Event.SENT, at=AT)
+    journal.record(sent_unit("2", receiver="1370300038", month="202505"), Event.SENT, at=AT)
     received = sent_unit(
         "3",
         key="in:msg-9",
         direction=Direction.RECEIVED,
-        sender="1370300034",
-        receiver="1370100012",
+        sender="1370300038",
+        receiver="1370100016",
         insured_nos=("H000000009",),
     )
     journal.record(received, Event.DOWNLOADED, at=AT)
     assert len(journal.history()) == 3
     assert [e.serial for e in journal.history(month="202505")] == ["2"]
-    assert [e.serial for e in journal.history(partner="1370300034")] == ["2", "3"]
+    assert [e.serial for e in journal.history(partner="1370300038")] == ["2", "3"]
     assert [e.serial for e in journal.history(insured_no="H000000009")] == ["3"]
     assert [e.serial for e in journal.history(insured_no="H000000002")] == ["1", "2"]
-    assert journal.history(partner="1370200028", month="202505") == []
+    assert journal.history(partner="1370200022", month="202505") == []
 
 
 def test_exports_for_excel_and_json() -> None:
@@ -140,8 +140,8 @@ def test_exports_for_excel_and_json() -> None:
 
 
 def test_the_journal_is_the_record_of_imported_units(tmp_path: Path) -> None:
-    unit = ImportedUnit("1370100012", "43", "1370200028", "11", "20250325093000")
-    older = ImportedUnit("1370100012", "43", "1370200028", "11", "20250301000000")
+    unit = ImportedUnit("1370100016", "43", "1370200022", "11", "20250325093000")
+    older = ImportedUnit("1370100016", "43", "1370200022", "11", "20250301000000")
     with Journal(tmp_path / "j.db") as journal:
         assert journal.imported_by(unit) is None and journal.newest_serial(unit) is None
         journal.add(unit, "msg-1")

@@ -46,8 +46,8 @@ def test_a_month_goes_from_the_care_office_outbox_to_the_provider_inbox_and_back
         assert received.ok, received
         folders = inbox_folders(offices.provider)
         assert list(folders) == [
-            f"{data.plans[0].serial}_1310000001_plan",
-            f"{data.schedules[0].serial}_1310000001_schedule",
+            f"{data.plans[0].serial}_1310000003_plan",
+            f"{data.schedules[0].serial}_1310000003_schedule",
         ]
         assert list(folders.values()) == [dict(data.plans[0].files), dict(data.schedules[0].files)]
         assert set(_hub_statuses(offices).values()) == {MessageStatus.DOWNLOADED}
@@ -292,7 +292,7 @@ def test_a_received_unit_is_written_all_or_nothing(
         monkeypatch.setattr(_sync, "write_bundle", real)
         assert len(offices.provider.run_once().received) == 1
         assert [p.name for p in offices.provider.folders.inbox.iterdir()] == [
-            f"{month().plans[0].serial}_1310000001_plan"
+            f"{month().plans[0].serial}_1310000003_plan"
         ]
 
 

@@ -19,7 +19,7 @@ from careplan_link.office._config import (
 from .sync_helpers import CARE, identities, inbox_folders, month, pki, two_offices
 
 MINIMAL = """
-office = "1310000001"
+office = "1310000003"
 user_id = "care01"
 hub = "http://127.0.0.1:9"
 identity = "office.p12"
@@ -59,7 +59,7 @@ def test_folders_settle_time_and_log_are_read(tmp_path: Path) -> None:
     ("text", "named"),
     [
         ("", "office"),
-        (MINIMAL.replace('"1310000001"', '"13101"'), "office"),
+        (MINIMAL.replace('"1310000003"', '"13101"'), "office"),
         (MINIMAL + "password = 'x'\n", "password"),
         (MINIMAL.replace('trust_anchors = ["ca.pem"]', ""), "trust_anchors"),
         (MINIMAL + "settle_seconds = -1\n", "settle_seconds"),

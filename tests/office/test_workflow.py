@@ -27,7 +27,7 @@ from tests.client.soak import unit
 
 from .conftest import Connect
 
-PROVIDER = "1370200028"
+PROVIDER = "1370200022"
 
 
 def care_office(connect: Connect, offices: HubOffices, **options: Any) -> Any:
@@ -183,7 +183,7 @@ def test_statuses_receipts_and_the_receivers_timeline(
         Event.IMPORTED,
     ]
     (entry,) = provider.journal.history()[:1]
-    assert entry.partner == "1370100012" and entry.sha256 == sent.message.sha256
+    assert entry.partner == "1370100016" and entry.sha256 == sent.message.sha256
 
     messages = care.refresh_statuses()
     assert [m.id for m in messages] == [sent.message_id]

@@ -26,9 +26,9 @@ from careplan_link import (
     write_file,
 )
 
-CARE = Office("1310000001", "43")
+CARE = Office("1310000003", "43")
 MONTH = YearMonth(2025, 6)
-INSURER = "131001"
+INSURER = "131011"
 
 
 @attrs.frozen

@@ -54,7 +54,7 @@ def test_exit_2_with_the_validation_report(
 ) -> None:
     plan, results = _folders(tmp_path, [V(U1, P1, 2)], [V(U1, P1, 2)])
     broken = next(results.iterdir())
-    broken.write_bytes(b"202407,131001,short\r\n")
+    broken.write_bytes(b"202407,131011,short\r\n")
     assert main(["reconcile", str(plan), str(results)]) == 2
     err = capsys.readouterr().err
     assert "valid" in err and broken.name in err and "Traceback" not in err

@@ -281,10 +281,10 @@ def test_limit_check_and_kept_allocation() -> None:
 
 
 def test_unreadable_input_raises_format_error() -> None:
-    name = "UPPLAN_202506_1310000001_43_2710000001_11_20250526100001.CSV"
+    name = "UPPLAN_202506_1310000003_43_2710000001_11_20250526100001.CSV"
     with pytest.raises(FormatError):
         reconcile(
-            {name: b"202407,131001,short\r\n"},
+            {name: b"202407,131011,short\r\n"},
             [],
         )
 

@@ -18,13 +18,16 @@ from careplan_link import (
     CareplanFile,
     Issue,
     Kind,
+    Office,
     Record,
     ValidationReport,
     YearMonth,
     get_layout,
     validate,
 )
+from careplan_link.format._item_rules import _IDENTIFIER_COLUMNS
 from careplan_link.format._ms932 import is_encodable
+from careplan_link.identifiers import office_number
 from careplan_link.testing import strategies as cst
 
 
@@ -57,6 +60,33 @@ def test_records_fit_their_layout(interface_id: str, csv_version: str, data: st.
                 ("table6_actual", "start_time"),
                 ("table6_actual", "end_time"),
             }
+
+
+@pytest.mark.parametrize("interface_id", ["table1", "table6_plan", "table7", "supplement"])
+@settings(max_examples=30)
+@given(data=st.data())
+def test_office_and_insurer_numbers_carry_their_check_digits(
+    interface_id: str, data: st.DataObject
+) -> None:
+    # The items whose check digit validation warns about: the strategies must give them valid
+    # numbers, or every drawn file would carry warnings.
+    layout = get_layout(interface_id, "202407")
+    record: Record = data.draw(cst.records(layout))
+    checked = 0
+    for column, value in zip(layout.columns, attrs.astuple(record, recurse=False), strict=True):
+        identifier = _IDENTIFIER_COLUMNS.get(column.attribute)
+        if identifier is None or value is None or value == "9999999999":  # 第7表's 全合計
+            continue
+        assert identifier.checksum_ok(value), (column.name_ja, value)
+        checked += 1
+    assert checked  # each of these layouts holds such items, the 保険者番号 at least
+
+
+@settings(max_examples=30)
+@given(cst.offices(), cst.offices(with_service_type=False))
+def test_offices_have_valid_numbers(with_type: Office, without: Office) -> None:
+    assert office_number.checksum_ok(with_type.number) and with_type.service_type
+    assert office_number.checksum_ok(without.number)
 
 
 @given(cst.free_text())

@@ -54,7 +54,7 @@ class Client:
     """A synchronous hub client, used as a context manager.
 
         with Client(url, login=login, identity=identity) as client:
-            message = client.send(envelope, to="1370200028", service_type="15")
+            message = client.send(envelope, to="1370200022", service_type="15")
 
     `login` is the office's login; `identity` (an OfficeIdentity, or anything with its
     `private_key_pem` and `certificate_pem`) gives the TLS client certificate. The client only

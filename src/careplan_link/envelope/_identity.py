@@ -17,13 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from ..identifiers import office_number
+
 __all__ = ["OfficeIdentity", "OfficeNumberRule", "TrustStore", "office_number_of"]
 
 OfficeNumberRule = Callable[[x509.Certificate], "str | None"]
 """Reads the 10-digit office number from a certificate, or None when it carries none."""
 
-_OFFICE_NO = re.compile(r"[0-9]{10}")
-_OFFICE_NO_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
+# An office number inside a longer text (a CN): not part of a longer run of digits.
+_OFFICE_NO_IN_TEXT = re.compile(rf"(?<![0-9]){office_number.SHAPE.pattern}(?![0-9])")
 
 
 def office_number_of(certificate: x509.Certificate) -> str | None:
@@ -32,7 +34,7 @@ def office_number_of(certificate: x509.Certificate) -> str | None:
     subject = certificate.subject
     for attribute in subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER):
         value = str(attribute.value)
-        if _OFFICE_NO.fullmatch(value):
+        if office_number.has_shape(value):
             return value
     for attribute in subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         found = _OFFICE_NO_IN_TEXT.findall(str(attribute.value))
@@ -43,7 +45,7 @@ def office_number_of(certificate: x509.Certificate) -> str | None:
 
 def _require_office_no(certificate: x509.Certificate, rule: OfficeNumberRule) -> str:
     office_no = rule(certificate)
-    if office_no is None or not _OFFICE_NO.fullmatch(office_no):
+    if office_no is None or not office_number.has_shape(office_no):
         raise ValueError(
             f"the certificate {certificate.subject.rfc4514_string()} carries no office number "
             "(事業所番号): expected a 10-digit serialNumber attribute or a 10-digit number in "

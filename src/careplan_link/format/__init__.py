@@ -6,6 +6,8 @@ Everything public here is also re-exported from `careplan_link`.
 from __future__ import annotations
 
 from ._bundle import Bundle, UnitKind, group_units
+from ._codec import CSV_CODEC, Codec, CsvCodec, Decoded
+from ._editions import EDITIONS, AcceptedValue, Edition, Editions, ValueMeaning
 from ._file import CareplanFile
 from ._filename import JST, FileName, Office, SerialClock, new_serial
 from ._generated import (
@@ -30,6 +32,7 @@ from ._generated import (
     YoboPlanRecord,
     YoboPlanSubRecord,
 )
+from ._json_codec import JSON_CODEC, JsonCodec, from_json, to_json
 from ._layout import CodeTable, Column, Kind, Layout
 from ._layouts import (
     CODE_TABLES,
@@ -59,8 +62,11 @@ from ._writer import QuotePolicy, Substituted, write_bundle, write_file, write_u
 __all__ = [
     "CODE_TABLES",
     "COMMON_SUBSTITUTES",
+    "CSV_CODEC",
     "CSV_VERSION_CURRENT",
     "CSV_VERSION_V3",
+    "EDITIONS",
+    "JSON_CODEC",
     "JST",
     "KNOWN_CSV_VERSIONS",
     "LAYOUTS",
@@ -69,13 +75,20 @@ __all__ = [
     "PREFIXES",
     "ZERO_DATE",
     "ZERO_MONTH",
+    "AcceptedValue",
     "Bundle",
     "CareplanFile",
     "CodeTable",
+    "Codec",
     "Column",
     "Conversion",
+    "CsvCodec",
+    "Decoded",
     "Discount",
+    "Edition",
+    "Editions",
     "FileName",
+    "JsonCodec",
     "Kind",
     "Layout",
     "NoTime",
@@ -106,6 +119,7 @@ __all__ = [
     "UnitKind",
     "ValidationReport",
     "ValidationSource",
+    "ValueMeaning",
     "YearMonth",
     "YoboBasicDeleteRecord",
     "YoboBasicRecord",
@@ -118,12 +132,14 @@ __all__ = [
     "ZeroMonth",
     "build_table7",
     "convert",
+    "from_json",
     "get_layout",
     "group_units",
     "iter_records",
     "layout_for",
     "new_serial",
     "parse_plan",
+    "to_json",
     "validate",
     "write_bundle",
     "write_file",

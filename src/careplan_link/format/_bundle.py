@@ -17,7 +17,9 @@ import attrs
 
 from .._issue import Issue
 from ..errors import FormatError
+from ._editions import EDITIONS
 from ._filename import FileName, Office
+from ._layouts import LAYOUTS
 
 __all__ = ["Bundle", "UnitKind", "group_units"]
 
@@ -192,8 +194,9 @@ class Bundle:
     def missing(self) -> tuple[str, ...]:
         """Interface ids the unit should hold but does not (第3表 only for v4 units)."""
         required = _REQUIRED[self.kind]
-        if self.naming == "v3":
-            required = tuple(r for r in required if r != "table3")
+        # Only what the layouts of the name's edition have (no 第3表 under v3 names).
+        family = EDITIONS.for_naming(self.naming).family
+        required = tuple(r for r in required if (r, family) in LAYOUTS)
         present = set(self.layout_ids)
         return tuple(r for r in required if r not in present)
 

@@ -39,10 +39,23 @@ def _parse_date(text: str) -> datetime.date | ZeroDate:
     return datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
 
 
+# One object per month text, shared by every file read: months are in the keys the unit rules
+# compare across files (user, month), and tuples compare equal items by identity first, without
+# a call to YearMonth's __eq__. Frozen, so sharing is safe; bounded, though files hold few.
+_MONTHS: dict[str, YearMonth] = {}
+_MONTHS_KEPT = 1024
+
+
 def _parse_month(text: str) -> YearMonth | ZeroMonth:
+    month = _MONTHS.get(text)
+    if month is not None:
+        return month
     if text == "000000":
         return ZERO_MONTH
-    return YearMonth.parse(text)
+    month = YearMonth.parse(text)
+    if len(_MONTHS) < _MONTHS_KEPT:
+        _MONTHS[text] = month
+    return month
 
 
 def _parse_time(text: str) -> datetime.time | NoTime:

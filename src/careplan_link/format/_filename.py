@@ -21,6 +21,7 @@ import attrs
 
 from .._issue import Issue
 from ..errors import FormatError
+from ..identifiers import office_number, service_type
 from ._layouts import IMAGE_LAYOUT_ID, LAYOUTS, PREFIXES
 from ._values import YearMonth, ZeroMonth
 
@@ -31,8 +32,6 @@ JST = datetime.timezone(datetime.timedelta(hours=9), "JST")
 
 NamingRule = Literal["v4", "v3"]
 
-_OFFICE_NO = re.compile(r"\d{10}")
-_SERVICE_TYPE = re.compile(r"[0-9A-Z]{2}")
 _SERIAL = re.compile(r"\d{14}")
 _MONTH = re.compile(r"\d{6}")
 _BRANCH = re.compile(r"\d{4}")
@@ -269,7 +268,7 @@ _ROLE_KIND = {
 _STRICT = {
     "month": re.compile(r"[0-9]{6}"),
     "office": re.compile(r"[0-9]{9,10}"),
-    "type": re.compile(r"[0-9A-Z]{2}"),
+    "type": service_type.SHAPE,
     "serial": re.compile(r"[0-9]{14}"),
     "branch": re.compile(r"[0-9]{4}"),
 }
@@ -646,7 +645,7 @@ def _field_count_issue(name: str, prefix: str, has_month: bool, is_image: bool) 
 
 def _office_issues(name: str, role_ja: str, role_en: str, office: Office) -> list[Issue]:
     issues = []
-    if office.number and not _OFFICE_NO.fullmatch(office.number):
+    if office.number and not office_number.has_shape(office.number):
         hint_ja = hint_en = ""
         if office.number.isdigit() and len(office.number) == 9:
             hint_ja = "（9桁です。先頭の0が落ちていないか確認してください）"
@@ -660,7 +659,7 @@ def _office_issues(name: str, role_ja: str, role_en: str, office: Office) -> lis
                 office.number,
             )
         )
-    if office.service_type is not None and not _SERVICE_TYPE.fullmatch(office.service_type):
+    if office.service_type is not None and not service_type.has_shape(office.service_type):
         issues.append(
             _name_issue(
                 name,

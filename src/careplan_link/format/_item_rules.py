@@ -9,24 +9,24 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from .._issue import Severity
+from ..identifiers import insured_number, insurer_number, office_number, service_code, service_type
 from ._columns import Columns
 from ._file import CareplanFile
 from ._findings import Findings
 from ._layout import Column, Kind, Layout
-from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH
+from ._table7_calc import GRAND_TOTAL_OFFICE
+from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, YearMonth
 
 __all__ = ["check_items"]
 
 Problem = tuple[str, Severity, str, str]
 
-_INSURED_NO = re.compile(r"\d{10}|H\d{9}")
 _ALPHANUMERIC = re.compile(r"[0-9A-Za-z\-]+")
-_SERVICE_TYPE = re.compile(r"[0-9A-Z]{2}")
-_SERVICE_CODE = re.compile(r"[0-9A-Z]{6}")
 _POSTAL_CODE = re.compile(r"\d{3}-\d{4}")
 _PHONE = re.compile(r"[0-9\-()+]+")
 _FLAG31 = re.compile(r"[01]{31}")
@@ -40,34 +40,231 @@ _SPECIAL_ALLOWED = {
 }  # fmt: skip
 
 
-def check_items(file: CareplanFile, findings: Findings, columns: Columns) -> None:
-    """Report every item of the file that breaks a rule of its column."""
+def check_items(
+    file: CareplanFile, findings: Findings, columns: Columns, *, identifier_checks: bool = True
+) -> None:
+    """Report every item of the file that breaks a rule of its column.
+
+    `identifier_checks` (on by default) adds the warnings of the published structure of
+    事業所番号 and 保険者番号 (都道府県番号, 検証番号; docs/decisions.md "Identifiers"); `False`
+    is the opt-out for test data made of invented numbers.
+    """
     layout = file.layout
     for column in layout.columns:
         if column.kind is Kind.CSV_VERSION:
             continue  # checked with the file's version rules
-        distinct = columns.distinct(column.attribute)
         if column.kind is Kind.FREE_TEXT and column.max_length is None:
-            # Free text of any length: only emptiness can be wrong, and only if required.
-            distinct = {None} if column.required and None in distinct else set()
-        for value in distinct:
-            problems = _problems(layout, column, value)
-            if not problems:
-                continue
-            kind_of_value = type(value)
-            for index, held in enumerate(columns[column.attribute]):
-                if held == value and type(held) is kind_of_value:
-                    for code, severity, ja, en in problems:
-                        findings.add(
-                            code,
-                            severity,
-                            ja,
-                            en,
-                            index=index,
-                            column=column,
-                            value=value,
-                            single_item=True,
-                        )
+            # Free text of any length: only emptiness can be wrong, and only if required. (Its
+            # values are not gathered into a set: names that all differ would make that dear.)
+            if column.required and None in columns[column.attribute]:
+                _report(findings, layout, column, columns, {None}, identifier_checks)
+            continue
+        distinct = columns.distinct(column.attribute)
+        # Most columns of most files are clean: one check of all their values at once, in C,
+        # decides it; only a column that fails it is looked at value by value.
+        if _column_is_clean(layout, column, distinct, identifier_checks):
+            continue
+        _report(findings, layout, column, columns, distinct, identifier_checks)
+
+
+def _report(
+    findings: Findings,
+    layout: Layout,
+    column: Column,
+    columns: Columns,
+    distinct: set[Any],
+    identifier_checks: bool,
+) -> None:
+    """Report each value of `distinct` that breaks a rule, at every record holding it."""
+    bad: dict[Any, list[Problem]] = {}
+    for value in distinct:
+        problems = _problems(layout, column, value)
+        if identifier_checks and not problems:
+            problems = _identifier_problems(column, value)
+        if problems:
+            bad[value] = problems
+    if not bad:
+        return
+    # Where each bad value is, in one pass over the column (not one pass per bad value: a
+    # column whose every value is wrong would take quadratic time).
+    held = columns[column.attribute]
+    where: dict[Any, list[int]] = {value: [] for value in bad}
+    for index, value in enumerate(held):
+        indices = where.get(value)
+        if indices is not None:
+            indices.append(index)
+    for value, problems in bad.items():
+        kind_of_value = type(value)
+        for index in where[value]:
+            if type(held[index]) is not kind_of_value:
+                continue  # an equal value of another type (1 and True) is not this value
+            for code, severity, ja, en in problems:
+                findings.add(
+                    code,
+                    severity,
+                    ja,
+                    en,
+                    index=index,
+                    column=column,
+                    value=value,
+                    single_item=True,
+                )
+
+
+# -- all the values of a column at once -----------------------------------------------------
+
+_NONE = frozenset({None})
+_SPECIALS = frozenset(_SPECIAL_ALLOWED)
+# Kinds with no rule of their own for a typed value (a time, a month).
+_UNCHECKED_TYPES = frozenset({datetime.time, YearMonth})
+
+ColumnCheck = Callable[[set[Any]], bool]
+"""Whether none of a column's distinct values (neither None nor a special value) breaks a rule;
+False also means "cannot tell in bulk": the values are then checked one by one."""
+
+_CHECKS: dict[tuple[int, int], tuple[Layout, Column, ColumnCheck]] = {}
+
+
+def _column_is_clean(
+    layout: Layout, column: Column, distinct: set[Any], identifier_checks: bool
+) -> bool:
+    """Whether no value of the column breaks a rule (`_problems` finds nothing for any), decided
+    for all values at once. It must never say True where a value has a problem; False only
+    costs the value-by-value check."""
+    values = distinct
+    if None in values:
+        if column.required:
+            return False  # required.missing
+        values = values - _NONE
+    specials = values & _SPECIALS
+    if specials:
+        if any((layout.id, column.attribute) not in _SPECIAL_ALLOWED[s] for s in specials):
+            return False  # special.not_allowed
+        values = values - specials
+    if not values:
+        return True
+    identifiers = identifier_checks and column.attribute in _IDENTIFIER_COLUMNS
+    if identifiers and any(_identifier_problems(column, value) for value in values):
+        return False
+    return _column_check(layout, column)(values)
+
+
+def _column_check(layout: Layout, column: Column) -> ColumnCheck:
+    """The bulk check of `column`, made once per layout and column (like the row builders)."""
+    key = (id(layout), id(column))
+    entry = _CHECKS.get(key)
+    if entry is None:
+        # The layout and column are kept with their check, so their ids are never reused.
+        entry = _CHECKS[key] = (layout, column, _make_column_check(layout, column))
+    return entry[2]
+
+
+def _cannot_tell(values: set[Any]) -> bool:
+    return False
+
+
+def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
+    """A function deciding in bulk what `_problems` decides value by value (same rules; the
+    differential test in tests/format/test_item_rules_bulk.py holds them together)."""
+    kind = column.kind
+    limit = column.max_length
+    if kind is Kind.FREE_TEXT:
+        if limit is None:
+            return _cannot_tell  # only emptiness is checked (check_items)
+
+        def free_text(values: set[Any]) -> bool:
+            return set(map(type, values)) == {str} and max(map(len, values)) <= limit
+
+        return free_text
+    if kind is Kind.INTEGER:
+        return _integer_check(layout, column)
+    if kind is Kind.DECIMAL:
+        return lambda values: (
+            set(map(type, values)) == {Decimal}
+            and not any(_decimal_problems(column, value) for value in values)
+        )
+    if kind is Kind.YYYYMMDD:
+
+        def dates(values: set[Any]) -> bool:
+            return (
+                set(map(type, values)) == {datetime.date}
+                and min(values).year >= 1900
+                and max(values).year <= 2099
+            )
+
+        return dates
+    if kind in (Kind.HHMM, Kind.YYYYMM):
+        return lambda values: set(map(type, values)) <= _UNCHECKED_TYPES
+    pattern = _text_pattern(column)
+    if pattern is None:
+        return _cannot_tell
+    # All values at once: joined by line feeds, one match of the pattern repeated. The
+    # patterns match no line feed, so that is exact once no value holds one (counted).
+    every = re.compile(f"(?:(?:{pattern.pattern})\n)*").fullmatch
+    # The codes (identifier: any value is a problem) and the types, patterns without a
+    # length rule; every other pattern is followed by the item length, as in `_text_problems`.
+    checks_length = kind is not Kind.CODE
+    if kind is Kind.ALPHANUMERIC and column.attribute == "insured_no":
+        checks_length = False
+    length_limit = limit if checks_length else None
+
+    def text(values: set[Any]) -> bool:
+        if set(map(type, values)) != {str}:
+            return False
+        joined = "\n".join(values) + "\n"
+        return (
+            joined.isascii()
+            and joined.count("\n") == len(values)
+            and every(joined) is not None
+            and (length_limit is None or max(map(len, values)) <= length_limit)
+        )
+
+    return text
+
+
+def _text_pattern(column: Column) -> re.Pattern[str] | None:
+    """The pattern every ASCII value of a text column must match (None: no bulk check)."""
+    kind = column.kind
+    if kind is Kind.DIGITS:
+        return None if column.max_length is None else re.compile(f"[0-9]{{{column.max_length}}}")
+    if kind is Kind.ALPHANUMERIC:
+        return insured_number.SHAPE if column.attribute == "insured_no" else _ALPHANUMERIC
+    if kind is Kind.CODE:
+        if column.attribute == "identifier":
+            return None  # any value is reported (not used)
+        table = column.code_table
+        if table is None:
+            return service_type.SHAPE
+        return re.compile("|".join(re.escape(code) for code, _ in table.values))
+    return {
+        Kind.SERVICE_CODE: service_code.SHAPE,
+        Kind.POSTAL_CODE: _POSTAL_CODE,
+        Kind.PHONE: _PHONE,
+        Kind.FLAG31: _FLAG31,
+    }.get(kind)
+
+
+def _integer_check(layout: Layout, column: Column) -> ColumnCheck:
+    limit = column.max_length
+    if limit is not None and limit < 1:
+        return _cannot_tell
+    # Fewer digits than the item length: below 10 ** length in absolute value.
+    bound = None if limit is None else 10**limit
+    numbering = layout.id == "table2" and column.attribute in ("need_no", "goal_no", "support_no")
+    signed = column.attribute in ("units", "discounted_units")
+
+    def integers(values: set[Any]) -> bool:
+        if set(map(type, values)) != {int}:
+            return False
+        low: int = min(values)
+        high: int = max(values)
+        if bound is not None and max(-low, high) >= bound:
+            return False
+        if numbering:
+            return low >= 1 and high <= 99
+        return signed or low >= 0
+
+    return integers
 
 
 def _problems(layout: Layout, column: Column, value: Any) -> list[Problem]:
@@ -103,6 +300,46 @@ def _problems(layout: Layout, column: Column, value: Any) -> list[Problem]:
             )
         ]
     return []
+
+
+# The columns holding a 事業所番号 or a 保険者番号, and the module that knows its structure. Their
+# shape is the DIGITS rule's (10 or 6 digits); these add the softer, published checks.
+_IDENTIFIER_COLUMNS = {
+    "care_office_no": office_number,
+    "consent_office_no": office_number,
+    "plan_office_no": office_number,
+    "provider_office_no": office_number,
+    "updater_office_no": office_number,
+    "insurer_no": insurer_number,
+}
+
+
+def _identifier_problems(column: Column, value: Any) -> list[Problem]:
+    module = _IDENTIFIER_COLUMNS.get(column.attribute)
+    if module is None or not isinstance(value, str) or not module.has_shape(value):
+        return []
+    if value == GRAND_TOTAL_OFFICE:
+        return []  # the 第7表's 全合計 marker, not an office number
+    if not module.is_valid(value):
+        return [
+            (
+                "identifier.prefecture",
+                "warning",
+                f"{module.ITEM}の先頭2桁（都道府県番号）が 01～47 ではありません",
+                f"the first two digits of this {module.ITEM} (都道府県番号) are not 01-47",
+            )
+        ]
+    if module.checksum_ok(value):
+        return []
+    return [
+        (
+            "identifier.check_digit",
+            "warning",
+            f"{module.ITEM}の検証番号（末尾の桁）が合いません。番号の誤りの可能性があります",
+            f"the check digit (last digit) of this {module.ITEM} does not match: the number "
+            "is probably mistyped",
+        )
+    ]
 
 
 def _missing(layout: Layout, column: Column) -> list[Problem]:
@@ -157,7 +394,7 @@ def _text_problems(layout: Layout, column: Column, value: str) -> list[Problem]:
         ]
     if kind is Kind.ALPHANUMERIC:
         if column.attribute == "insured_no":
-            if _INSURED_NO.fullmatch(value):
+            if insured_number.has_shape(value):
                 return []
             return [
                 (
@@ -179,7 +416,7 @@ def _text_problems(layout: Layout, column: Column, value: str) -> list[Problem]:
     elif kind is Kind.CODE:
         return _code_problems(column, value)
     elif kind is Kind.SERVICE_CODE:
-        if not _SERVICE_CODE.fullmatch(value):
+        if not service_code.has_shape(value):
             return [
                 (
                     "format.service_code",
@@ -236,7 +473,7 @@ def _code_problems(column: Column, value: str) -> list[Problem]:
         ]
     table = column.code_table
     if table is None:
-        if _SERVICE_TYPE.fullmatch(value):
+        if service_type.has_shape(value):
             return []
         return [
             (

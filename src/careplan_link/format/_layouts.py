@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ._editions import CURRENT, EDITIONS
 from ._generated import CODE_TABLES, LAYOUT_FAMILIES
-from ._layout import CodeTable, Layout
+from ._layout import Layout
 
 __all__ = [
     "CODE_TABLES",
@@ -16,31 +17,18 @@ __all__ = [
     "KNOWN_CSV_VERSIONS",
     "LAYOUTS",
     "PREFIXES",
-    "code_table",
     "get_layout",
     "layout_family",
 ]
 
-CSV_VERSION_CURRENT = "202407"
-"""CSVバージョン of v4.1, the current edition."""
-CSV_VERSION_V3 = "202208"
-"""CSVバージョン of v3.0–3.2, still in circulation."""
+CSV_VERSION_CURRENT: str = CURRENT.csv_version
+"""CSVバージョン of the current edition (v4.1: 202407)."""
+CSV_VERSION_V3: str = EDITIONS["v3"].csv_version
+"""CSVバージョン of v3.0–3.2 (202208), still in circulation."""
 
-#: CSVバージョン values of the editions, with the first service month each applies to.
-#: 202504 was v4.0's value before v4.1 replaced it by 202407; both mean the v4 layouts.
-KNOWN_CSV_VERSIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "201910": "202003",
-        "202003": "202010",
-        "202208": "202301",
-        "202504": "202504",
-        "202407": "202504",
-    }
-)
-
-# Editions before v4 share the v3.2 layouts (the transcription has no older layouts; the earlier
-# editions differ only in lengths that the v3.2 layouts accept).
-_V3_FAMILY = frozenset({"201905", "201910", "202003", "202206", "202208"})
+#: CSVバージョン values of the editions (written or superseded), with the first service month each
+#: applies to (from the edition registry, `EDITIONS`).
+KNOWN_CSV_VERSIONS: Mapping[str, str] = EDITIONS.known_values
 
 IMAGE_LAYOUT_ID = "yobo_basic_image"
 """Interface id of the family-structure JPEG images (UPKIHON_IMAGE_…), which have no layout."""
@@ -58,7 +46,11 @@ PREFIXES: Mapping[str, str] = MappingProxyType(
     dict(
         sorted(
             {
-                **{layout.prefix: layout.id for layout in LAYOUT_FAMILIES[CSV_VERSION_CURRENT]},
+                **{
+                    layout.prefix: layout.id
+                    for family in reversed(EDITIONS.families)
+                    for layout in LAYOUT_FAMILIES[family]
+                },
                 "UPKIHON_IMAGE": IMAGE_LAYOUT_ID,
             }.items(),
             key=lambda item: -len(item[0]),
@@ -68,22 +60,18 @@ PREFIXES: Mapping[str, str] = MappingProxyType(
 
 
 def layout_family(csv_version: str | None) -> str:
-    """The layout family (`202407` or `202208`) a CSVバージョン value is read with.
+    """The layout family (`202407`, `202208`, …) a CSVバージョン value is read with.
 
     Unknown values are read with the current layouts; validation reports them.
     """
-    return CSV_VERSION_V3 if csv_version in _V3_FAMILY else CSV_VERSION_CURRENT
+    return EDITIONS.family_of(csv_version)
 
 
 def get_layout(interface_id: str, csv_version: str | None = CSV_VERSION_CURRENT) -> Layout:
-    """The layout of an interface for a CSVバージョン (the v4 layout for v4-only interfaces)."""
+    """The layout of an interface for a CSVバージョン (the current edition's layout for an
+    interface the value's edition does not have, e.g. 第3表 for 202208)."""
     family = layout_family(csv_version)
-    layout = LAYOUTS.get((interface_id, family)) or LAYOUTS.get((interface_id, CSV_VERSION_CURRENT))
+    layout = LAYOUTS.get((interface_id, family)) or LAYOUTS.get((interface_id, CURRENT.family))
     if layout is None:
         raise KeyError(f"no layout for interface {interface_id!r}")
     return layout
-
-
-def code_table(name: str) -> CodeTable:
-    """A code table of the standard by its name (e.g. `yokaigo_jotai_kubun`)."""
-    return CODE_TABLES[name]

@@ -136,11 +136,6 @@ def has_bad_or_ambiguous_characters(text: str) -> bool:
     return _bad_or_ambiguous_pattern().search(text) is not None
 
 
-def needs_correction(text: str) -> bool:
-    """True when `text` holds a character Python's cp932 encodes differently from Windows."""
-    return _corrections_pattern().search(text) is not None
-
-
 def decode(data: bytes) -> str:
     """Decode MS932; undecodable bytes become lone surrogates, found by `bad_characters`."""
     return data.decode("cp932", "surrogateescape")

@@ -40,10 +40,11 @@ from ._canonical import (
     typed_departure,
 )
 from ._convert import TYPED_KINDS, parse_value, type_error_message
+from ._editions import EDITIONS
 from ._file import CareplanFile
 from ._filename import FileName
 from ._layout import Kind, Layout
-from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, LAYOUTS, get_layout, layout_family
+from ._layouts import LAYOUTS, get_layout, layout_family
 from ._record import ReadGaps, Record
 from ._rowcode import row_builder
 
@@ -63,6 +64,9 @@ DEFAULT_MAX_RECORD_BYTES = 1 << 20
 record of a megabyte is far beyond any real one, and the cap keeps memory bounded."""
 
 _CHUNK_SIZE = 1 << 20
+# The reader's fast paths (a batch per chunk without quotes, a tight loop per plain row); tests
+# turn them off to compare with the general path, which handles every row.
+_FAST_PATHS = True
 _BOM = b"\xef\xbb\xbf"
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 # The likely-cause analysis of rows that do not fit the layout looks at this many of them.
@@ -259,6 +263,8 @@ class _Lines:
         self.plain = True
         """MS932 without bad characters so far: rows need no character check (one flag for the
         reader to test per row)."""
+        self.quote_free = False
+        """The chunk being read holds no double quote: each of its rows is one physical line."""
         self._pending = b""
         self._started = False
         self._at_end = False
@@ -307,6 +313,7 @@ class _Lines:
         if data is None:
             return None
         self._chunks.append((self.lines_done + 1, data))
+        self.quote_free = b'"' not in data
         self.lines_done += _count_breaks(data)
         if data[-1:] not in (b"\n", b"\r"):
             self.lines_done += 1  # the last line of a file without a final line break
@@ -457,11 +464,15 @@ class _Lines:
             text = _ms932.decode(data)
         # While checking the form, one scan looks for bad characters and for characters with
         # several codes at once; the separate scan for bad ones runs only when it finds some.
+        # ASCII text (a str knows whether it is, without a scan) has no bad character and no
+        # character with several codes.
         if self.track:
-            self._chunk_is_plain = not _ms932.has_bad_or_ambiguous_characters(text)
+            self._chunk_is_plain = text.isascii() or not _ms932.has_bad_or_ambiguous_characters(
+                text
+            )
             if self._chunk_is_plain:
                 return text
-        if not self.saw_bad_characters and _ms932.has_bad_characters(text):
+        if not self.saw_bad_characters and not text.isascii() and _ms932.has_bad_characters(text):
             self.saw_bad_characters = True
             self.plain = False
             if self.encoding == "cp932" and _is_utf8(data):
@@ -527,9 +538,7 @@ class _Reader:
         self.notes: list[Issue] = []
         self.record_lines: list[int] = []
         self.csv_version: str | None = None
-        self.layout: Layout = get_layout(
-            name.layout_id, CSV_VERSION_V3 if name.naming == "v3" else CSV_VERSION_CURRENT
-        )
+        self._layout: Layout | None = None
         self._lines = _Lines(stream, self.file_label, self.notes, max_record_bytes)
         # Records are at most the cap, so no item can be longer: raise the csv module's own
         # item limit (128 KiB by default; process-wide, so it is only ever raised) to the cap,
@@ -549,6 +558,20 @@ class _Reader:
         self.rows_typed_badly = 0  # rows of the right width with an item that cannot be read
         self.typed_texts: list[tuple[int, str]] = []
         self.typed_at: tuple[int, int] | None = None
+
+    @property
+    def layout(self) -> Layout:
+        """The file's layout: its first record's CSVバージョン says which; until then (and in
+        a file without records) the name says which edition to expect. Found when first
+        needed: the edition of a name costs a short file a tenth of its read, and the first
+        record usually makes it moot."""
+        if self._layout is None:
+            self._layout = get_layout(self.name.layout_id, EDITIONS.for_name(self.name).family)
+        return self._layout
+
+    @layout.setter
+    def layout(self, layout: Layout) -> None:
+        self._layout = layout
 
     def file(self, records: tuple[Record, ...]) -> CareplanFile:
         gaps = None
@@ -586,9 +609,84 @@ class _Reader:
         keep_partial = self.keep_partial
         numbers = self.numbers
         typed_texts = self.typed_texts
+        record: Record | None
+        # Rows of a batch that left the batch path (below), in reverse order; one line each.
+        pending: list[list[str]] = []
+        fast = _FAST_PATHS
         while True:
             try:
-                row = next(reader)
+                if pending:
+                    row = pending.pop()
+                    line = last_line = last_line + 1
+                elif (
+                    fast
+                    and plan is not None
+                    and lines.quote_free
+                    and lines.plain
+                    and (remaining := lines.lines_done - base - reader.line_num) > 1
+                ):
+                    # The rest of a chunk without quotes (a file without free text, or with
+                    # none filled): every row is one line, so exactly `remaining` rows finish
+                    # the chunk without the reader fetching the next one (whose accounting of
+                    # an open record needs `record_end` of the row before). Taken and typed in
+                    # C-driven loops, with no Python step per row; a short layout's rows would
+                    # otherwise cost more in this loop than in reading them. Without quotes the
+                    # reader raises nothing (its errors are about quotes; every line of a chunk
+                    # is within the cap, and so within the item limit raised to it).
+                    first = last_line + 1
+                    batch = list(itertools.islice(reader, remaining))
+                    last_line = lines.record_end = base + reader.line_num
+                    records = None
+                    if len(batch) == last_line - first + 1 and {*map(len, batch)} == {width}:
+                        with contextlib.suppress(ValueError):
+                            records = list(map(fast_build, batch))
+                    if typed_texts and self.typed_at is None:
+                        # The builder's caches saw the first text that is not canonical in
+                        # one of these rows (before any row that failed).
+                        self.typed_at = _first_with(batch, typed_texts[0], record_no, first)
+                    if records is None:
+                        # Some row is not a plain record: each goes the general way.
+                        batch.reverse()
+                        pending = batch
+                        last_line = first - 1
+                        continue
+                    if keep_partial:
+                        numbers.extend(range(record_no + 1, record_no + len(batch) + 1))
+                    if keep_lines:
+                        record_lines.extend(range(first, last_line + 1))
+                    record_no += len(batch)
+                    yield from records
+                    continue
+                elif fast and plan is not None:
+                    # The steady state, once the layout is known: one physical line per row,
+                    # of the layout's width, characters known good, typed by the compiled
+                    # builder. A `for` over the C reader with nothing else per row costs a
+                    # fraction of the general loop below (which a short layout's rows would
+                    # otherwise spend more time in than in reading them); any other row
+                    # leaves it, with `line` and `last_line` set, for the general path.
+                    for row in reader:
+                        line = last_line + 1
+                        last_line = lines.record_end = base + reader.line_num
+                        if last_line != line or len(row) != width or not lines.plain:
+                            break
+                        try:
+                            record = fast_build(row)
+                        except ValueError:
+                            break  # typed again, explicitly, below
+                        record_no += 1
+                        if typed_texts and self.typed_at is None:
+                            self.typed_at = (record_no, line)
+                        if keep_partial:
+                            numbers.append(record_no)
+                        if keep_lines:
+                            record_lines.append(line)
+                        yield record
+                    else:
+                        return
+                else:
+                    row = next(reader)
+                    line = last_line + 1
+                    last_line = lines.record_end = base + reader.line_num
             except StopIteration:
                 return
             except csv.Error as error:
@@ -610,8 +708,6 @@ class _Reader:
                 base = last_line = lines.record_end = lines.lines_done
                 reader = csv.reader(lines.lines(), strict=True)
                 continue
-            line = last_line + 1
-            last_line = lines.record_end = base + reader.line_num
             if last_line != line and lines.record_too_long(line, last_line):
                 record_no += 1
                 self._too_long(record_no, line)
@@ -625,7 +721,7 @@ class _Reader:
                 continue
             if not seen_data:
                 seen_data = True
-                if _is_header(row, self.layout):
+                if _is_header(row):
                     self.notes.append(self._note_header(line))
                     self._stop_form_check()
                     continue
@@ -635,7 +731,6 @@ class _Reader:
                 plan = _RowPlan(self.layout, typed_texts if self.check_form else None)
                 width, fast_build = plan.width, plan.fast_build
             record_no += 1
-            record: Record | None
             # The common case inline (a method call per row costs as much as a column): a row
             # of the layout's width, characters already known good, typed by the compiled
             # builder; anything else goes through `_RowPlan.build`, which reports it.
@@ -784,7 +879,7 @@ class _Reader:
         )
 
 
-def _is_header(row: list[str], layout: Layout) -> bool:
+def _is_header(row: list[str]) -> bool:
     """A first row of titles (no digit in its first item) or of column numbers (1, 2, 3 …)."""
     first = row[0]
     if first and not any(c.isascii() and c.isdigit() for c in first):
@@ -856,6 +951,18 @@ def _has_day_columns(row: list[str]) -> bool:
         else:
             run = filled = 0
     return False
+
+
+def _first_with(
+    rows: list[list[str]], departure: tuple[int, str], record_no: int, line: int
+) -> tuple[int, int]:
+    """(record, line) of the first of `rows` (one line each, the first being record
+    `record_no + 1` on `line`) holding the departing text at its index."""
+    index, text = departure
+    for offset, row in enumerate(rows):
+        if row[index] == text:
+            return record_no + 1 + offset, line + offset
+    raise AssertionError("the departing text came from one of the rows")
 
 
 def _no_builder(row: list[Any]) -> Record:

@@ -5,31 +5,20 @@ from __future__ import annotations
 
 import datetime
 import itertools
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ._columns import Columns
+from ._editions import EDITIONS, ValueMeaning
 from ._file import CareplanFile
 from ._findings import Findings
-from ._layouts import CSV_VERSION_CURRENT, KNOWN_CSV_VERSIONS, layout_family
+from ._layout import Column, Layout
+from ._layouts import KNOWN_CSV_VERSIONS
 from ._scope import OUT_OF_SCOPE, SERVICE_TYPE_NAMES
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, YearMonth
 
 __all__ = ["check_file_rules"]
-
-# CSVバージョン values that real exporters write by mistake, with what they meant.
-_VERSION_SLIPS = {
-    "202410": (
-        "202410 はありません。v4.1 の値は 202407 です（202410 は v4.1 の発行月）",
-        "there is no CSVバージョン 202410: v4.1's value is 202407 (202410 is the month v4.1 "
-        "was issued; one public implementation writes it)",
-    ),
-    "202404": (
-        "202404 は仕様書の記載例の値で、CSVバージョンではありません。202407 を使ってください",
-        "202404 appears in the specification's examples but is no CSVバージョン: use 202407",
-    ),
-}
 
 
 def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -> None:
@@ -43,7 +32,7 @@ def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -
         rule(file, findings, columns)
 
 
-def _where(values: Sequence[Any], bad: Callable[[Any], bool]) -> list[int]:
+def _where(values: Sequence[Any], bad: Callable[[Any], object]) -> list[int]:
     """Indices of the values for which `bad` holds, evaluating it once per distinct value.
 
     A file repeats the same few values on every line; checking each distinct value once keeps
@@ -62,16 +51,6 @@ def _records(file: CareplanFile) -> tuple[Any, ...]:
 
 
 # -- CSVバージョン ----------------------------------------------------------------------------
-
-
-def expected_csv_version(month: YearMonth) -> str:
-    """The CSVバージョン that applies to a service month (the latest that started by then)."""
-    applicable = [
-        (start, version)
-        for version, start in KNOWN_CSV_VERSIONS.items()
-        if start <= str(month) and version != "202504"
-    ]
-    return max(applicable)[1] if applicable else min(KNOWN_CSV_VERSIONS)
 
 
 def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) -> None:
@@ -94,10 +73,11 @@ def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) ->
             )
     for version in dict.fromkeys(versions):
         index = versions.index(version)
-        if version in _VERSION_SLIPS:
-            ja, en = _VERSION_SLIPS[version]
-            findings.add("version.unknown", "error", ja, en, index=index, column=column,
-                         value=version)  # fmt: skip
+        accepted = EDITIONS.accepted(version)
+        meaning = accepted.meaning if accepted is not None else None
+        if accepted is not None and meaning is ValueMeaning.SLIP:
+            findings.add("version.unknown", "error", accepted.message_ja, accepted.message_en,
+                         index=index, column=column, value=version)  # fmt: skip
         elif version not in KNOWN_CSV_VERSIONS:
             known = ", ".join(sorted(KNOWN_CSV_VERSIONS))
             findings.add(
@@ -110,12 +90,12 @@ def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) ->
                 value=version,
             )
             continue
-        elif version == "202504":
+        elif accepted is not None and meaning is ValueMeaning.SUPERSEDED:
             findings.add(
                 "version.superseded",
                 "warning",
-                "202504 は v4.0 の値で、v4.1 で 202407 に改められました",
-                "202504 was v4.0's value; v4.1 replaced it with 202407",
+                accepted.message_ja,
+                accepted.message_en,
                 index=index,
                 column=column,
                 value=version,
@@ -126,8 +106,9 @@ def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) ->
 def _check_version_fits(file: CareplanFile, findings: Findings, version: str, index: int) -> None:
     layout = file.layout
     column = layout.columns[0]
-    family = layout_family(version)
-    if family != layout.csv_version:
+    # An unknown value is read as the current edition (and reported above).
+    edition = EDITIONS.by_value(version) or EDITIONS.current
+    if edition.family != layout.csv_version:
         findings.add(
             "version.interface",
             "error",
@@ -138,8 +119,7 @@ def _check_version_fits(file: CareplanFile, findings: Findings, version: str, in
             column=column,
             value=version,
         )
-    naming_family = "202208" if file.name.naming == "v3" else CSV_VERSION_CURRENT
-    if family != naming_family:
+    if edition.naming != file.name.naming:
         findings.add(
             "version.naming",
             "error",
@@ -153,8 +133,10 @@ def _check_version_fits(file: CareplanFile, findings: Findings, version: str, in
         )
     month = file.name.service_month
     if isinstance(month, YearMonth) and version in KNOWN_CSV_VERSIONS:
-        expected = expected_csv_version(month)
-        if version != expected and not (version == "202504" and expected == "202407"):
+        expected_edition = EDITIONS.for_month(month)
+        expected = expected_edition.csv_version
+        # A superseded value is accepted for its edition's months (202504 for 202407).
+        if edition is not expected_edition:
             findings.add(
                 "version.month",
                 "error",
@@ -233,22 +215,35 @@ def _check_scope(file: CareplanFile, findings: Findings, index: int, code: str |
         )
 
 
-def _check_equipment(file: CareplanFile, findings: Findings, index: int, record: Any) -> None:
-    """福祉用具貸与 (17, 67): a TAISコード or 福祉用具届出コード (v4 layouts only)."""
-    if file.layout.csv_version != CSV_VERSION_CURRENT:
-        return
-    code = record.service_code
-    if _service_type(code) not in ("17", "67") or code[2:] in ("AAAA", "EEEE", "ZZZZ"):
-        return
-    if record.tais_code is None and record.equipment_notification_code is None:
-        findings.add(
-            "equipment.code_missing",
-            "error",
-            "福祉用具貸与（17・67）には TAISコード か 福祉用具届出コード が必要です",
-            "福祉用具貸与 (17, 67) needs a TAISコード or a 福祉用具届出コード",
-            index=index,
-            column=file.layout.column("tais_code"),
-        )
+def _tais_column(layout: Layout) -> Column | None:
+    """The TAISコード column (v4 layouts), looked up once per file: a `Layout` hashes all its
+    columns, too dear to key a cache on for every record."""
+    return next((column for column in layout.columns if column.attribute == "tais_code"), None)
+
+
+def _check_equipment(
+    findings: Findings, tais_column: Column | None, indices: Iterable[int], columns: Columns
+) -> None:
+    """福祉用具貸与 (17, 67): a TAISコード or 福祉用具届出コード (v4 layouts only), at the records
+    `indices` (those with a 17 or 67 code)."""
+    if tais_column is None:
+        return  # layouts without the codes (before v4)
+    codes = columns["service_code"]
+    tais = columns["tais_code"]
+    notification = columns["equipment_notification_code"]
+    for index in indices:
+        code = codes[index]
+        if _service_type(code) not in ("17", "67") or code[2:] in _SUBTOTAL_SUFFIXES:
+            continue
+        if tais[index] is None and notification[index] is None:
+            findings.add(
+                "equipment.code_missing",
+                "error",
+                "福祉用具貸与（17・67）には TAISコード か 福祉用具届出コード が必要です",
+                "福祉用具貸与 (17, 67) needs a TAISコード or a 福祉用具届出コード",
+                index=index,
+                column=tais_column,
+            )
 
 
 # -- 第6表 ------------------------------------------------------------------------------------
@@ -260,8 +255,8 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     records = _records(file)
     for index in columns.where("service_code", lambda c: _service_type(c) in OUT_OF_SCOPE):
         _check_scope(file, findings, index, records[index].service_code)
-    for index in columns.where("service_code", lambda c: _service_type(c) in ("17", "67")):
-        _check_equipment(file, findings, index, records[index])
+    equipment = columns.where("service_code", lambda c: _service_type(c) in ("17", "67"))
+    _check_equipment(findings, _tais_column(layout), equipment, columns)
     date_column = layout.column("service_date")
     distinct_months = columns.distinct("target_month")
     if len(distinct_months) == 1:  # the usual case: check each distinct day once
@@ -346,31 +341,96 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     _check_month_column(file, findings, columns, "target_month")
     layout = file.layout
     code_column = layout.column("service_code")
-    totals: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    users: dict[tuple[Any, ...], int] = {}
-    details: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    subtotals: set[tuple[Any, ...]] = set()
-    for index, record in enumerate(_records(file)):
-        user = (record.insurer_no, record.insured_no, record.target_month)
-        users.setdefault(user, index)
-        code = record.service_code
+    codes = columns["service_code"]
+    # What each distinct code is, decided once: the 全合計, a subtotal, or a detail line (with
+    # its service type, None when the code has none). The rules below then run column-wise.
+    grand_codes: set[Any] = set()
+    subtotal_codes: set[Any] = set()
+    type_of: dict[Any, str | None] = {}
+    for code in columns.distinct("service_code"):
+        type_of[code] = None
         if code == _GRAND_TOTAL_CODE:
-            totals[user].append(index)
-            _check_total_row(file, findings, index, record, grand=True)
-            continue
-        if code and len(code) == 6 and code[2:] in _SUBTOTAL_SUFFIXES:
-            if code.endswith("AAAA"):
-                subtotals.add((*user, record.provider_office_no, code[:2]))
-            _check_total_row(file, findings, index, record, grand=False)
-            continue
-        _check_scope(file, findings, index, code)
-        _check_equipment(file, findings, index, record)
-        service_type = _service_type(code)
-        if service_type:
-            details[(*user, record.provider_office_no, service_type)].append(index)
+            grand_codes.add(code)
+        elif code and len(code) == 6 and code[2:] in _SUBTOTAL_SUFFIXES:
+            subtotal_codes.add(code)
+        else:
+            type_of[code] = _service_type(code)
+    total_rows = columns.where("service_code", (grand_codes | subtotal_codes).__contains__)
+    grand_rows = [index for index in total_rows if codes[index] in grand_codes]
+    _check_total_rows(file, findings, columns, total_rows, grand_rows)
+    out_of_scope = {code for code, kind in type_of.items() if kind in OUT_OF_SCOPE}
+    for index in columns.where("service_code", out_of_scope.__contains__):
+        _check_scope(file, findings, index, codes[index])
+    equipment = {code for code, kind in type_of.items() if kind in ("17", "67")}
+    _check_equipment(
+        findings, _tais_column(layout), columns.where("service_code", equipment.__contains__),
+        columns,
+    )  # fmt: skip
+    users = list(
+        zip(columns["insurer_no"], columns["insured_no"], columns["target_month"], strict=True)
+    )
     # A record that could not be read may be the total or subtotal that looks missing.
     complete = file.gaps is None or not file.gaps.unread_records
-    for user, first in users.items():
+    _check_grand_totals(findings, code_column, users, grand_rows, complete)
+    providers = columns["provider_office_no"]
+    subtotals = {
+        (*users[index], providers[index], codes[index][:2])
+        for index in total_rows
+        if codes[index].endswith("AAAA")
+    }
+    details = list(
+        zip(
+            columns["insurer_no"],
+            columns["insured_no"],
+            columns["target_month"],
+            providers,
+            map(type_of.__getitem__, codes),
+            strict=True,
+        )
+    )
+    # Several detail lines of one service type need their subtotal (AAAA).
+    unsummed = {
+        key
+        for key, count in Counter(details).items()
+        if count > 1 and key[-1] is not None and key not in subtotals
+    }
+    if not unsummed or not complete:
+        return
+    first: dict[tuple[Any, ...], int] = {}
+    for index, key in enumerate(details):
+        if key in unsummed:
+            first.setdefault(key, index)
+    for key, index in first.items():
+        findings.add(
+            "table7.subtotal",
+            "error",
+            f"サービス種類 {key[-1]} に複数の明細があるのに小計（{key[-1]}AAAA）がありません",
+            f"service type {key[-1]} has several lines but no subtotal ({key[-1]}AAAA)",
+            index=index,
+            column=code_column,
+            value=codes[index],
+        )
+
+
+def _check_grand_totals(
+    findings: Findings,
+    code_column: Column,
+    users: list[tuple[Any, ...]],
+    grand_rows: list[int],
+    complete: bool,
+) -> None:
+    """One 全合計 per user and month (users in the order they first appear)."""
+    grand_users = [users[index] for index in grand_rows]
+    distinct_users = set(users)
+    if len(grand_users) == len(distinct_users) and distinct_users.issubset(grand_users):
+        return  # the usual case: exactly one each
+    totals: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for index in grand_rows:
+        totals[users[index]].append(index)
+    first: dict[tuple[Any, ...], int] = {}
+    for index, user in enumerate(users):
+        first.setdefault(user, index)
+    for user, index in first.items():
         count = len(totals.get(user, []))
         if count == 0 and complete:
             findings.add(
@@ -378,7 +438,7 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
                 "error",
                 "利用者・対象年月ごとの全合計レコード（サービスコード 999999）がありません",
                 "no 全合計 record (service code 999999) for this user and month",
-                index=first,
+                index=index,
                 column=code_column,
             )
         for extra in totals.get(user, [])[1:]:
@@ -391,54 +451,53 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
                 column=code_column,
                 value=_GRAND_TOTAL_CODE,
             )
-    for key, indices in details.items():
-        if len(indices) > 1 and key not in subtotals and complete:
-            findings.add(
-                "table7.subtotal",
-                "error",
-                f"サービス種類 {key[-1]} に複数の明細があるのに小計（{key[-1]}AAAA）がありません",
-                f"service type {key[-1]} has several lines but no subtotal ({key[-1]}AAAA)",
-                index=indices[0],
-                column=code_column,
-                value=_records(file)[indices[0]].service_code,
-            )
 
 
-def _check_total_row(
-    file: CareplanFile, findings: Findings, index: int, record: Any, *, grand: bool
+def _check_total_rows(
+    file: CareplanFile,
+    findings: Findings,
+    columns: Columns,
+    total_rows: list[int],
+    grand_rows: list[int],
 ) -> None:
+    """What total and subtotal records hold: 単位数 0, no discount, the 全合計's office."""
     layout = file.layout
-    if record.units not in (0, None):
+    units = columns["units"]
+    column = layout.column("units")
+    for index in [index for index in total_rows if units[index] not in (0, None)]:
         findings.add(
             "table7.total_units",
             "error",
             "合計・小計レコードの単位数は 0 です",
             "単位数 of a total or subtotal record is 0",
             index=index,
-            column=layout.column("units"),
-            value=record.units,
+            column=column,
+            value=units[index],
         )
     for attribute in ("discount_rate", "discounted_units"):
-        value = getattr(record, attribute)
-        if value is not None:
+        values = columns[attribute]
+        column = layout.column(attribute)
+        for index in [index for index in total_rows if values[index] is not None]:
             findings.add(
                 "table7.total_discount",
                 "error",
                 "合計・小計レコードの割引後率・割引後単位数は空です",
                 "割引後率 and 割引後単位数 of a total or subtotal record are empty",
                 index=index,
-                column=layout.column(attribute),
-                value=value,
+                column=column,
+                value=values[index],
             )
-    if grand and record.provider_office_no != _GRAND_TOTAL_OFFICE:
+    offices = columns["provider_office_no"]
+    column = layout.column("provider_office_no")
+    for index in [index for index in grand_rows if offices[index] != _GRAND_TOTAL_OFFICE]:
         findings.add(
             "table7.grand_total_office",
             "error",
             "全合計レコードのサービス事業所コードは 9999999999 です",
             "サービス事業所コード of the 全合計 record is 9999999999",
             index=index,
-            column=layout.column("provider_office_no"),
-            value=record.provider_office_no,
+            column=column,
+            value=offices[index],
         )
 
 
@@ -447,45 +506,45 @@ def _check_total_row(
 
 def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     layout = file.layout
-    plan_linked = file.name.month == "000000"
     month = _file_month(file)
     date_column = layout.column("plan_date")
     month_column = layout.column("target_month")
-    for index, record in enumerate(_records(file)):
-        if plan_linked:
-            if record.target_month is not ZERO_MONTH and record.target_month is not None:
-                findings.add(
-                    "supplement.link",
-                    "error",
-                    "計画（第1表）に付く利用者補足情報の対象年月は 000000 です",
-                    "対象年月 of a plan's 利用者補足情報 (file month 000000) is 000000",
-                    index=index,
-                    column=month_column,
-                    value=record.target_month,
-                )
-            if record.plan_date is ZERO_DATE:
-                findings.add(
-                    "supplement.link",
-                    "error",
-                    "計画に付く利用者補足情報には居宅サービス計画作成（変更）日が必要です",
-                    "a plan's 利用者補足情報 needs the 居宅サービス計画作成（変更）日",
-                    index=index,
-                    column=date_column,
-                    value=record.plan_date,
-                )
-        else:
-            if record.plan_date is not ZERO_DATE and record.plan_date is not None:
-                findings.add(
-                    "supplement.link",
-                    "error",
-                    "利用票（第6表）に付く利用者補足情報の居宅サービス計画作成（変更）日は "
-                    "00000000 です",
-                    "居宅サービス計画作成（変更）日 of a schedule's 利用者補足情報 is 00000000",
-                    index=index,
-                    column=date_column,
-                    value=record.plan_date,
-                )
-            if month is not None and record.target_month not in (month, None):
+    months, dates = columns["target_month"], columns["plan_date"]
+    if file.name.month == "000000":  # linked to a plan (第1表)
+        for index in columns.where("target_month", _not_zero_month):
+            findings.add(
+                "supplement.link",
+                "error",
+                "計画（第1表）に付く利用者補足情報の対象年月は 000000 です",
+                "対象年月 of a plan's 利用者補足情報 (file month 000000) is 000000",
+                index=index,
+                column=month_column,
+                value=months[index],
+            )
+        for index in columns.where("plan_date", _is_zero_date):
+            findings.add(
+                "supplement.link",
+                "error",
+                "計画に付く利用者補足情報には居宅サービス計画作成（変更）日が必要です",
+                "a plan's 利用者補足情報 needs the 居宅サービス計画作成（変更）日",
+                index=index,
+                column=date_column,
+                value=dates[index],
+            )
+    else:
+        for index in columns.where("plan_date", _not_zero_date):
+            findings.add(
+                "supplement.link",
+                "error",
+                "利用票（第6表）に付く利用者補足情報の居宅サービス計画作成（変更）日は "
+                "00000000 です",
+                "居宅サービス計画作成（変更）日 of a schedule's 利用者補足情報 is 00000000",
+                index=index,
+                column=date_column,
+                value=dates[index],
+            )
+        if month is not None:
+            for index in columns.where("target_month", lambda value: value not in (month, None)):
                 findings.add(
                     "month.mismatch",
                     "error",
@@ -493,27 +552,50 @@ def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) 
                     f"対象年月 differs from the file name's month ({month})",
                     index=index,
                     column=month_column,
-                    value=record.target_month,
+                    value=months[index],
                 )
-        _check_slots(file, findings, index, record)
+    _check_slots(file, findings, columns)
 
 
-def _check_slots(file: CareplanFile, findings: Findings, index: int, record: Any) -> None:
-    """Service-type limit slots are filled from slot 1 in order."""
-    filled = [getattr(record, f"slot{n}_service_type") is not None for n in range(1, 10)]
-    for slot, (earlier, later) in enumerate(itertools.pairwise(filled), start=2):
-        if later and not earlier:
-            findings.add(
-                "supplement.slot_order",
-                "warning",
-                "種類別限度額の枠は１枠から順に設定します（前の枠が空です）",
-                "service-type limit slots are filled from slot 1 in order (an earlier slot "
-                "is empty)",
-                index=index,
-                column=file.layout.column(f"slot{slot}_service_type"),
-                value=getattr(record, f"slot{slot}_service_type"),
-            )
-            return
+def _not_zero_month(value: Any) -> bool:
+    return value is not ZERO_MONTH and value is not None
+
+
+def _is_zero_date(value: Any) -> bool:
+    return value is ZERO_DATE
+
+
+def _not_zero_date(value: Any) -> bool:
+    return value is not ZERO_DATE and value is not None
+
+
+_SLOTS = tuple(f"slot{n}_service_type" for n in range(1, 10))
+
+
+def _check_slots(file: CareplanFile, findings: Findings, columns: Columns) -> None:
+    """Service-type limit slots are filled from slot 1 in order (judged once per distinct
+    pattern of filled slots)."""
+    slots = list(zip(*(columns[slot] for slot in _SLOTS), strict=True))
+    for index in _where(slots, _first_gap):
+        slot = _first_gap(slots[index])
+        column = file.layout.column(f"slot{slot}_service_type")
+        findings.add(
+            "supplement.slot_order",
+            "warning",
+            "種類別限度額の枠は１枠から順に設定します（前の枠が空です）",
+            "service-type limit slots are filled from slot 1 in order (an earlier slot is empty)",
+            index=index,
+            column=column,
+            value=columns[column.attribute][index],
+        )
+
+
+def _first_gap(slots: tuple[Any, ...]) -> int:
+    """The first slot (2-9) that is filled after an empty one; 0 (false) when there is none."""
+    for slot, (earlier, later) in enumerate(itertools.pairwise(slots), start=2):
+        if later is not None and earlier is None:
+            return slot
+    return 0
 
 
 # -- deletions --------------------------------------------------------------------------------

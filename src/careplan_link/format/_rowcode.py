@@ -19,6 +19,8 @@ The formatter is the mirror image: `",".join((r.a, c1[r.b], ...))` with caches o
 from __future__ import annotations
 
 import functools
+import itertools
+import linecache
 import types
 from collections.abc import Callable
 from decimal import Decimal
@@ -168,18 +170,41 @@ def row_builder(
     in memory after it); the code is compiled once per layout. With a `departures` list, the
     first typed text that is not canonical is appended to it (see `_ParseCache`).
     """
+    code, namespace, caches = _builder_plan(layout)
+    namespace = dict(namespace)
+    for index, kind, cache in caches:
+        namespace[f"c{index}"] = cache(kind, index, departures)
+    exec(code, namespace)
+    build: Callable[[list[str]], Record] = namespace["make"]()
+    return build
+
+
+_BuilderPlan = tuple[CodeType, dict[str, Any], tuple[tuple[int, Kind, type[_ParseCache]], ...]]
+# Keyed by the layout's identity: hashing a Layout hashes every Column, which cost a 1k-record
+# file of a short layout a tenth of its read. The layout is kept in the value, so its id stays
+# its own. Layouts are few (module constants, and a test's copies).
+_builder_plans: dict[int, tuple[Layout, _BuilderPlan]] = {}
+
+
+def _builder_plan(layout: Layout) -> _BuilderPlan:
+    """What `row_builder` needs of a layout that does not change from file to file: the compiled
+    code, the names it binds (record type, slot setters) and which cache each typed column gets."""
+    entry = _builder_plans.get(id(layout))
+    if entry is not None and entry[0] is layout:
+        return entry[1]
     record_type = layout.record_type
     namespace: dict[str, Any] = {"record_type": record_type, "new": object.__new__}
     direct = _sets_slots_directly(layout)
+    caches: list[tuple[int, Kind, type[_ParseCache]]] = []
     for index, column in enumerate(layout.columns):
         if column.kind in TYPED_KINDS:
             cache = _IntegerCache if column.kind is Kind.INTEGER else _ParseCache
-            namespace[f"c{index}"] = cache(column.kind, index, departures)
+            caches.append((index, column.kind, cache))
         if direct:
             namespace[f"s{index}"] = getattr(record_type, column.attribute).__set__
-    exec(_builder_code(layout, direct), namespace)
-    build: Callable[[list[str]], Record] = namespace["make"]()
-    return build
+    plan = (_builder_code(layout, direct), namespace, tuple(caches))
+    _builder_plans[id(layout)] = (layout, plan)
+    return plan
 
 
 def _sets_slots_directly(layout: Layout) -> bool:
@@ -248,7 +273,7 @@ def _builder_code(layout: Layout, direct: bool) -> CodeType:
         body = "  return record_type(" + ", ".join(args) + ")\n"
     defaults = ", ".join(f"{n}={n}" for n in names)
     source = f"def make():\n def build(r, {defaults}):\n{body} return build\n"
-    return compile(source, f"<row builder {layout.id} {layout.csv_version}>", "exec")
+    return _compile(source, f"row builder {layout.id} {layout.csv_version}")
 
 
 def row_formatter(layout: Layout, quote_kinds: frozenset[Kind]) -> Callable[[Any], str]:
@@ -295,9 +320,10 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
             parts.append(f"c{index}[r.{column.attribute}]")
             continue
         shown = f"_q({text})" if quoted else text
-        # The condition runs first and binds the value once; the branches reuse it.
+        # The first condition binds the value once; the branches reuse it. None (an empty
+        # item, the most common value of most such columns) is tested first: it needs no call.
         parts.append(
-            f"({shown} if type({get}) is {guard} else '' if {v} is None else c{index}[{v}])"
+            f"('' if {get} is None else {shown} if type({v}) is {guard} else c{index}[{v}])"
         )
     names = ["_q", "Decimal", "YearMonth"] + [f"c{i}" for i in range(len(layout.columns))]
     defaults = ", ".join(f"{n}={n}" for n in names)
@@ -305,4 +331,22 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
         f"def make():\n def line(r, {defaults}):\n"
         "  return ','.join((" + ", ".join(parts) + ",))\n return line\n"
     )
-    return compile(source, f"<row formatter {layout.id} {layout.csv_version}>", "exec")
+    return _compile(source, f"row formatter {layout.id} {layout.csv_version}")
+
+
+_serial = itertools.count(1)
+
+
+def _compile(source: str, what: str) -> CodeType:
+    """Compile generated source under a file name of its own, registered in `linecache` (as
+    attrs does for its `__init__`s), so that a traceback shows the generated line and
+    `inspect.getsource` finds the function.
+
+    The name is unique per compilation (two layouts may share id and CSVバージョン, in a test's
+    copy of the package); `mtime` None tells `linecache.checkcache` there is no file to check,
+    so the entry stays. The code is compiled once per layout (the callers are cached), so
+    the cache grows by a few dozen entries at most.
+    """
+    filename = f"<careplan_link {what} #{next(_serial)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return compile(source, filename, "exec")

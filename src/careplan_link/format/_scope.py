@@ -10,106 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ._generated import SERVICE_TYPE_NAMES as _NAMES
+from ._generated import SERVICE_TYPE_SCOPE
+
 __all__ = ["IN_SCOPE", "OUT_OF_SCOPE", "SERVICE_TYPE_NAMES"]
 
-KYOTAKU_IN_SCOPE = frozenset(
-    [
-        "11",
-        "12",
-        "13",
-        "14",
-        "15",
-        "16",
-        "17",
-        "21",
-        "22",
-        "23",
-        "2A",
-        "31",
-        "71",
-        "76",
-        "72",
-        "78",
-        "73",
-        "68",
-        "77",
-        "79",
-        "27",
-        "28",
-        "38",
-    ]
-)
-KYOTAKU_OUT_OF_SCOPE = frozenset(["33", "36", "32", "41", "42", "51", "52", "53", "54", "59", "81"])
-YOBO_IN_SCOPE = frozenset(
-    ["62", "63", "64", "66", "67", "24", "25", "26", "2B", "34", "74", "75", "69", "39"]
-)
-YOBO_OUT_OF_SCOPE = frozenset(["35", "37", "44", "45", "59", "81"])
-SOGO_JIGYO_IN_SCOPE = frozenset(["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8"])
+# Generated from standard/careplan-standard.json (service_types), which records the source.
+KYOTAKU_IN_SCOPE = SERVICE_TYPE_SCOPE["kyotaku_in_scope"]
+KYOTAKU_OUT_OF_SCOPE = SERVICE_TYPE_SCOPE["kyotaku_out_of_scope"]
+YOBO_IN_SCOPE = SERVICE_TYPE_SCOPE["yobo_in_scope"]
+YOBO_OUT_OF_SCOPE = SERVICE_TYPE_SCOPE["yobo_out_of_scope"]
+SOGO_JIGYO_IN_SCOPE = SERVICE_TYPE_SCOPE["sogo_jigyo_in_scope"]
 
 IN_SCOPE = KYOTAKU_IN_SCOPE | YOBO_IN_SCOPE | SOGO_JIGYO_IN_SCOPE
 OUT_OF_SCOPE = (KYOTAKU_OUT_OF_SCOPE | YOBO_OUT_OF_SCOPE) - IN_SCOPE
 
-SERVICE_TYPE_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "11": "訪問介護",
-        "12": "訪問入浴介護",
-        "13": "訪問看護",
-        "14": "訪問リハビリテーション",
-        "15": "通所介護",
-        "16": "通所リハビリテーション",
-        "17": "福祉用具貸与",
-        "21": "短期入所生活介護",
-        "22": "短期入所療養介護（介護老人保健施設）",
-        "23": "短期入所療養介護（介護療養型医療施設等）",
-        "2A": "短期入所療養介護（介護医療院）",
-        "31": "居宅療養管理指導",
-        "71": "夜間対応型訪問介護",
-        "76": "定期巡回・随時対応型訪問介護看護",
-        "72": "認知症対応型通所介護",
-        "78": "地域密着型通所介護",
-        "73": "小規模多機能型居宅介護",
-        "68": "小規模多機能型居宅介護（短期利用）",
-        "77": "看護小規模多機能型居宅介護",
-        "79": "看護小規模多機能型居宅介護（短期利用）",
-        "33": "特定施設入居者生活介護",
-        "27": "特定施設入居者生活介護（短期利用）",
-        "36": "地域密着型特定施設入居者生活介護",
-        "28": "地域密着型特定施設入居者生活介護（短期利用）",
-        "32": "認知症対応型共同生活介護（短期利用以外）",
-        "38": "認知症対応型共同生活介護（短期利用）",
-        "41": "特定福祉用具販売",
-        "42": "住宅改修",
-        "51": "介護福祉施設サービス",
-        "52": "介護保健施設サービス",
-        "53": "介護療養施設サービス",
-        "54": "地域密着型介護老人福祉施設入所者生活介護",
-        "59": "特定介護サービス等",
-        "81": "市町村特別給付",
-        "62": "介護予防訪問入浴介護",
-        "63": "介護予防訪問看護",
-        "64": "介護予防訪問リハビリテーション",
-        "66": "介護予防通所リハビリテーション",
-        "67": "介護予防福祉用具貸与",
-        "24": "介護予防短期入所生活介護",
-        "25": "介護予防短期入所療養介護（介護老人保健施設）",
-        "26": "介護予防短期入所療養介護（介護療養型医療施設等）",
-        "2B": "介護予防短期入所療養介護（介護医療院）",
-        "34": "介護予防居宅療養管理指導",
-        "74": "介護予防認知症対応型通所介護",
-        "75": "介護予防小規模多機能型居宅介護",
-        "69": "介護予防小規模多機能型居宅介護（短期利用）",
-        "35": "介護予防特定施設入居者生活介護",
-        "37": "介護予防認知症対応型共同生活介護（短期利用以外）",
-        "39": "介護予防認知症対応型共同生活介護（短期利用）",
-        "44": "特定介護予防福祉用具販売",
-        "45": "介護予防住宅改修",
-        "A1": "訪問型サービス（みなし）",
-        "A2": "訪問型サービス（独自）",
-        "A3": "訪問型サービス（独自／定率）",
-        "A4": "訪問型サービス（独自／定額）",
-        "A5": "通所型サービス（みなし）",
-        "A6": "通所型サービス（独自）",
-        "A7": "通所型サービス（独自／定率）",
-        "A8": "通所型サービス（独自／定額）",
-    }
-)
+SERVICE_TYPE_NAMES: Mapping[str, str] = MappingProxyType(_NAMES)
+"""サービス種類コード → its name in the standard's scope table (S2 1.3/1.4)."""

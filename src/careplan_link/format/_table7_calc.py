@@ -16,14 +16,15 @@ import datetime
 import enum
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from itertools import compress, repeat
 from operator import attrgetter, itemgetter, ne
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import attrs
 
 from ._generated import SupplementRecord, Table7Record, Table7V3Record
+from ._layouts import CSV_VERSION_CURRENT, get_layout
 from ._record import Record
 from ._values import YearMonth, ZeroMonth
 
@@ -81,12 +82,18 @@ _CENT = Decimal("0.01")
 
 def discounted_units(units: int, rate: int) -> int:
     """割引後単位数: 単位数 × 割引後率 %, rounded half up (四捨五入; away from zero for 減算)."""
-    return int((Decimal(units) * rate / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    # In integers (exact, and no Decimal per line): half up on the magnitude, sign restored.
+    hundredths = units * rate
+    rounded = (abs(hundredths) + 50) // 100
+    return rounded if hundredths >= 0 else -rounded
 
 
 def total_cost(units: int, unit_price: Decimal) -> int:
     """費用総額: units × 単位数単価, 1円未満切り捨て."""
-    return int((units * unit_price).to_integral_value(rounding=ROUND_FLOOR))
+    # The price as an exact fraction, floored in integers: no Decimal context (its precision
+    # or traps) can round the product first.
+    numerator, denominator = unit_price.as_integer_ratio()
+    return units * numerator // denominator
 
 
 def benefit_claim(cost: int, benefit_rate: int) -> int:
@@ -165,16 +172,24 @@ _LINE_ITEMS = (
 _LINE_ITEMS_V3 = ("provider_office_no", "satellite_no", "service_code", "over_30_days")
 
 
-def count_lines(
-    records: Sequence[Any], *, positions: bool = True
-) -> dict[tuple[Any, ...], dict[tuple[Any, ...], _Counted]]:
-    """第6表 records grouped by user (保険者番号, 被保険者番号, 対象年月), then by `line_key`.
+class LineTally(NamedTuple):
+    """The 第6表 records of a file counted by line, in a few passes run in C.
 
-    With `positions=False` each line's first record is found only when asked for (validation
-    needs it only to report a line the 第7表 lacks).
+    `keys[i]` is record i's full key: 保険者番号, 被保険者番号, the line items (`_LINE_ITEMS`,
+    or `_LINE_ITEMS_V3` for a 202208 file) and, only when the file holds several months, the
+    対象年月. `times`, `units` and `days` are per full key, in order of first appearance.
     """
-    if not records:
-        return {}
+
+    keys: list[tuple[Any, ...]]
+    month: Any  # the file's one 対象年月, or None when there are several
+    v3: bool
+    times: dict[tuple[Any, ...], int]  # sum of サービス回数 (an empty one counts once)
+    units: dict[tuple[Any, ...], set[int | None]]  # the distinct No.8 values
+    days: dict[tuple[Any, ...], set[int]]  # days flagged in 日割対象日 (lines with any)
+
+
+def tally_lines(records: Sequence[Any]) -> LineTally:
+    """Count non-empty `records` (第6表) by line: what `count_lines` and validation share."""
     v3 = not hasattr(records[0], "tais_code")
     # A 第6表 has 100k records: everything per record below runs in C (map, zip, Counter, set,
     # dict construction); Python loops only over the few distinct keys and odd records. The
@@ -196,20 +211,34 @@ def count_lines(
     for position in compress(range(len(counts)), map(ne, counts, repeat(1))):
         count = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
         times[keys[position]] += (1 if count is None else count) - 1
-    first: Mapping[tuple[Any, ...], int] = (
-        dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-        if positions
-        else _Positions(keys)
-    )
     flagged: dict[tuple[Any, ...], set[int]] = {}
     if any(map(_PRORATED, records)):
         for full, flags in zip(keys, map(_PRORATED, records), strict=True):
             if flags:
                 days = flagged.setdefault(full, set())
                 days.update(day for day, flag in enumerate(flags, start=1) if flag == "1")
+    return LineTally(keys, month, v3, times, units, flagged)
+
+
+def count_lines(
+    records: Sequence[Any], *, positions: bool = True
+) -> dict[tuple[Any, ...], dict[tuple[Any, ...], _Counted]]:
+    """第6表 records grouped by user (保険者番号, 被保険者番号, 対象年月), then by `line_key`.
+
+    With `positions=False` each line's first record is found only when asked for.
+    """
+    if not records:
+        return {}
+    keys, month, v3, times, units, flagged = tally_lines(records)
+    items = len(_LINE_ITEMS_V3 if v3 else _LINE_ITEMS)
+    first: Mapping[tuple[Any, ...], int] = (
+        dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        if positions
+        else _Positions(keys)
+    )
     users: dict[tuple[Any, ...], dict[tuple[Any, ...], _Counted]] = {}
     for full in times:  # in order of first appearance
-        line = full[2 : 2 + len(items)]
+        line = full[2 : 2 + items]
         key = (*line[:3], None, None, line[3]) if v3 else line
         user = (*full[:2], month if month else full[-1])
         users.setdefault(user, {})[key] = _Counted(
@@ -356,15 +385,19 @@ class Table7Sheet:
         *,
         created_date: datetime.date | None = None,
         updater_office_no: str | None = None,
-        csv_version: str = "202407",
+        csv_version: str = CSV_VERSION_CURRENT,
     ) -> tuple[Table7Record | Table7V3Record, ...]:
-        """The lines as 第7表 records (`Table7Record`, or `Table7V3Record` for 202208).
+        """The lines as 第7表 records of the layout `csv_version` is read with (`Table7Record`,
+        or `Table7V3Record` for 202208).
 
         A figure that is `NOT_COMPUTABLE` is written empty, except the required 単位数 and
         回数／日数, written 0 (the standard's rule for units that cannot be computed, 第6表 No.8).
+        Items the layout does not have (TAISコード before v4) are left out.
         """
-        v3 = csv_version == "202208"
-        record_type: type[Table7Record | Table7V3Record] = Table7V3Record if v3 else Table7Record
+        layout = get_layout("table7", csv_version)
+        has = {column.attribute for column in layout.columns}
+        # Another edition's class is a sibling of these two, with the same figures.
+        record_type = cast("type[Table7Record | Table7V3Record]", layout.record_type)
         common: dict[str, Any] = {
             "csv_version": csv_version,
             "insurer_no": self.insurer_no,
@@ -386,11 +419,9 @@ class Table7Sheet:
                 service_code=line.service_code,
                 over_30_days=line.over_30_days,
             )
-            if not v3:
-                values.update(
-                    tais_code=line.tais_code,
-                    equipment_notification_code=line.equipment_notification_code,
-                )
+            for name in ("tais_code", "equipment_notification_code"):
+                if name in has:
+                    values[name] = getattr(line, name)
             out.append(record_type(**common, **values))
         return tuple(out)
 
@@ -531,14 +562,24 @@ def covered(subtotal: Any, details: Sequence[Any]) -> list[Any]:
     EEEE those outside it (No.18 empty), ZZZZ the 30日超 lines (３０日超区分 1); AAAA and EEEE
     leave the 30日超 lines to ZZZZ.
     """
-    suffix = subtotal.service_code[2:]
+    over_30 = [d.over_30_days for d in details]
+    managed = [d.managed_units for d in details]
+    chosen = covered_rows(subtotal.service_code[2:], range(len(details)), over_30, managed)
+    return [details[i] for i in chosen]
+
+
+def covered_rows(
+    suffix: str, block: Sequence[int], over_30: Sequence[Any], managed: Sequence[Any]
+) -> list[int]:
+    """`covered` over columns: the rows of `block` (indexes into the ３０日超区分 and
+    給付管理単位数 columns) that a 種類別小計 with this suffix sums."""
     if suffix == "ZZZZ":
-        return [d for d in details if d.over_30_days == "1"]
-    regular = [d for d in details if d.over_30_days != "1"]
+        return [g for g in block if over_30[g] == "1"]
+    regular = [g for g in block if over_30[g] != "1"]
     if suffix == "EEEE":
-        return [d for d in regular if d.managed_units is None]
-    managed = [d for d in regular if d.managed_units is not None]
-    return managed if managed else regular
+        return [g for g in regular if managed[g] is None]
+    stated = [g for g in regular if managed[g] is not None]
+    return stated if stated else regular
 
 
 def figure_sum(values: Iterable[Any]) -> Any:

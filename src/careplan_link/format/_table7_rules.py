@@ -6,13 +6,22 @@ its 単位数 and 回数) are errors. Relations that hold by the calculation rul
 (rounding of 費用総額 and 請求額, 利用者負担, the split at the 支給限度) are warnings, errors with
 `strict`: a 公費 share or a municipal rule can make a correct file differ. The rules and their
 sources: docs/arithmetic.md.
+
+A unit's 第7表 holds as many lines as its 第6表 has users × codes (100k+), so the checks read
+each figure once into a column (one `attrgetter` call a record, in C), group the lines once by
+user, and test every rule over the columns with plain integers; an `Issue`, its message and
+the rule's Decimal only appear for a line found wrong. The issues come out in the order of the
+rule-by-rule walk they replaced (by user, then line), which decides which of more than
+`PER_RULE_LIMIT` alike are listed.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from operator import attrgetter
+from itertools import compress, count, repeat
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 from .._issue import Issue, Severity
@@ -22,21 +31,18 @@ from ._findings import Findings
 from ._table7_calc import (
     GRAND_TOTAL_SERVICE_CODE,
     MONTHLY_SERVICE_TYPES,
+    SUBTOTAL_SUFFIXES,
     SUBTOTALLED,
     TOTALLED,
-    benefit_claim,
-    count_lines,
-    covered,
+    covered_rows,
     discounted_units,
     expected_times,
-    grand_total_terms,
-    is_subtotal,
+    tally_lines,
     total_cost,
 )
 
 __all__ = ["check_table7_arithmetic"]
 
-_USER = attrgetter("insurer_no", "insured_no", "target_month")
 _NAMES = {
     13: "units",
     14: "discount_rate",
@@ -55,6 +61,32 @@ _NAMES = {
     28: "user_copay",
     29: "user_full_payment",
 }
+# The columns read from every 第7表 record, in this order (`_Lines` names them).
+_READ = (
+    "insurer_no",
+    "insured_no",
+    "target_month",
+    "provider_office_no",
+    "satellite_no",
+    "service_code",
+    "over_30_days",
+    *_NAMES.values(),
+)
+_ROW = attrgetter(*_READ)
+_TAIS = attrgetter("tais_code", "equipment_notification_code")
+_TOTAL, _SUBTOTAL, _DETAIL, _NO_CODE = range(4)
+
+
+def _kind(code: str | None) -> int:
+    if code is None:
+        return _NO_CODE
+    if code == GRAND_TOTAL_SERVICE_CODE:
+        return _TOTAL
+    return _SUBTOTAL if len(code) == 6 and code[2:] in _SUFFIXES else _DETAIL
+
+
+_USER_OF_KEY = itemgetter(0, 1, 8)  # of a full line key: 保険者番号, 被保険者番号, month
+_SUFFIXES = frozenset(SUBTOTAL_SUFFIXES)
 
 
 def check_table7_arithmetic(
@@ -79,8 +111,39 @@ def check_table7_arithmetic(
     return issues
 
 
+class _Months:
+    """Equal months as equal small ints.
+
+    A `YearMonth` hashes in Python, and a read file's months are a few shared objects (the
+    reader caches them per text): hashing each distinct object once, and keying by identity
+    (in C) otherwise, keeps grouping by user from making one Python call a line.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, int] = {}
+        self._by_value: dict[Any, int] = {}
+
+    def of(self, months: Sequence[Any]) -> list[int]:
+        ids = list(map(id, months))
+        for key, month in dict(zip(ids, months, strict=True)).items():
+            if key not in self._by_id:
+                self._by_id[key] = self._by_value.setdefault(month, len(self._by_value))
+        return list(map(self._by_id.__getitem__, ids))
+
+    def one(self, month: Any) -> int:
+        key = id(month)
+        number = self._by_id.get(key)
+        if number is None:
+            number = self._by_id[key] = self._by_value.setdefault(month, len(self._by_value))
+        return number
+
+
 class _Check:
-    """The checks of one unit's 第7表 file(s) against its 第6表 file(s)."""
+    """The checks of one unit's 第7表 file(s) against its 第6表 file(s).
+
+    The 第7表 files' records are one sequence of rows (`g` indexes it); each figure is a
+    column of it (`self.col[name][g]`).
+    """
 
     def __init__(
         self,
@@ -94,20 +157,62 @@ class _Check:
         self.limits = limits
         self.rule: Severity = "error" if strict else "warning"
         self.findings = {id(f): Findings(f) for f in (*table7, *table6)}
+        self.months = _Months()
+        records: list[Any] = []
+        self.starts: list[int] = []
+        for file in table7:
+            self.starts.append(len(records))
+            records += _records(file)
+        self.records = records
+        columns = list(zip(*map(_ROW, records), strict=True))
+        self.col: dict[str, Sequence[Any]] = dict(zip(_READ, columns, strict=True))
+        codes = self.col["service_code"]
+        month_numbers = self.months.of(self.col["target_month"])
+        self.user = list(
+            zip(self.col["insurer_no"], self.col["insured_no"], month_numbers, strict=True)
+        )
+        # Rows by kind, in order: 全合計 (999999), 種類別小計 (type + AAAA/EEEE/ZZZZ), details;
+        # each distinct code classified once, the rows picked in C.
+        kind_of = {code: _kind(code) for code in set(codes)}
+        kinds = list(map(kind_of.__getitem__, codes))
+        rows = range(len(codes))
+        self.totals = list(compress(rows, map(eq, kinds, repeat(_TOTAL))))
+        self.subtotals = list(compress(rows, map(eq, kinds, repeat(_SUBTOTAL))))
+        self.details = list(compress(rows, map(eq, kinds, repeat(_DETAIL))))
+        # Users in order of first appearance: the order the checks report in.
+        self.rank: dict[tuple[Any, ...], int] = dict(zip(dict.fromkeys(self.user), count()))
+        self._blocks: dict[tuple[Any, ...], list[int]] | None = None
+        # Found problems: (order, row, attribute, code, severity, ja, en, value).
+        self.pending: list[tuple[tuple[Any, ...], int, str, str, Severity, str, str, object]] = []
+
+    def blocks(self) -> dict[tuple[Any, ...], list[int]]:
+        """Detail rows by 種類別 block (user, office, service type); made when first needed
+        (a 種類別小計 to check, or a line to report)."""
+        if self._blocks is None:
+            offices, codes = self.col["provider_office_no"], self.col["service_code"]
+            self._blocks = {}
+            for g in self.details:
+                self._blocks.setdefault((self.user[g], offices[g], codes[g][:2]), []).append(g)
+        return self._blocks
 
     def run(self) -> list[Issue]:
-        # 第7表 lines of each user and line key, across the unit's 第7表 files.
-        lines_of_user: dict[tuple[Any, ...], list[tuple[CareplanFile, int]]] = {}
-        for file in self.table7:
-            for index, user in enumerate(map(_USER, _records(file))):
-                lines_of_user.setdefault(user, []).append((file, index))
-        for located in lines_of_user.values():
-            self._check_sheet(located)
-        self._check_against_table6(lines_of_user)
+        self._check_details()
+        self._check_money()
+        self._check_subtotals()
+        self._check_totals()
+        # In the order the per-user walk reported (stable: a row's issues keep their order).
+        self.pending.sort(key=lambda found: found[0])
+        for _, g, attribute, code, severity, ja, en, value in self.pending:
+            self._add(*self._locate(g), attribute, code, severity, ja, en, value)
+        self._check_against_table6()
         issues: list[Issue] = []
         for findings in self.findings.values():
             issues += findings.finish()
         return issues
+
+    def _locate(self, g: int) -> tuple[CareplanFile, int]:
+        at = bisect_right(self.starts, g) - 1
+        return self.table7[at], g - self.starts[at]
 
     def _add(
         self,
@@ -124,57 +229,79 @@ class _Check:
             code, severity, ja, en, index=index, column=file.layout.column(attribute), value=value
         )
 
+    def _found(
+        self,
+        order: tuple[Any, ...],
+        g: int,
+        attribute: str,
+        code: str,
+        severity: Severity,
+        ja: str,
+        en: str,
+        value: object,
+    ) -> None:
+        self.pending.append((order, g, attribute, code, severity, ja, en, value))
+
+    def _money_order(self, g: int, subtotal: bool) -> tuple[Any, ...]:
+        # A user's money was checked subtotals first, then details block by block.
+        rank = self.rank[self.user[g]]
+        if subtotal:
+            return (rank, 1, 0, g)
+        block = self.blocks()[
+            (self.user[g], self.col["provider_office_no"][g], self.col["service_code"][g][:2])
+        ]
+        return (rank, 1, 1, block[0], g)
+
     # -- inside one user's 第7表 -----------------------------------------------------------
 
-    def _check_sheet(self, located: list[tuple[CareplanFile, int]]) -> None:
-        records = [_records(file)[index] for file, index in located]
-        where = {id(r): loc for r, loc in zip(records, located, strict=True)}
-        blocks: dict[tuple[Any, Any], list[Any]] = {}
-        subtotals: list[Any] = []
-        totals: list[Any] = []
-        for record in records:
-            code = record.service_code
-            if code == GRAND_TOTAL_SERVICE_CODE:
-                totals.append(record)
-            elif is_subtotal(code):
-                subtotals.append(record)
-            elif code is not None:
-                blocks.setdefault((record.provider_office_no, code[:2]), []).append(record)
-                self._check_detail(record, *where[id(record)])
-        for record in (*subtotals, *(d for block in blocks.values() for d in block)):
-            self._check_money(record, *where[id(record)])
-        for subtotal in subtotals:
-            block = blocks.get((subtotal.provider_office_no, subtotal.service_code[:2]), [])
-            self._check_subtotal(subtotal, covered(subtotal, block), *where[id(subtotal)])
-        for total in totals[:1]:
-            self._check_total(total, records, *where[id(total)])
+    def _check_details(self) -> None:
+        col = self.col
+        units, rates, discounted = col["units"], col["discount_rate"], col["discounted_units"]
+        times, amounts, managed = col["times"], col["service_unit_amount"], col["managed_units"]
+        # A detail without a discount whose figures are all stated and agree (nearly every
+        # line) is passed over in one comprehension; the rest get the rule-by-rule look.
+        suspects = [
+            g
+            for g in self.details
+            if rates[g] is not None
+            or discounted[g] is not None
+            or (u := units[g]) is None
+            or (t := times[g]) is None
+            or ((a := amounts[g]) is not None and a != u * t)
+            or ((m := managed[g]) is not None and m != u * t)
+        ]
+        for g in suspects:
+            self._check_detail(g)
 
-    def _check_detail(self, record: Any, file: CareplanFile, index: int) -> None:
-        units, rate, discounted = record.units, record.discount_rate, record.discounted_units
+    def _check_detail(self, g: int) -> None:
+        col = self.col
+        order = (self.rank[self.user[g]], 0, g)
+        units, rate = col["units"][g], col["discount_rate"][g]
+        discounted = col["discounted_units"][g]
         if units is not None and rate is not None and discounted is not None:
             expected = discounted_units(units, rate)
             if discounted != expected:
-                self._add(
-                    file, index, "discounted_units", "table7.discounted_units", self.rule,
+                self._found(
+                    order, g, "discounted_units", "table7.discounted_units", self.rule,
                     f"割引後単位数は 単位数 × 割引後率 を四捨五入した {expected} です",
                     f"割引後単位数 is 単位数 × 割引後率 rounded half up: {expected}",
                     discounted,
                 )  # fmt: skip
         effective = discounted if discounted is not None else units
-        times, amount = record.times, record.service_unit_amount
+        times, amount = col["times"][g], col["service_unit_amount"][g]
         product = effective * times if effective is not None and times is not None else None
         if amount is not None and product is not None and amount != product:
-            self._add(
-                file, index, "service_unit_amount", "table7.unit_amount", "error",
+            self._found(
+                order, g, "service_unit_amount", "table7.unit_amount", "error",
                 f"サービス単位／金額は（割引後）単位数 × 回数 の {product} です",
                 f"サービス単位／金額 is (割引後)単位数 × 回数 = {product}",
                 amount,
             )  # fmt: skip
-        managed = record.managed_units
+        managed = col["managed_units"][g]
         basis = amount if amount is not None else product
         if managed is not None and basis is not None and managed != basis:
-            self._add(
-                file, index, "managed_units", "table7.managed_units", self.rule,
+            self._found(
+                order, g, "managed_units", "table7.managed_units", self.rule,
                 f"給付管理単位数がサービス単位／金額（{basis}）と違います（大規模型の通所系など"
                 "の例外を除く）",
                 f"給付管理単位数 differs from サービス単位／金額 ({basis}); only a few services "
@@ -182,21 +309,37 @@ class _Check:
                 managed,
             )  # fmt: skip
 
-    def _check_money(self, record: Any, file: CareplanFile, index: int) -> None:
-        managed = record.managed_units
-        over_type, within_type = record.over_type_limit_units, record.within_type_limit_units
+    def _check_money(self) -> None:
+        col = self.col
+        for subtotal, rows in ((True, self.subtotals), (False, self.details)):
+            for g in _money_suspects(
+                rows,
+                col["managed_units"], col["over_type_limit_units"],
+                col["within_type_limit_units"], col["over_category_limit_units"],
+                col["within_category_limit_units"], col["service_unit_amount"],
+                col["over_30_days"], col["unit_price"], col["total_cost"],
+                col["benefit_rate"], col["insurance_claim"], col["user_copay"],
+                col["user_full_payment"],
+            ):  # fmt: skip
+                self._check_money_of(g, self._money_order(g, subtotal))
+
+    def _check_money_of(self, g: int, order: tuple[Any, ...]) -> None:
+        col = self.col
+        managed = col["managed_units"][g]
+        over_type, within_type = col["over_type_limit_units"][g], col["within_type_limit_units"][g]
         if (
             managed is not None
             and (over_type is not None or within_type is not None)
             and (over_type or 0) + (within_type or 0) != managed
         ):
-            self._add(
-                    file, index, "within_type_limit_units", "table7.limit_split", self.rule,
-                    "種類支給限度基準を超える単位数と基準内単位数の和が給付管理単位数と違います",
-                    "種類支給限度 over + within units do not add up to 給付管理単位数",
-                    within_type,
-                )  # fmt: skip
-        over, within = record.over_category_limit_units, record.within_category_limit_units
+            self._found(
+                order, g, "within_type_limit_units", "table7.limit_split", self.rule,
+                "種類支給限度基準を超える単位数と基準内単位数の和が給付管理単位数と違います",
+                "種類支給限度 over + within units do not add up to 給付管理単位数",
+                within_type,
+            )  # fmt: skip
+        over = col["over_category_limit_units"][g]
+        within = col["within_category_limit_units"][g]
         basis = within_type if within_type is not None else managed
         if (
             basis is not None
@@ -209,59 +352,58 @@ class _Check:
                 ("within_category_limit_units", within),
             ):
                 if value is not None:
-                    self._add(
-                        file, index, attribute, "table7.limit_split", self.rule,
+                    self._found(
+                        order, g, attribute, "table7.limit_split", self.rule,
                         f"区分支給限度基準を超える単位数と基準内単位数の和が {basis} になりません",
                         f"区分支給限度 over + within units do not add up to {basis}",
                         value,
                     )  # fmt: skip
-        price: Decimal | None = record.unit_price
-        cost = record.total_cost
+        price: Decimal | None = col["unit_price"][g]
+        cost = col["total_cost"][g]
+        amount, over_30 = col["service_unit_amount"][g], col["over_30_days"][g]
         insured = within if within is not None else (
-            record.service_unit_amount if managed is None and record.over_30_days != "1" else None
+            amount if managed is None and over_30 != "1" else None
         )  # fmt: skip
         if price is not None and cost is not None and insured is not None:
             expected = total_cost(insured, price)
             if cost != expected:
-                self._add(
-                    file, index, "total_cost", "table7.total_cost", self.rule,
+                self._found(
+                    order, g, "total_cost", "table7.total_cost", self.rule,
                     f"費用総額は {insured} 単位 × 単位数単価 {price} の1円未満切り捨てで "
                     f"{expected} 円です",
                     f"費用総額 is {insured} units × 単位数単価 {price}, rounded down to the yen: "
                     f"{expected}",
                     cost,
                 )  # fmt: skip
-        rate, claim = record.benefit_rate, record.insurance_claim
+        rate, claim = col["benefit_rate"][g], col["insurance_claim"][g]
         if cost is not None and rate is not None and claim is not None:
-            expected = benefit_claim(cost, rate)
+            expected = cost * rate // 100
             if claim != expected:
-                self._add(
-                    file, index, "insurance_claim", "table7.claim", self.rule,
+                self._found(
+                    order, g, "insurance_claim", "table7.claim", self.rule,
                     f"保険／事業費請求額は 費用総額 × 給付率 {rate}% の1円未満切り捨てで "
                     f"{expected} 円です",
                     f"保険／事業費請求額 is 費用総額 × 給付率 {rate}%, rounded down to the yen: "
                     f"{expected}",
                     claim,
                 )  # fmt: skip
-        copay = record.user_copay
+        copay = col["user_copay"][g]
         if cost is not None and claim is not None and copay is not None and copay != cost - claim:
-            self._add(
-                    file, index, "user_copay", "table7.copay", self.rule,
-                    f"利用者負担（保険／事業対象分）は 費用総額 − 請求額 = {cost - claim} 円です"
-                    "（公費負担がない場合）",
-                    f"利用者負担（保険／事業対象分） is 費用総額 − 請求額 = {cost - claim} "
-                    "(without 公費)",
-                    copay,
-                )  # fmt: skip
-        full = record.user_full_payment
-        beyond = over if over is not None else (
-            record.service_unit_amount if record.over_30_days == "1" else None
-        )  # fmt: skip
+            self._found(
+                order, g, "user_copay", "table7.copay", self.rule,
+                f"利用者負担（保険／事業対象分）は 費用総額 − 請求額 = {cost - claim} 円です"
+                "（公費負担がない場合）",
+                f"利用者負担（保険／事業対象分） is 費用総額 − 請求額 = {cost - claim} "
+                "(without 公費)",
+                copay,
+            )  # fmt: skip
+        full = col["user_full_payment"][g]
+        beyond = over if over is not None else (amount if over_30 == "1" else None)
         if price is not None and full is not None and beyond is not None:
             expected = total_cost(beyond, price)
             if full != expected:
-                self._add(
-                    file, index, "user_full_payment", "table7.full_payment", self.rule,
+                self._found(
+                    order, g, "user_full_payment", "table7.full_payment", self.rule,
                     f"利用者負担（全額負担分）は {beyond} 単位 × 単位数単価 の1円未満切り捨てで "
                     f"{expected} 円です",
                     f"利用者負担（全額負担分） is {beyond} units × 単位数単価, rounded down: "
@@ -269,146 +411,287 @@ class _Check:
                     full,
                 )  # fmt: skip
 
-    def _check_subtotal(
-        self, subtotal: Any, members: list[Any], file: CareplanFile, index: int
-    ) -> None:
-        for no in SUBTOTALLED:
-            name = _NAMES[no]
-            value = getattr(subtotal, name)
-            stated = [v for v in map(attrgetter(name), members) if v is not None]
-            if value is None or not stated or value == sum(stated):
-                continue
-            self._add(
-                file, index, name, "table7.subtotal_sum", "error",
-                f"種類別小計（{subtotal.service_code}）が明細の合計 {sum(stated)} と違います",
-                f"the subtotal ({subtotal.service_code}) is not the sum of its lines "
-                f"({sum(stated)})",
-                value,
-            )  # fmt: skip
+    def _members(self, g: int) -> list[int]:
+        """The detail rows the 種類別小計 at row `g` sums."""
+        col = self.col
+        code = col["service_code"][g]
+        block = self.blocks().get((self.user[g], col["provider_office_no"][g], code[:2]), [])
+        return covered_rows(code[2:], block, col["over_30_days"], col["managed_units"])
 
-    def _check_total(self, total: Any, records: list[Any], file: CareplanFile, index: int) -> None:
-        limit = self.limits.get((total.insurer_no, total.insured_no))
-        wanted = [_NAMES[no] for no in TOTALLED if getattr(total, _NAMES[no]) is not None]
-        if limit is not None:
-            wanted += [_NAMES[21], _NAMES[22]]
-        if not wanted:
+    def _check_subtotals(self) -> None:
+        col = self.col
+        for g in self.subtotals:
+            members = self._members(g)
+            for no in SUBTOTALLED:
+                name = _NAMES[no]
+                value = col[name][g]
+                if value is None:
+                    continue
+                figures = col[name]
+                stated = [v for v in map(figures.__getitem__, members) if v is not None]
+                if not stated or value == sum(stated):
+                    continue
+                self._found(
+                    (self.rank[self.user[g]], 2, g), g, name, "table7.subtotal_sum", "error",
+                    f"種類別小計（{col['service_code'][g]}）が明細の合計 {sum(stated)} と違います",
+                    f"the subtotal ({col['service_code'][g]}) is not the sum of its lines "
+                    f"({sum(stated)})",
+                    value,
+                )  # fmt: skip
+
+    def _check_totals(self) -> None:
+        col = self.col
+        first: dict[tuple[Any, ...], int] = {}
+        for g in self.totals:
+            first.setdefault(self.user[g], g)
+        checked = []  # (全合計 row, its user's limit, the figures it needs)
+        for g in first.values():
+            limit = self.limits.get((col["insurer_no"][g], col["insured_no"][g]))
+            wanted = [_NAMES[no] for no in TOTALLED if col[_NAMES[no]][g] is not None]
+            if limit is not None:
+                wanted += [_NAMES[21], _NAMES[22]]
+            if wanted:
+                checked.append((g, limit, wanted))
+        if not checked:
             return
-        terms = grand_total_terms(records, dict.fromkeys(wanted))
+        # Each needed figure summed per user in one pass over the lines: what
+        # `grand_total_terms` adds for one user (a 種類別小計 stating the figure stands for the
+        # lines it covers), with the number of stated terms.
+        user_no = list(map(self.rank.__getitem__, self.user))
+        sums: dict[str, tuple[list[int], list[int]]] = {}
+        for name in dict.fromkeys(name for _, _, wanted in checked for name in wanted):
+            sums[name] = self._sums(name, user_no)
+        for g, limit, _ in checked:
+            self._check_total(g, user_no[g], sums, limit)
+
+    def _sums(self, name: str, user_no: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Per user (by rank): the sum of the figure's 全合計 terms, and how many are stated."""
+        figures = self.col[name]
+        totals = [0] * len(self.rank)
+        stated = [0] * len(self.rank)
+        replaced: set[int] = set()
+        for g in self.subtotals:
+            value = figures[g]
+            if value is not None:
+                replaced.update(self._members(g))
+                totals[user_no[g]] += value
+                stated[user_no[g]] += 1
+        for g in self.details:
+            value = figures[g]
+            if value is not None and g not in replaced:
+                totals[user_no[g]] += value
+                stated[user_no[g]] += 1
+        return totals, stated
+
+    def _check_total(
+        self,
+        g: int,
+        user: int,
+        sums: Mapping[str, tuple[list[int], list[int]]],
+        limit: int | None,
+    ) -> None:
+        col = self.col
+        order = (self.rank[self.user[g]], 3)
         for no in TOTALLED:
             name = _NAMES[no]
-            value = getattr(total, name)
+            value = col[name][g]
             if value is None:
                 continue
-            expected = sum(t for t in terms[name] if t is not None)
+            expected = sums[name][0][user]
             if value != expected:
-                self._add(
-                    file, index, name, "table7.total_sum", "error",
+                self._found(
+                    order, g, name, "table7.total_sum", "error",
                     f"全合計がこの利用者の各行の合計 {expected} と違います",
                     f"the 全合計 is not the sum of this user's lines ({expected})",
                     value,
                 )  # fmt: skip
         if limit is None:
             return
-        within = [t for t in terms[_NAMES[22]] if t is not None]
-        over = [t for t in terms[_NAMES[21]] if t is not None]
-        if not within and not over:
+        (over_sums, over_stated), (within_sums, within_stated) = sums[_NAMES[21]], sums[_NAMES[22]]
+        if not within_stated[user] and not over_stated[user]:
             return
-        if sum(within) > limit:
-            self._add(
-                file, index, "within_category_limit_units", "table7.limit", self.rule,
-                f"区分支給限度基準内単位数の合計 {sum(within)} が区分支給限度基準額 {limit} "
+        within, over = within_sums[user], over_sums[user]
+        if within > limit:
+            self._found(
+                order, g, "within_category_limit_units", "table7.limit", self.rule,
+                f"区分支給限度基準内単位数の合計 {within} が区分支給限度基準額 {limit} "
                 "（利用者補足情報）を超えています",
-                f"the 区分支給限度基準内単位数 add up to {sum(within)}, over the "
+                f"the 区分支給限度基準内単位数 add up to {within}, over the "
                 f"区分支給限度基準額 {limit} (利用者補足情報)",
-                sum(within),
+                within,
             )  # fmt: skip
-        elif sum(within) < limit and sum(over) > 0:
-            self._add(
-                file, index, "over_category_limit_units", "table7.limit", self.rule,
+        elif within < limit and over > 0:
+            self._found(
+                order, g, "over_category_limit_units", "table7.limit", self.rule,
                 f"区分支給限度基準額 {limit} に達していないのに限度を超える単位数があります",
                 f"units are put over the limit while the 区分支給限度基準額 {limit} is not used up",
-                sum(over),
+                over,
             )  # fmt: skip
 
     # -- against the 第6表 -----------------------------------------------------------------
 
-    def _check_against_table6(
-        self, lines_of_user: Mapping[tuple[Any, ...], list[tuple[CareplanFile, int]]]
-    ) -> None:
-        for table6 in self.table6:
-            for user, counted in count_lines(_records(table6), positions=False).items():
-                located = lines_of_user.get(user, [])
-                self._check_user(table6, counted, located)
+    def _check_against_table6(self) -> None:
+        if not self.table6:
+            return
+        col = self.col
+        # Each detail line's full key: user's 保険者番号 and 被保険者番号, the line items
+        # (office, サテライト, code, TAIS, 届出, ３０日超) and the month's number.
+        tais: list[Any] = []
+        for file in self.table7:
+            if hasattr(file.records[0], "tais_code"):
+                tais += map(_TAIS, file.records)
+            else:
+                tais += [(None, None)] * len(file.records)
+        user, details = self.user, self.details
+        keys = [
+            (*user[g][:2], col["provider_office_no"][g], col["satellite_no"][g],
+             col["service_code"][g], *tais[g], col["over_30_days"][g], user[g][2])
+            for g in details
+        ]  # fmt: skip
+        first = dict(zip(reversed(keys), reversed(details), strict=True))  # key → first row
+        rows_of: dict[tuple[Any, ...], list[int]] = {}  # only keys of several rows
+        if len(first) != len(keys):
+            for key, g in zip(keys, details, strict=True):
+                rows_of.setdefault(key, []).append(g)
+        for number, table6 in enumerate(self.table6):
+            self._check_table6_file(number, table6, first, rows_of)
 
-    def _check_user(
+    def _check_table6_file(
         self,
+        number: int,
         table6: CareplanFile,
-        counted: Mapping[tuple[Any, ...], Any],
-        located: list[tuple[CareplanFile, int]],
+        first: Mapping[tuple[Any, ...], int],
+        rows_of: Mapping[tuple[Any, ...], list[int]],
     ) -> None:
-        by_key: dict[tuple[Any, ...], list[tuple[CareplanFile, int]]] = {}
-        for file, index in located:
-            record = _records(file)[index]
-            code = record.service_code
-            if code is None or code == GRAND_TOTAL_SERVICE_CODE or is_subtotal(code):
-                continue
-            key = (
-                record.provider_office_no, record.satellite_no, code,
-                getattr(record, "tais_code", None),
-                getattr(record, "equipment_notification_code", None), record.over_30_days,
-            )  # fmt: skip
-            by_key.setdefault(key, []).append((file, index))
-        for key, group in counted.items():
-            units = group.units_stated
-            lines = by_key.get(key)
-            code = key[2]
-            if units is None:
+        records = _records(table6)
+        if not records:
+            return
+        tally = tally_lines(records)
+        fulls = list(tally.times)  # one per line, in order of first appearance
+        # The 第6表's full keys in the 第7表's form: items of a 202208 file padded, the month
+        # as its number (built in C for the usual file of one month).
+        if tally.v3:
+            fulls_v4: list[tuple[Any, ...]] = [(*full[:5], None, None, *full[5:]) for full in fulls]
+        else:
+            fulls_v4 = fulls
+        if tally.month is not None:
+            canon = list(map(tuple.__add__, fulls_v4, repeat((self.months.one(tally.month),))))
+        else:
+            canon = [(*full[:-1], self.months.one(full[-1])) for full in fulls_v4]
+        col = self.col
+        # What the 第6表 says of each line, (単位数 values, 回数), against what its first 第7表
+        # line states: the lines that agree drop out in one set difference (in C). The rest,
+        # and lines counted by another rule (日割, monthly) or with several 第7表 lines, get the
+        # rule-by-rule look.
+        said = dict(
+            zip(
+                canon,
+                zip(map(frozenset, tally.units.values()), tally.times.values(), strict=True),
+                strict=True,
+            )
+        )
+        copied = [
+            col["discounted_units"][g]
+            if col["discounted_units"][g] is not None
+            else col["units"][g]
+            for g in first.values()
+        ]
+        times7 = [col["times"][g] or 0 for g in first.values()]
+        stated = dict(
+            zip(first, zip(map(frozenset, zip(copied)), times7, strict=True), strict=True)
+        )
+        suspects = {key for key, _ in said.items() - stated.items()}
+        if tally.days:
+            suspects.update(
+                key for full, key in zip(fulls, canon, strict=True) if full in tally.days
+            )
+        extras = stated.keys() - said.keys()
+        if rows_of:
+            suspects.update(rows_of.keys() & said.keys())
+        suspects.update(
+            key for key in canon if key[4] is not None and key[4][:2] in MONTHLY_SERVICE_TYPES
+        )
+        if not suspects and not extras:
+            return
+        users = dict(zip(dict.fromkeys(map(_USER_OF_KEY, canon)), count()))
+        order_of = dict(zip(canon, count()))
+        found: list[tuple[tuple[Any, ...], int, Any]] = []  # (order, kind, detail)
+        full_of = {key: full for full, key in zip(fulls, canon, strict=True) if key in suspects}
+        for key in sorted(suspects, key=order_of.__getitem__):
+            full = full_of[key]
+            units_of = tally.units[full]
+            if len(units_of) != 1:
+                continue  # 単位数 differs between records: not computable (decisions.md)
+            (units,) = units_of
+            if not units:
                 continue  # a 率加減算 line: its 第7表 figures are not computable (decisions.md)
-            if not lines:
+            g = first.get(key)
+            rank = (users[_USER_OF_KEY(key)], 0, order_of[key])
+            if g is None:
+                found.append((rank, 0, (full, key)))
+                continue
+            days = tally.days.get(full)
+            found.append((rank, 1, (rows_of.get(key, [g]), units, tally.times[full], days)))
+        # 第7表 lines no 第6表 record has, for the users this 第6表 has.
+        managed = col["managed_units"]
+        for key in extras:
+            user = users.get(_USER_OF_KEY(key))
+            g = first[key]
+            if user is None or key[4][:2] in MONTHLY_SERVICE_TYPES or managed[g] is None:
+                continue  # a monthly service or an add-on outside the limit (decisions.md)
+            found.append(((user, 1, g), 2, key))
+        found.sort(key=lambda item: item[0])
+        positions: Mapping[tuple[Any, ...], int] | None = None
+        for _, kind, detail in found:
+            if kind == 0:
+                if positions is None:
+                    positions = dict(
+                        zip(reversed(tally.keys), range(len(records) - 1, -1, -1), strict=True)
+                    )
+                full, key = detail
+                code = key[4]
                 self._add(
-                    table6, group.position, "service_code", "table7.missing_detail", "error",
-                    f"第7表にこのサービスコード（{code}、事業所 {key[0]}）の行がありません",
-                    f"the 第7表 has no line for this サービスコード ({code}, office {key[0]})",
+                    table6, positions[full], "service_code", "table7.missing_detail", "error",
+                    f"第7表にこのサービスコード（{code}、事業所 {key[2]}）の行がありません",
+                    f"the 第7表 has no line for this サービスコード ({code}, office {key[2]})",
                     code,
                 )  # fmt: skip
-                continue
-            self._check_copied(lines, units, group)
-        for key, lines in by_key.items():
-            if key in counted:
-                continue
-            file, index = lines[0]
-            record = _records(file)[index]
-            if key[2][:2] in MONTHLY_SERVICE_TYPES or record.managed_units is None:
-                continue  # a monthly service or an add-on outside the limit (decisions.md)
-            self._add(
-                file, index, "service_code", "table7.extra_detail", self.rule,
-                "第6表にこのサービスコードのレコードがありません（加算・月額のサービス以外）",
-                "no 第6表 record has this サービスコード (only add-ons and monthly services may "
-                "appear in the 第7表 alone)",
-                key[2],
-            )  # fmt: skip
+            elif kind == 1:
+                self._check_copied(*detail)
+            else:
+                self._add(
+                    *self._locate(first[detail]), "service_code", "table7.extra_detail",
+                    self.rule,
+                    "第6表にこのサービスコードのレコードがありません（加算・月額のサービス以外）",
+                    "no 第6表 record has this サービスコード (only add-ons and monthly services "
+                    "may appear in the 第7表 alone)",
+                    detail[4],
+                )  # fmt: skip
 
-    def _check_copied(self, lines: list[tuple[CareplanFile, int]], units: int, group: Any) -> None:
-        file, index = lines[0]
-        code = _records(file)[index].service_code
-        for line_file, line_index in lines:
-            record = _records(line_file)[line_index]
-            no = 15 if record.discounted_units is not None else 13
-            stated = record.discounted_units if no == 15 else record.units
+    def _check_copied(
+        self, rows: list[int], units: int, counted: int, days: set[int] | None
+    ) -> None:
+        col = self.col
+        discounted, undiscounted = col["discounted_units"], col["units"]
+        for g in rows:
+            no = 15 if discounted[g] is not None else 13
+            stated = discounted[g] if no == 15 else undiscounted[g]
             if stated is not None and stated != units:
                 self._add(
-                    line_file, line_index, _NAMES[no], "table7.units", "error",
+                    *self._locate(g), _NAMES[no], "table7.units", "error",
                     f"第6表の単位数（{units}）と違います",
                     f"differs from the 第6表 単位数 ({units})",
                     stated,
                 )  # fmt: skip
-        expected, rule = expected_times(code, group.times, group.days)
-        stated_times = sum(_records(file)[i].times or 0 for file, i in lines)
+        code = col["service_code"][rows[0]]
+        expected, rule = expected_times(code, counted, days or ())
+        times = col["times"]
+        stated_times = sum(times[g] or 0 for g in rows)
         if stated_times == expected:
             return
         if rule == "count":
             self._add(
-                file, index, "times", "table7.count", "error",
+                *self._locate(rows[0]), "times", "table7.count", "error",
                 f"回数が第6表のサービス回数の合計（{expected}）と違います",
                 f"回数 differs from the sum of the 第6表 サービス回数 ({expected})",
                 stated_times,
@@ -417,11 +700,69 @@ class _Check:
             how_ja = "日割対象日の日数" if rule == "daily" else "月額のサービスの1回"
             how_en = "the days flagged in 日割対象日" if rule == "daily" else "once (monthly)"
             self._add(
-                file, index, "times", "table7.count_rule", self.rule,
+                *self._locate(rows[0]), "times", "table7.count_rule", self.rule,
                 f"回数／日数が第6表から求めた {expected}（{how_ja}）と違います",
                 f"回数／日数 differs from {expected} ({how_en}) computed from the 第6表",
                 stated_times,
             )  # fmt: skip
+
+
+def _money_suspects(
+    rows: Sequence[int],
+    managed: Sequence[Any],
+    over_type: Sequence[Any],
+    within_type: Sequence[Any],
+    over: Sequence[Any],
+    within: Sequence[Any],
+    amount: Sequence[Any],
+    over_30: Sequence[Any],
+    price: Sequence[Any],
+    cost: Sequence[Any],
+    rate: Sequence[Any],
+    claim: Sequence[Any],
+    copay: Sequence[Any],
+    full: Sequence[Any],
+) -> list[int]:
+    """The rows on which a rule of `_check_money_of` fails, tested with integers only
+    (費用総額 = units × the price's exact fraction, floored: `total_cost` without Decimal)."""
+    ratios: dict[int, tuple[int, int]] = {}  # id(単位数単価) → its fraction (prices are shared)
+    failing = []
+    for g in rows:
+        m, ot, wt, o, w = managed[g], over_type[g], within_type[g], over[g], within[g]
+        basis = wt if wt is not None else m
+        p, c, r, k, u, f = price[g], cost[g], rate[g], claim[g], copay[g], full[g]
+        numerator = denominator = 1
+        if p is not None:
+            ratio = ratios.get(id(p))
+            if ratio is None:
+                ratio = ratios[id(p)] = p.as_integer_ratio()
+            numerator, denominator = ratio
+        insured = w if w is not None else (amount[g] if m is None and over_30[g] != "1" else None)
+        beyond = o if o is not None else (amount[g] if over_30[g] == "1" else None)
+        if (
+            (m is not None and (ot is not None or wt is not None) and (ot or 0) + (wt or 0) != m)
+            or (
+                basis is not None
+                and (o is not None or w is not None)
+                and (o or 0) + (w or 0) != basis
+            )
+            or (
+                p is not None
+                and c is not None
+                and insured is not None
+                and c != insured * numerator // denominator
+            )
+            or (c is not None and r is not None and k is not None and k != c * r // 100)
+            or (c is not None and k is not None and u is not None and u != c - k)
+            or (
+                p is not None
+                and f is not None
+                and beyond is not None
+                and f != beyond * numerator // denominator
+            )
+        ):
+            failing.append(g)
+    return failing
 
 
 def _records(file: CareplanFile) -> tuple[Any, ...]:

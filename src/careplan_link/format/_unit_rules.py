@@ -11,30 +11,49 @@ from .._issue import Issue
 from ._bundle import Bundle, UnitKind
 from ._file import CareplanFile
 from ._findings import Findings
+from ._generated import PARENT_CHILDREN
 from ._layouts import get_layout
 
 __all__ = ["check_units"]
 
-# child interface → (parent interface, key attributes of the child, key attributes of the parent)
+
+def _key_attributes(child_id: str, parent_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The key items that tie a child's records to its parent's, from the layouts' key columns.
+
+    The parent's key columns, and for each the child's key column of the same 項目名 (利用者補足情報
+    has the keys of both its possible parents among its key columns).
+    """
+    parent = get_layout(parent_id)
+    child = get_layout(child_id)
+    child_keys = {c.name_ja: c.attribute for c in map(child.column, child.key_columns)}
+    parent_columns = [parent.column(no) for no in parent.key_columns]
+    return (
+        tuple(child_keys[c.name_ja] for c in parent_columns),
+        tuple(c.attribute for c in parent_columns),
+    )
+
+
+def _parents_of() -> dict[str, list[str]]:
+    """The parents of each child interface, from the standard's relations (generated)."""
+    parents: dict[str, list[str]] = defaultdict(list)
+    for parent_id, children in PARENT_CHILDREN.items():
+        for child_id in children:
+            parents[child_id].append(parent_id)
+    return parents
+
+
+# child interface → (parent interface, key attributes of the child, key attributes of the parent),
+# for the children that have one parent.
 _PARENTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "table2": ("table1", ("insurer_no", "insured_no", "plan_date"),
-               ("insurer_no", "insured_no", "plan_date")),
-    "table3": ("table1", ("insurer_no", "insured_no", "plan_date"),
-               ("insurer_no", "insured_no", "plan_date")),
-    "table7": ("table6_plan", ("insurer_no", "insured_no", "target_month"),
-               ("insurer_no", "insured_no", "target_month")),
-    "yobo_basic_sub1": ("yobo_basic", ("insurer_no", "insured_no", "consultation_date"),
-                        ("insurer_no", "insured_no", "consultation_date")),
-    "yobo_basic_sub2": ("yobo_basic", ("insurer_no", "insured_no", "consultation_date"),
-                        ("insurer_no", "insured_no", "consultation_date")),
-    "yobo_plan_sub": ("yobo_plan", ("insurer_no", "insured_no", "plan_date"),
-                      ("insurer_no", "insured_no", "plan_date")),
-}  # fmt: skip
+    child_id: (parents[0], *_key_attributes(child_id, parents[0]))
+    for child_id, parents in _parents_of().items()
+    if len(parents) == 1
+}
 
 # 利用者補足情報 links to 第1表 (plan) or 第6表 (schedule) depending on the unit.
 _SUPPLEMENT_PARENT = {
-    UnitKind.PLAN: ("table1", ("insurer_no", "insured_no", "plan_date")),
-    UnitKind.SCHEDULE: ("table6_plan", ("insurer_no", "insured_no", "target_month")),
+    kind: (parent_id, _key_attributes("supplement", parent_id)[0])
+    for kind, parent_id in ((UnitKind.PLAN, "table1"), (UnitKind.SCHEDULE, "table6_plan"))
 }
 
 _PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in

@@ -6,7 +6,6 @@ raises only for what is not content: a path that does not exist or cannot be rea
 
 from __future__ import annotations
 
-import codecs
 import gc
 import os
 import re
@@ -18,16 +17,11 @@ from typing import Any
 import attrs
 
 from .._issue import Issue
-from ..errors import FormatError
 from ._bundle import Bundle, group_units
-from ._columns import Columns
+from ._codec import CSV_CODEC, Codec
 from ._file import CareplanFile
 from ._filename import FileName, diagnose
-from ._findings import Findings
-from ._item_rules import check_items
-from ._layout import Kind
-from ._reader import read_leniently
-from ._record_rules import check_file_rules
+from ._model_rules import check_records
 from ._table7_rules import check_table7_arithmetic
 from ._unit_rules import check_units
 
@@ -95,7 +89,12 @@ class ValidationReport:
 
 
 def validate(
-    source: ValidationSource, *, progress: Progress | None = None, strict: bool = False
+    source: ValidationSource,
+    *,
+    progress: Progress | None = None,
+    strict: bool = False,
+    codec: Codec = CSV_CODEC,
+    identifier_checks: bool = True,
 ) -> ValidationReport:
     """Check files completely: names, encoding, layout, items, cross-item and unit rules.
 
@@ -106,7 +105,13 @@ def validate(
     (Thumbs.db, desktop.ini, `~$` lock files, hidden files) is ignored, and no standard file
     at all is an error. `strict=True` makes warnings a receiver may accept errors (a
     lower-case `.csv`, the 第7表 arithmetic). `progress(done, total)` is called after each
-    file. Raises `OSError` only for a path that cannot be read.
+    file. `codec` is the encoding of the files' content (the standard's CSV by default;
+    `JSON_CODEC` for the JSON documents of `careplan_link.to_json`): the names are the
+    standard's either way, and the same rules run on the records it decodes.
+    `identifier_checks=False` leaves out the warnings `identifier.check_digit` and
+    `identifier.prefecture` about 事業所番号 and 保険者番号 items (for test data made of invented
+    numbers; they stay warnings with `strict=True`, docs/decisions.md "Identifiers"). Raises
+    `OSError` only for a path that cannot be read.
     """
     inputs, issues = _collect(source)
     # Validation makes millions of short-lived tuples and lists next to the records; none form
@@ -114,7 +119,7 @@ def validate(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _validate(inputs, issues, progress, strict)
+        return _validate(inputs, issues, progress, strict, codec, identifier_checks)
     finally:
         if was_enabled:
             gc.enable()
@@ -133,13 +138,18 @@ class _Input:
 
 
 def _validate(
-    inputs: list[_Input], issues: list[Issue], progress: Progress | None, strict: bool
+    inputs: list[_Input],
+    issues: list[Issue],
+    progress: Progress | None,
+    strict: bool,
+    codec: Codec,
+    identifier_checks: bool,
 ) -> ValidationReport:
     parsed: dict[str, CareplanFile] = {}
     named: dict[str, bytes] = {}
     total = len(inputs)
     for done, entry in enumerate(inputs, start=1):
-        file_issues, file, name_ok = _check_file(entry, strict)
+        file_issues, file, name_ok = _check_file(entry, strict, codec, identifier_checks)
         issues += file_issues
         if name_ok and entry.in_units:
             named[entry.name] = entry.data
@@ -246,7 +256,9 @@ def _finish(collector: _Collector, paths: list[str]) -> tuple[list[_Input], list
 # -- one file --------------------------------------------------------------------------------
 
 
-def _check_file(entry: _Input, strict: bool) -> tuple[list[Issue], CareplanFile | None, bool]:
+def _check_file(
+    entry: _Input, strict: bool, codec: Codec, identifier_checks: bool
+) -> tuple[list[Issue], CareplanFile | None, bool]:
     """The issues of one file, the file as read (None if it could not be), and whether its
     name is a valid standard name (only those take part in the unit checks)."""
     diagnosis = diagnose(entry.name)
@@ -268,24 +280,14 @@ def _check_file(entry: _Input, strict: bool) -> tuple[list[Issue], CareplanFile 
                 )
             )
         return issues, None, name_ok
-    data, encoding_issue = _encoding(entry.label, entry.data)
-    if encoding_issue is not None:
-        issues.append(encoding_issue)
-    try:
-        reading = read_leniently(data, name=name)
-    except FormatError as error:
-        issues += _labelled(_without_bom_note(error.issues, encoding_issue), entry.label)
+    # The codec's findings (encoding, quoting, items it could not read …), then the model's.
+    decoded = codec.decode(entry.data, name, entry.label)
+    issues += decoded.issues
+    if decoded.file is None:
         return issues, None, name_ok
-    file = reading.file
-    findings = Findings(file, entry.label)
-    columns = Columns(file)
-    check_items(file, findings, columns)
-    check_file_rules(file, findings, columns)
-    _check_control_characters(file, findings, columns)
-    # Errors of reading, notes and `read.not_canonical` (the reader says where and why).
-    issues += _labelled(_without_bom_note(reading.issues, encoding_issue), entry.label)
-    issues += _without_unreadable_comparisons(findings.finish(), name)
-    return issues, file, name_ok
+    records = check_records(decoded.file, entry.label, identifier_checks=identifier_checks)
+    issues += _without_unreadable_comparisons(records, name)
+    return issues, decoded.file, name_ok
 
 
 # Rules that compare records with an office number of the file name.
@@ -325,111 +327,6 @@ def _extension_case(label: str, name: FileName, strict: bool) -> list[Issue]:
             value=name.extension,
         )
     ]
-
-
-# -- encoding and characters -----------------------------------------------------------------
-
-_BOM = b"\xef\xbb\xbf"
-
-
-def _encoding(label: str, data: bytes) -> tuple[bytes, Issue | None]:
-    """The bytes to read, and an error when the file is not MS932.
-
-    A UTF-8 file is still read (as UTF-8, which the reader does for a file with a BOM), so
-    that the rest of its problems show in the same run.
-    """
-    if data.startswith(_BOM):
-        return data, _utf8(label, bom=True)
-    if not data.isascii() and _is_utf8_text(data):
-        return _BOM + data, _utf8(label, bom=False)
-    return data, None
-
-
-def _is_utf8_text(data: bytes) -> bool:
-    """True for valid UTF-8 holding a character of 3 bytes or more (Japanese text in UTF-8).
-
-    MS932 text is seldom valid UTF-8, and when it is by chance (pairs of half-width katakana
-    decode as Latin letters) it gives only 2-byte characters. Decoded in blocks, so an MS932
-    file (which fails within its first Japanese character) costs next to nothing.
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
-    wide = False
-    try:
-        for start in range(0, len(view), _UTF8_BLOCK):
-            text = decoder.decode(view[start : start + _UTF8_BLOCK])
-            wide = wide or (bool(text) and max(text) >= "\u0800")
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return wide
-
-
-_UTF8_BLOCK = 1 << 16
-
-
-def _utf8(label: str, *, bom: bool) -> Issue:
-    with_ja = "（BOM付き）" if bom else " "
-    with_en = " with a BOM" if bom else ""
-    return Issue(
-        "encoding.utf8",
-        "error",
-        f"ファイルが UTF-8{with_ja}で書かれています。標準は BOM なしの MS932（Shift_JIS）です"
-        "（検査のため UTF-8 として読みました）",
-        f"the file is encoded in UTF-8{with_en}; the standard requires MS932 (Shift_JIS) "
-        "without BOM (read as UTF-8 to check the rest)",
-        file=label,
-        value="BOM" if bom else None,
-    )
-
-
-def _without_bom_note(issues: Iterable[Issue], encoding_issue: Issue | None) -> list[Issue]:
-    """`read.bom` says how the file was read; validation's `encoding.utf8` says it for it."""
-    if encoding_issue is None:
-        return list(issues)
-    return [issue for issue in issues if issue.code != "read.bom"]
-
-
-# C0 controls except CR and LF (which free text may hold, quoted), and DEL: a receiver's
-# database or printer may cut the text at NUL or act on ESC; none is text a person wrote.
-_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _check_control_characters(file: CareplanFile, findings: Findings, columns: Columns) -> None:
-    for column in file.layout.columns:
-        if column.kind is not Kind.FREE_TEXT:
-            continue  # other kinds allow no control character by their own format rules
-        for index in columns.where(column.attribute, _has_control):
-            text = columns[column.attribute][index]
-            found = [
-                f"{_describe_control(match.group())} ({match.start() + 1})"
-                for match in _CONTROL.finditer(text)
-            ]
-            shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
-            findings.add(
-                "text.control_character",
-                "error",
-                f"制御文字があります: {shown}（括弧内は何文字目か）。"
-                "改行（CR・LF）以外の制御文字は使えません",
-                f"control characters: {shown} (character positions in brackets); no control "
-                "character other than a line break (CR, LF) is allowed",
-                index=index,
-                column=column,
-                value=text,
-            )
-
-
-def _has_control(value: object) -> bool:
-    return isinstance(value, str) and _CONTROL.search(value) is not None
-
-
-_CONTROL_NAMES = {0x00: "NUL", 0x09: "TAB", 0x1B: "ESC", 0x7F: "DEL"}
-
-
-def _describe_control(char: str) -> str:
-    code = ord(char)
-    name = _CONTROL_NAMES.get(code)
-    return f"U+{code:04X}" + (f" {name}" if name else "")
 
 
 # -- issues about the input ------------------------------------------------------------------

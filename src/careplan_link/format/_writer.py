@@ -22,9 +22,10 @@ from . import _ms932
 from ._atomic import write_atomically
 from ._bundle import Bundle
 from ._convert import format_value
+from ._editions import EDITIONS
 from ._filename import FileName
 from ._layout import Column, Kind, Layout
-from ._layouts import CSV_VERSION_CURRENT, CSV_VERSION_V3, get_layout, layout_family
+from ._layouts import get_layout, layout_family
 from ._ms932 import Substitution
 from ._record import Record
 from ._rowcode import needs_quotes as _needs_quotes
@@ -202,8 +203,7 @@ def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
     if rows:
         layout = get_layout(file_name.layout_id, rows[0].csv_version)
     else:
-        family = CSV_VERSION_V3 if file_name.naming == "v3" else CSV_VERSION_CURRENT
-        layout = get_layout(file_name.layout_id, family)
+        layout = get_layout(file_name.layout_id, EDITIONS.for_name(file_name).family)
     # The common case in two C-level passes: one record type, one CSVバージョン family.
     versions = set(map(operator.attrgetter("csv_version"), rows))
     if set(map(type, rows)) <= {layout.record_type} and {layout_family(v) for v in versions} <= {

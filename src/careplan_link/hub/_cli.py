@@ -2,7 +2,7 @@
 
     careplan-link hub serve --store sqlite:///var/lib/careplan/hub.sqlite \\
         --host 0.0.0.0 --port 8443 --tls-cert hub.pem --tls-key hub.key --client-ca offices-ca.pem
-    careplan-link hub office add 1370100012 --store URL --certificate office.pem --service-type 43
+    careplan-link hub office add 1370100016 --store URL --certificate office.pem --service-type 43
     careplan-link hub audit export --store URL --format csv > audit.csv
 
     careplan-link hub migrate --store postgresql://careplan@db/hub
@@ -42,8 +42,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEMO_OFFICES = (
     # A care-manager office (居宅介護支援, 43) and a provider (訪問介護, 11), as the pytest
     # plugin's `hub_offices`.
-    ("1370100012", ("43",)),
-    ("1370200028", ("11",)),
+    ("1370100016", ("43",)),
+    ("1370200022", ("11",)),
 )
 """The offices `hub serve --seed` registers."""
 
@@ -262,7 +262,7 @@ def _is_loopback(host: str) -> bool:
 
 def _serve(args: argparse.Namespace) -> int:
     from . import Admin, Hub, open_store
-    from ._asgi import DEFAULT_MAX_BODY, build_app
+    from ._asgi import DEFAULT_MAX_BODY, build_app, runs_inline
     from ._server import bind, every, json_log_handler, serve_forever, serve_workers
     from ._tls import TLSFiles
 
@@ -339,6 +339,7 @@ def _serve(args: argparse.Namespace) -> int:
             controls=controls,
             background=[every(args.purge_every, _elected(store, hub.purge, args.purge_every),
                               "purge")],
+            inline=controls is None and runs_inline(store),
         )  # fmt: skip
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]

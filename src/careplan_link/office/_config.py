@@ -1,6 +1,6 @@
 """One office's configuration for `careplan-link sync`: a TOML file, read with stdlib tomllib.
 
-    office = "1310000001"                 # 事業所番号 (10 digits)
+    office = "1310000003"                 # 事業所番号 (10 digits)
     user_id = "care01"                    # the hub login's user ID
     hub = "https://hub.example.jp"
     identity = "my-office.p12"            # PKCS#12 (or a PEM certificate, with identity_key)

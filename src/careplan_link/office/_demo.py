@@ -34,8 +34,8 @@ from ._workflow import Workflow
 
 __all__ = ["EVENT_LABELS", "format_timeline", "run_demo"]
 
-CARE_OFFICE = Office("1310000001", "43")
-PROVIDER = Office("1310000101", "11")
+CARE_OFFICE = Office("1310000003", "43")
+PROVIDER = Office("1310000102", "11")
 DEMO_MONTH = YearMonth(2025, 6)
 _JST = datetime.timezone(datetime.timedelta(hours=9))
 

@@ -38,7 +38,7 @@ from ..format import (
 
 __all__ = ["DemoMonth", "Service", "month_units"]
 
-INSURER = "131001"
+INSURER = "131011"
 
 # (service code, provider's service type, start hour, units): home help, day care, bathing.
 _SERVICES = (

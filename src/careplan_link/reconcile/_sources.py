@@ -25,7 +25,7 @@ from typing import Any, Union
 import attrs
 
 from ..errors import FormatError
-from ..format import Bundle, CareplanFile, FileName, Office, parse_plan
+from ..format import CSV_VERSION_CURRENT, Bundle, CareplanFile, FileName, Office, parse_plan
 from ._model import Location, UserKey, month_text
 from ._units import GRAND_TOTAL_SERVICE_CODE
 
@@ -68,7 +68,7 @@ class Collected:
     care_office_no: str | None = None
     care_office: Office | None = None
     """The sending office of the schedules (with its service type in v4.1 names)."""
-    plan_csv_version: str = "202407"
+    plan_csv_version: str = CSV_VERSION_CURRENT
     plan: dict[UserKey, dict[str, list[Row]]] = attrs.Factory(dict)
     """User → provider → planned 第6表 rows (empty part: not in the plan)."""
     table7: dict[UserKey, list[Row]] = attrs.Factory(dict)

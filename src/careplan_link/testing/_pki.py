@@ -23,7 +23,7 @@ def _new_key(key_size: int) -> rsa.RSAPrivateKey:
 
 
 class FakePKI:
-    """A CA for tests: `pki.office("1370100012")` gives an identity following the office
+    """A CA for tests: `pki.office("1370100016")` gives an identity following the office
     certificate profile; `pki.trust_store` is what openers trust.
 
     Variants for negative tests: `expired`, `not_yet_valid`, `without_digital_signature`,

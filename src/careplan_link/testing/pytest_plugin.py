@@ -7,7 +7,7 @@ Fixtures:
   a class or a module (`pytestmark`): the markers are merged, the closest one winning for each
   option. At teardown the test fails if the hub received requests it could not understand
   (unknown endpoint, HTTP 400/413/415), unless a marker says `allow_protocol_errors=True`.
-* `hub_offices`: a care-manager office (1370100012) and a provider (1370200028) with test
+* `hub_offices`: a care-manager office (1370100016) and a provider (1370200022) with test
   identities from one `FakePKI` (made once per session), registered on `fake_hub`.
 * `hub_client`: a `Client` logged in as the care-manager office, with its identity (TLS),
   retrying in the hub's virtual time.
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from careplan_link.envelope import OfficeIdentity
     from careplan_link.testing import FakeHub, FakePKI
 
-CARE_OFFICE = "1370100012"
-PROVIDER_OFFICE = "1370200028"
+CARE_OFFICE = "1370100016"
+PROVIDER_OFFICE = "1370200022"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,8 +123,8 @@ def _careplan_link_identities() -> tuple[FakePKI, OfficeIdentity, OfficeIdentity
 def hub_offices(
     fake_hub: FakeHub, _careplan_link_identities: tuple[FakePKI, OfficeIdentity, OfficeIdentity]
 ) -> HubOffices:
-    """Two offices registered on `fake_hub`: `care` (care manager 1370100012) sends to
-    `provider` (1370200028); with their identities, logins and the test CA (`pki`)."""
+    """Two offices registered on `fake_hub`: `care` (care manager 1370100016) sends to
+    `provider` (1370200022); with their identities, logins and the test CA (`pki`)."""
     pki, care, provider = _careplan_link_identities
     return HubOffices(
         pki, care, provider, fake_hub.register_office(care), fake_hub.register_office(provider)
@@ -168,7 +168,7 @@ def async_hub_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Asy
 
 @pytest.fixture
 def provider_client(fake_hub: FakeHub, hub_offices: HubOffices) -> Iterator[Client]:
-    """A `Client` logged in as the provider office (1370200028), the receiving side of
+    """A `Client` logged in as the provider office (1370200022), the receiving side of
     `hub_client`: its identity, retrying in the hub's virtual time."""
     from careplan_link.client import Client
 

@@ -10,7 +10,8 @@ examples: `records` yields records whose every item is valid on its own; `csv_fi
 files that validate with no issue at all except the `unit.*` ones a lone file must have (a
 第6表 without its 第7表 is an incomplete unit); `plan_units`, `schedule_units`, `results_units`
 and `units` yield units that validate clean. Values are written and read back unchanged: codes
-from their code tables, identifiers of the right length, free text of MS932 characters including
+from their code tables, identifiers of the right length (事業所番号 and 保険者番号 with a
+都道府県番号 01-47 and their published check digit), free text of MS932 characters including
 commas, quotes and line breaks, the standard's special values (`00000000`, `000000`, `9999`) only
 where the standard uses them, and service months whose CSVバージョン is the one the layout has
 (202407 from service month 2025-04, 202208 from 2023-01 to 2025-03).
@@ -21,18 +22,22 @@ from __future__ import annotations
 import calendar
 import datetime
 import functools
+import operator
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
 
 from ..format import (
+    CSV_VERSION_CURRENT,
+    EDITIONS,
     LAYOUTS,
     NO_TIME,
     ZERO_DATE,
     ZERO_MONTH,
     Bundle,
     CareplanFile,
+    Edition,
     FileName,
     Layout,
     Office,
@@ -43,7 +48,9 @@ from ..format import (
     get_layout,
     write_file,
 )
+from ..format._item_rules import _IDENTIFIER_COLUMNS
 from ..format._layout import Column, Kind
+from ..identifiers import insurer_number, office_number
 
 __all__ = [
     "csv_files",
@@ -77,11 +84,8 @@ _SPECIAL_VALUES: dict[tuple[str, str], Any] = {
 _SERVICE_CODES = ["111111", "112211", "131111", "151111", "161111", "781111", "A21111"]
 _SERVICE_TYPES_OF_PROVIDERS = ["11", "13", "15", "16", "78", "A2"]
 
-# The service months each CSVバージョン applies to (202208 from 2023-01; 202407 from 2025-04).
-_MONTHS = {
-    "202208": ((2023, 1), (2025, 3)),
-    "202407": ((2025, 4), (2030, 12)),
-}
+# The last service month drawn for the newest edition, which has no end yet.
+_LAST_MONTH = YearMonth(2030, 12)
 
 
 @functools.cache
@@ -114,21 +118,51 @@ def free_text(max_size: int = 40) -> st.SearchStrategy[str]:
     return st.lists(pieces, min_size=1, max_size=max_size).map(lambda p: "".join(p)[:max_size])
 
 
+def _prefectures() -> st.SearchStrategy[str]:
+    return st.integers(1, 47).map("{:02d}".format)
+
+
+def _office_numbers() -> st.SearchStrategy[str]:
+    """事業所番号: 都道府県番号 01-47, 7 digits, and the published check digit."""
+    first_nine = st.builds(operator.add, _prefectures(), st.text(_DIGITS, min_size=7, max_size=7))
+    return first_nine.map(lambda nine: nine + office_number.calc_check_digit(nine))
+
+
+def _insurer_numbers() -> st.SearchStrategy[str]:
+    """保険者番号: 都道府県番号 01-47, 3 digits, and the published check digit."""
+    first_five = st.builds(operator.add, _prefectures(), st.text(_DIGITS, min_size=3, max_size=3))
+    return first_five.map(lambda five: five + insurer_number.calc_check_digit(five))
+
+
+# The strategy of each column holding a 事業所番号 or a 保険者番号, the columns whose published
+# structure validation warns about.
+_IDENTIFIER_STRATEGIES = {office_number: _office_numbers, insurer_number: _insurer_numbers}
+
+
 def offices(with_service_type: bool = True) -> st.SearchStrategy[Office]:
-    """Office numbers (10 digits) with a service type (2 characters, digits or letters)."""
-    number = st.text(_DIGITS, min_size=10, max_size=10)
+    """Office numbers (10 digits: 都道府県番号 01-47 and the published check digit, so that
+    validation gives no `identifier.*` warning) with a service type (2 characters, digits or
+    letters)."""
+    number = _office_numbers()
     if not with_service_type:
         return st.builds(Office, number)
     service_type = st.sampled_from(["43", "11", "13", "15", "17", "2A", "A1", "46", "78"])
     return st.builds(Office, number, service_type)
 
 
-def _year_months(csv_version: str = "202407") -> st.SearchStrategy[YearMonth]:
-    """Service months that the CSVバージョン applies to."""
-    (first_year, first_month), (last_year, last_month) = _MONTHS[csv_version]
-    first = first_year * 12 + first_month - 1
-    last = last_year * 12 + last_month - 1
+def _year_months(csv_version: str = CSV_VERSION_CURRENT) -> st.SearchStrategy[YearMonth]:
+    """Service months that the CSVバージョン (or layout family) applies to."""
+    start, end = EDITIONS.months(_edition(csv_version))
+    if end is None:
+        end = max(_LAST_MONTH, YearMonth(start.year + 5, start.month))
+    first = start.year * 12 + start.month - 1
+    last = end.year * 12 + end.month - 1
     return st.integers(first, last).map(lambda n: YearMonth(n // 12, n % 12 + 1))
+
+
+def _edition(csv_version: str) -> Edition:
+    """The edition of a CSVバージョン value or of a layout family (`Layout.csv_version`)."""
+    return EDITIONS.by_value(csv_version) or EDITIONS.for_family(csv_version)
 
 
 def _value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
@@ -139,6 +173,9 @@ def _value(layout: Layout, column: Column) -> st.SearchStrategy[Any]:
     if column.code_table is not None:
         return st.sampled_from([code for code, _ in column.code_table.values])
     if kind is Kind.DIGITS:
+        identifier = _IDENTIFIER_COLUMNS.get(column.attribute)
+        if identifier is not None and length == identifier.LENGTH:
+            return _IDENTIFIER_STRATEGIES[identifier]()
         return st.text(_DIGITS, min_size=length or 1, max_size=length or 10)
     if kind is Kind.ALPHANUMERIC:
         if column.attribute == "insured_no":
@@ -207,7 +244,7 @@ def records(layout: Layout | str, csv_version: str | None = None) -> st.SearchSt
     item is valid on its own. Rules between items and records (months, totals, keys) are kept
     by `csv_files` and the unit strategies, which build on these."""
     if isinstance(layout, str):
-        layout = get_layout(layout, csv_version or "202407")
+        layout = get_layout(layout, csv_version or CSV_VERSION_CURRENT)
     fields = {column.attribute: _column_value(layout, column) for column in layout.columns}
     return st.fixed_dictionaries(fields).map(lambda values: layout.record_type(**values))
 
@@ -215,7 +252,7 @@ def records(layout: Layout | str, csv_version: str | None = None) -> st.SearchSt
 def file_names(layout: Layout) -> st.SearchStrategy[FileName]:
     """Names for a file of this layout (v4.1 rule for 202407 layouts, v3 rule for 202208), with
     a service month the layout's CSVバージョン applies to."""
-    v4 = layout.csv_version == "202407"
+    v4 = _edition(layout.csv_version).names_carry_service_types
     month: st.SearchStrategy[Any] = st.none()
     if layout.has_month:
         month = _year_months(layout.csv_version)
@@ -258,11 +295,11 @@ def csv_files(
     if layout is None:
         chosen = draw(layouts(csv_version))
     elif isinstance(layout, str):
-        chosen = get_layout(layout, csv_version or "202407")
+        chosen = get_layout(layout, csv_version or CSV_VERSION_CURRENT)
     else:
         chosen = layout
     version = chosen.csv_version
-    v4 = version == "202407"
+    v4 = _edition(version).names_carry_service_types
     sender, receiver = _unit_offices(draw, v4)
     if chosen.id == "table6_actual":
         sender, receiver = receiver, sender  # 実績 go from the provider to the care manager
@@ -322,7 +359,7 @@ def _coherent_items(layout: Layout, name: FileName) -> dict[str, Any]:
 
 @st.composite
 def _users(draw: st.DrawFn, max_users: int) -> list[tuple[str, str]]:
-    pairs = st.tuples(st.text(_DIGITS, min_size=6, max_size=6), _insured_numbers())
+    pairs = st.tuples(_insurer_numbers(), _insured_numbers())
     return draw(st.lists(pairs, min_size=1, max_size=max_users, unique=True))
 
 
@@ -353,7 +390,7 @@ def _supplement(draw: st.DrawFn, layout: Layout, user: tuple[str, str], **fixed:
 
 def _unit_offices(draw: st.DrawFn, v4: bool = True) -> tuple[Office, Office]:
     """A care-manager office (43) and a provider, different offices."""
-    number = st.text(_DIGITS, min_size=10, max_size=10)
+    number = _office_numbers()
     care_no = draw(number)
     provider_no = draw(number.filter(lambda n: n != care_no))
     if not v4:
@@ -476,9 +513,15 @@ def schedule_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) -
     """A schedule unit (予定) that validates clean: 第6表 + 第7表 + 利用者補足情報 for a few
     users."""
     care, provider = _unit_offices(draw)
-    month = draw(_year_months("202407"))
+    month = draw(_year_months(CSV_VERSION_CURRENT))
     plan_rows, total_rows, supplements = _schedule_content(
-        draw, "202407", month, care, provider, max_users=max_users, max_services=max_services
+        draw,
+        CSV_VERSION_CURRENT,
+        month,
+        care,
+        provider,
+        max_users=max_users,
+        max_services=max_services,
     )
     name = FileName.new("UPPLAN", sender=care, receiver=provider, month=month, serial=_serial(draw))
     return _bundle(
@@ -531,7 +574,7 @@ def _plan_content(
                     updater_office_no=care.number,
                 )
             )
-        if version == "202407" and "table3" in wanted:
+        if "table3" in wanted and ("table3", version) in LAYOUTS:
             table3 = get_layout("table3", version)
             for _ in range(draw(st.integers(1, max_lines))):
                 rows["table3"].append(_fill(table3, draw, **key))
@@ -554,7 +597,7 @@ def _plan_content(
 def plan_units(draw: st.DrawFn, max_users: int = 3, max_lines: int = 4) -> Bundle:
     """A plan unit that validates clean: 第1表 + 第2表 + 第3表 + 利用者補足情報 (month 000000)."""
     care, provider = _unit_offices(draw)
-    rows = _plan_content(draw, "202407", care, max_users=max_users, max_lines=max_lines)
+    rows = _plan_content(draw, CSV_VERSION_CURRENT, care, max_users=max_users, max_lines=max_lines)
     name = FileName.new("UP1KYO", sender=care, receiver=provider, serial=_serial(draw))
     return _bundle(
         {
@@ -607,9 +650,15 @@ def results_units(draw: st.DrawFn, max_users: int = 3, max_services: int = 4) ->
     """A results unit (実績, UPJSK) from a provider to its care-manager office that validates
     clean."""
     care, provider = _unit_offices(draw)
-    month = draw(_year_months("202407"))
+    month = draw(_year_months(CSV_VERSION_CURRENT))
     rows = _results_content(
-        draw, "202407", month, care, provider, max_users=max_users, max_services=max_services
+        draw,
+        CSV_VERSION_CURRENT,
+        month,
+        care,
+        provider,
+        max_users=max_users,
+        max_services=max_services,
     )
     name = FileName.new("UPJSK", sender=provider, receiver=care, month=month, serial=_serial(draw))
     return _bundle({name: rows})
