@@ -119,7 +119,7 @@ def _faulty_units(draw: st.DrawFn) -> dict[str, bytes]:
     return files
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_faulty_units())
 def test_column_wise_rules_report_what_the_per_record_rules_reported(
     files: dict[str, bytes],
