@@ -34,7 +34,7 @@ _FAULTS = {
 }
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(cst.units(), st.data())
 def test_a_planted_fault_is_reported_where_it_is(unit: Bundle, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(sorted(unit.files)))
