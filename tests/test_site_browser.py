@@ -140,7 +140,10 @@ def test_planted_errors_are_caught(served: _Site) -> None:
     # Each kind of fault the test above must see, planted in a page of its own: a console
     # error, an uncaught exception, one in a worker (the search runs in one), a missing file.
     page = (
-        "<!doctype html><title>planted</title><img src='/no-such-image.png'><script>"
+        # An icon of its own: without one Chromium asks for /favicon.ico on its own schedule,
+        # and that 404 could land in the next page's log (the site's pages all name theirs).
+        "<!doctype html><title>planted</title><link rel='icon' href='data:,'>"
+        "<img src='/no-such-image.png'><script>"
         "console.error('planted console error');"
         "new Worker(URL.createObjectURL(new Blob(['throw new Error(\"planted in worker\")'])));"
         "setTimeout(() => { throw new Error('planted exception'); });"
