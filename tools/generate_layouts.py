@@ -49,6 +49,7 @@ def _render_class(
     class_name: str, interface: dict[str, Any], columns: list[dict[str, Any]], csv_version: str
 ) -> str:
     lines = [
+        "@tuple_record",
         "@attrs.frozen",
         f"class {class_name}(Record):",
         f'    """{interface["name_ja"]} ({interface["prefix"]}), CSVバージョン {csv_version}."""',
@@ -163,7 +164,7 @@ def generate(data: dict[str, Any]) -> str:
         "import attrs",
         "",
         "from ._layout import CodeTable, Column, Kind, Layout",
-        "from ._record import Record",
+        "from ._record import Record, tuple_record",
         "from ._values import NoTime, YearMonth, ZeroDate, ZeroMonth",
         "",
         "__all__ = [",

@@ -14,7 +14,7 @@ from careplan_link.format import LAYOUTS
 from careplan_link.format._layout import Kind, Layout
 from careplan_link.format._rowcode import (
     _compile,
-    _sets_slots_directly,
+    builds_tuple,
     row_builder,
     row_formatter,
 )
@@ -41,7 +41,7 @@ def _sample_row(layout: Layout) -> list[str]:
 @pytest.mark.parametrize("key", sorted(LAYOUTS), ids=lambda key: f"{key[0]}-{key[1]}")
 def test_builder_makes_the_record_the_constructor_makes(key: tuple[str, str]) -> None:
     layout = LAYOUTS[key]
-    assert _sets_slots_directly(layout)  # every generated record type qualifies
+    assert builds_tuple(layout)  # every generated record type qualifies
     row = _sample_row(layout)
     built = row_builder(layout)(list(row))
     empty = row_builder(layout)(["" if i else row[0] for i in range(len(row))])
@@ -77,7 +77,7 @@ def _layout_with(record_type: type) -> Layout:
     return attrs.evolve(layout, record_type=record_type)
 
 
-def test_record_types_with_init_logic_are_built_by_their_constructor() -> None:
+def test_other_record_types_are_built_by_their_constructor() -> None:
     base: Any = LAYOUTS[("table6_actual_delete", "202407")].record_type
     fields = {f.name: attrs.field() for f in attrs.fields(base)}
     validated = dict(fields, csv_version=attrs.field(validator=attrs.validators.instance_of(str)))
@@ -90,7 +90,7 @@ def test_record_types_with_init_logic_are_built_by_their_constructor() -> None:
     }
     for name, record_type in kinds.items():
         layout = _layout_with(record_type)
-        assert not _sets_slots_directly(layout), name
+        assert not builds_tuple(layout), name
         row = _sample_row(layout)
         built = row_builder(layout)(row)
         assert built == record_type(*[getattr(built, f.name) for f in attrs.fields(record_type)])
@@ -101,7 +101,7 @@ def test_record_types_with_init_logic_are_built_by_their_constructor() -> None:
         def __attrs_post_init__(self) -> None:
             raise AssertionError("called")
 
-    assert not _sets_slots_directly(_layout_with(Hooked))
+    assert not builds_tuple(_layout_with(Hooked))
 
 
 # -- generated source in linecache --------------------------------------------------------------
@@ -143,3 +143,42 @@ def test_each_compilation_has_its_own_file_name() -> None:
     assert linecache.getline(second.co_filename, 2) == " return 2\n"
     linecache.checkcache()  # no file on disk to compare with: the entries stay
     assert linecache.getline(first.co_filename, 2) == " return 1\n"
+
+
+def _distinct_rows(layout: Layout, count: int) -> list[list[str]]:
+    """Rows of `layout` whose integer items all differ (every typed text a cache miss)."""
+    rows = []
+    for n in range(count):
+        row = _sample_row(layout)
+        rows.append([str(1000 + n) if text == "0120" else text for text in row])
+    return rows
+
+
+@pytest.mark.parametrize("count", [10, 200, 5000])  # plain, converting after 64 misses, full cache
+def test_builder_types_rows_whose_values_all_differ(count: int) -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    build = row_builder(layout)
+    integers = [i for i, c in enumerate(layout.columns) if c.kind is Kind.INTEGER]
+    for row in _distinct_rows(layout, count) + _distinct_rows(layout, 3):  # seen ones again
+        built = build(list(row))
+        assert [built[i] for i in integers] == [int(row[i]) for i in integers]
+        assert built == layout.record_type(*built)
+    bad = _distinct_rows(layout, 1)[0]
+    bad[integers[0]] = "1O"  # a letter O: no integer, whichever builder is at work
+    with pytest.raises(ValueError):
+        build(bad)
+
+
+def test_builder_notes_a_departure_also_when_converting() -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    departures: list[tuple[int, str]] = []
+    build: Any = row_builder(layout, departures)
+    rows = _distinct_rows(layout, 100)  # past the point where every row is converted
+    for row in rows:
+        build(list(row))
+    assert departures == []
+    units = next(i for i, c in enumerate(layout.columns) if c.attribute == "units")
+    row = list(rows[0])
+    row[units] = "0999"
+    assert build(row).units == 999
+    assert departures == [(units, "0999")]

@@ -7,6 +7,7 @@ from operator import attrgetter
 from typing import Any
 
 from ._file import CareplanFile
+from ._rowcode import builds_tuple
 
 __all__ = ["Columns"]
 
@@ -29,10 +30,15 @@ class Columns:
     def __getitem__(self, attribute: str) -> Sequence[Any]:
         values = self._values
         if values is None:
-            names = [column.attribute for column in self._file.layout.columns]
-            rows = map(attrgetter(*names), self._file.records)
+            layout = self._file.layout
+            names = [column.attribute for column in layout.columns]
+            records: Any = self._file.records
+            # A generated record is the tuple of its values (`tuple_record`): the columns are
+            # the records transposed, in C. Another record type is read field by field first.
+            if not builds_tuple(layout) or any(type(r) is not layout.record_type for r in records):
+                records = map(attrgetter(*names), records)
             # Every record has every column: the transposed tuples are all as long.
-            by_column = zip(*rows, strict=True) if self._file.records else [()] * len(names)
+            by_column = zip(*records, strict=True) if self._file.records else [()] * len(names)
             values = self._values = dict(zip(names, by_column, strict=True))
         return values[attribute]
 

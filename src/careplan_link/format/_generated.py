@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 
 from ._layout import CodeTable, Column, Kind, Layout
-from ._record import Record
+from ._record import Record, tuple_record
 from ._values import NoTime, YearMonth, ZeroDate, ZeroMonth
 
 __all__ = [
@@ -189,6 +189,7 @@ CODE_TABLES: dict[str, CodeTable] = {
 }
 
 
+@tuple_record
 @attrs.frozen
 class SupplementRecord(Record):
     """利用者補足情報 (UPHOSOKU), CSVバージョン 202407."""
@@ -372,6 +373,7 @@ class SupplementRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class Table1Record(Record):
     """居宅サービス計画1表 (UP1KYO), CSVバージョン 202407."""
@@ -451,6 +453,7 @@ class Table1Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 28, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table1DeleteRecord(Record):
     """居宅サービス計画1表_削除 (DLT1KYO), CSVバージョン 202407."""
@@ -463,6 +466,7 @@ class Table1DeleteRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class Table2Record(Record):
     """居宅サービス計画2表 (UP2KYO), CSVバージョン 202407."""
@@ -511,6 +515,7 @@ class Table2Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 22, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table3Record(Record):
     """居宅サービス計画３表 (UP3KYO), CSVバージョン 202407."""
@@ -548,6 +553,7 @@ class Table3Record(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class Table6PlanRecord(Record):
     """第6表（サービス利用票）予定 (UPPLAN), CSVバージョン 202407."""
@@ -613,6 +619,7 @@ class Table6PlanRecord(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 25, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table6PlanV3Record(Record):
     """第6表（サービス利用票）予定 (UPPLAN), CSVバージョン 202208."""
@@ -671,6 +678,7 @@ class Table6PlanV3Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 22, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table6ActualRecord(Record):
     """第6表 実績情報 (UPJSK), CSVバージョン 202407."""
@@ -736,6 +744,7 @@ class Table6ActualRecord(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 25, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table6ActualV3Record(Record):
     """第6表 実績情報 (UPJSK), CSVバージョン 202208."""
@@ -794,6 +803,7 @@ class Table6ActualV3Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 22, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table6PlanDeleteRecord(Record):
     """第6表（サービス利用票）予定削除 (DLTPLAN), CSVバージョン 202407."""
@@ -806,6 +816,7 @@ class Table6PlanDeleteRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class Table6ActualDeleteRecord(Record):
     """第6表 実績情報削除 (DLTJSK), CSVバージョン 202407."""
@@ -824,6 +835,7 @@ class Table6ActualDeleteRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class Table7Record(Record):
     """第7表（サービス利用票別表） (UPSIKYU), CSVバージョン 202407."""
@@ -919,6 +931,7 @@ class Table7Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 37, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class Table7V3Record(Record):
     """第7表（サービス利用票別表） (UPSIKYU), CSVバージョン 202208."""
@@ -1007,6 +1020,7 @@ class Table7V3Record(Record):
     identifier: str | None = attrs.field(default=None, metadata={"no": 34, "item": "識別子"})
 
 
+@tuple_record
 @attrs.frozen
 class YoboBasicRecord(Record):
     """利用者基本情報 (UPKIHON), CSVバージョン 202407."""
@@ -1202,6 +1216,7 @@ class YoboBasicRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class YoboBasicDeleteRecord(Record):
     """利用者基本情報_削除 (DLTKIHON), CSVバージョン 202407."""
@@ -1214,6 +1229,7 @@ class YoboBasicDeleteRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class YoboBasicSub1Record(Record):
     """利用者基本情報（別表1）１日の生活・すごし方(タイムスケジュール) (UPKIHON_SUB1), CSVバージョン 202407."""
@@ -1233,6 +1249,7 @@ class YoboBasicSub1Record(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class YoboBasicSub2Record(Record):
     """利用者基本情報（別表2）現病歴・既往歴 (UPKIHON_SUB2), CSVバージョン 202407."""
@@ -1258,6 +1275,7 @@ class YoboBasicSub2Record(Record):
     treatment: str | None = attrs.field(default=None, metadata={"no": 11, "item": "治療中の内容"})
 
 
+@tuple_record
 @attrs.frozen
 class YoboPlanRecord(Record):
     """介護予防サービス・支援計画書 (UPYOBO), CSVバージョン 202407."""
@@ -1433,6 +1451,7 @@ class YoboPlanRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class YoboPlanDeleteRecord(Record):
     """介護予防サービス・支援計画書_削除 (DLTYOBO), CSVバージョン 202407."""
@@ -1445,6 +1464,7 @@ class YoboPlanDeleteRecord(Record):
     )
 
 
+@tuple_record
 @attrs.frozen
 class YoboPlanSubRecord(Record):
     """介護予防サービス・支援計画書（別表）支援計画 (UPYOBO_SUB), CSVバージョン 202407."""

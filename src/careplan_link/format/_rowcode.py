@@ -5,7 +5,7 @@ splitting it. As attrs does for `__init__`, we generate one function per layout 
 single expression over the row, e.g. for 第6表
 
     def build(r):
-        return record_type(r[0], r[1] or None, ..., c3[r[3]], c4[r[4]], ...)
+        return new(record_type, (r[0], r[1] or None, ..., c3[r[3]], c4[r[4]], ...))
 
 where each `cN` is a dict of already converted values whose `__missing__` converts (and raises
 `ValueError` for a value that cannot be typed). Repeated values — a 第6表 repeats the same dates,
@@ -21,18 +21,15 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
-import types
 from collections.abc import Callable
 from decimal import Decimal
 from types import CodeType
 from typing import Any
 
-import attrs
-
 from . import _ms932
 from ._convert import TYPED_KINDS, format_value, parse_value
 from ._layout import Column, Kind, Layout
-from ._record import Record
+from ._record import Record, is_tuple_record
 from ._values import YearMonth
 
 __all__ = [
@@ -188,70 +185,39 @@ _builder_plans: dict[int, tuple[Layout, _BuilderPlan]] = {}
 
 def _builder_plan(layout: Layout) -> _BuilderPlan:
     """What `row_builder` needs of a layout that does not change from file to file: the compiled
-    code, the names it binds (record type, slot setters) and which cache each typed column gets."""
+    code, the names it binds (record type, tuple constructor) and which cache each typed column
+    gets."""
     entry = _builder_plans.get(id(layout))
     if entry is not None and entry[0] is layout:
         return entry[1]
     record_type = layout.record_type
-    namespace: dict[str, Any] = {"record_type": record_type, "new": object.__new__}
-    direct = _sets_slots_directly(layout)
+    namespace: dict[str, Any] = {"record_type": record_type, "new": tuple.__new__}
     caches: list[tuple[int, Kind, type[_ParseCache]]] = []
     for index, column in enumerate(layout.columns):
         if column.kind in TYPED_KINDS:
             cache = _IntegerCache if column.kind is Kind.INTEGER else _ParseCache
             caches.append((index, column.kind, cache))
-        if direct:
-            namespace[f"s{index}"] = getattr(record_type, column.attribute).__set__
-    plan = (_builder_code(layout, direct), namespace, tuple(caches))
+    plan = (_builder_code(layout, builds_tuple(layout)), namespace, tuple(caches))
     _builder_plans[id(layout)] = (layout, plan)
     return plan
 
 
-def _sets_slots_directly(layout: Layout) -> bool:
-    """Whether the builder may fill a record's slots itself instead of calling `__init__`.
+def builds_tuple(layout: Layout) -> bool:
+    """Whether a record of `layout` is built as the tuple of its values, in one call, rather
+    than through its class's constructor (argument binding per field).
 
-    A frozen attrs `__init__` sets each field through `object.__setattr__`, a generic lookup per
-    field that costs as much as reading the item; the slot's own descriptor sets it directly.
-    That is the same record only when `__init__` does nothing else: no validator, converter,
-    hook or cached hash, every field a slot and set from its own argument (checked, not
-    assumed; the builder gives every field, so defaults play no part).
+    True for the generated record types (`tuple_record`), whose fields are the layout's
+    columns in order; a layout given another record type (a test's, a vendor's) is built by
+    calling it.
     """
-    # Layouts compare without their record type: the type is part of the key.
-    attributes = tuple(column.attribute for column in layout.columns)
     record_type: Any = layout.record_type
-    return _fills_slots(record_type, attributes)
+    return is_tuple_record(record_type) and record_type.__match_args__ == tuple(
+        column.attribute for column in layout.columns
+    )
 
 
 @functools.cache
-def _fills_slots(record_type: Any, attributes: tuple[str, ...]) -> bool:
-    if not attrs.has(record_type) or "__slots__" not in record_type.__dict__:
-        return False
-    if any(
-        hasattr(record_type, hook)
-        for hook in ("__attrs_pre_init__", "__attrs_post_init__", "__attrs_init_subclass__")
-    ):
-        return False
-    fields = attrs.fields(record_type)
-    # A cached hash (or anything else `__init__` would fill) is a slot that is no field.
-    if set(record_type.__dict__["__slots__"]) - {"__weakref__"} != {field.name for field in fields}:
-        return False
-    if tuple(field.name for field in fields) != attributes:
-        return False
-    for field in fields:
-        descriptor = record_type.__dict__.get(field.name)
-        if (
-            field.validator is not None
-            or field.converter is not None
-            or not field.init
-            or field.alias != field.name
-            or not isinstance(descriptor, types.MemberDescriptorType)
-        ):
-            return False
-    return True
-
-
-@functools.cache
-def _builder_code(layout: Layout, direct: bool) -> CodeType:
+def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
     args = []
     for index, column in enumerate(layout.columns):
         if column.kind is Kind.CSV_VERSION:
@@ -261,13 +227,10 @@ def _builder_code(layout: Layout, direct: bool) -> CodeType:
         else:
             args.append(f"r[{index}] or None")
     typed = [f"c{i}" for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS]
-    # Caches and setters are bound as default arguments: local lookups beat global ones.
-    if direct:
-        names = ["record_type", "new", *typed] + [f"s{i}" for i in range(len(args))]
-        body = "  o = new(record_type)\n" + "".join(
-            f"  s{i}(o, {arg})\n" for i, arg in enumerate(args)
-        )
-        body += "  return o\n"
+    # Caches are bound as default arguments: local lookups beat global ones.
+    if as_tuple:
+        names = ["record_type", "new", *typed]
+        body = "  return new(record_type, (" + ", ".join(args) + ",))\n"
     else:
         names = ["record_type", *typed]
         body = "  return record_type(" + ", ".join(args) + ")\n"
