@@ -28,7 +28,7 @@ import attrs
 from ..protocol import AuditEntry, format_time
 from ._store import AuditDraft
 
-__all__ = ["GENESIS", "OPERATOR", "ChainCheck", "export", "seal", "verify_chain"]
+__all__ = ["GENESIS", "OPERATOR", "ChainCheck", "canonical", "export", "seal", "verify_chain"]
 
 GENESIS = "0" * 64
 """The `previous_hash` of the first entry."""
@@ -49,11 +49,16 @@ _FIELDS = (
 )
 
 
-def _entry_hash(entry: AuditEntry) -> str:
+def canonical(entry: AuditEntry) -> str:
+    """The text an entry's hash is the SHA-256 of (UTF-8): its fields but `hash`, as JSON with
+    sorted keys and no spaces."""
     fields = entry.to_json()
     del fields["hash"]
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(canonical(entry).encode()).hexdigest()
 
 
 def seal(draft: AuditDraft, seq: int, previous_hash: str) -> AuditEntry:

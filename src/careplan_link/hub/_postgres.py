@@ -12,12 +12,14 @@ the process, so any number of hub processes may share one database:
   the chain's head (`SELECT … FROM audit_head … FOR UPDATE`), reads (seq, hash), writes the
   entry and the new head, and commits; another writer waits on that row lock. A state change
   that is audited (send, receipt, withdrawal, expiry, office changes) is one transaction with
-  its entry. The lock is taken as late as it can be, and held for one round trip and the
-  commit: the hot paths run in psycopg's pipeline mode, so a status change (or a read's audit
-  entry) takes it in the round trip before the one that writes the entry and commits, and a
-  send takes it, with the message head's, in the first of its two round trips (the entry's
-  hash needs the head's). A row lock rather than an advisory lock: the head row is read and
-  rewritten anyway, and both are released at commit (docs/decisions.md).
+  its entry. The lock is held for the database's own work and the commit, never for a round
+  trip to the hub: the database seals the entry itself (its SHA-256 over the canonical text the
+  hub sends in pieces, `_template`: only the number, the previous hash and a send's message id
+  come from the locked heads), so a send (both heads' locks, the writes, COMMIT) and a read's
+  audit entry (the head's lock, the entry, COMMIT) are one round trip in psycopg's pipeline
+  mode, and a status change takes the lock in the round trip that commits. A row lock rather
+  than an advisory lock: the head row is read and rewritten anyway, and both are released at
+  commit (docs/decisions.md).
 * Cursors stay stable while other processes insert: messages are listed in (accepted_at, id)
   order, and a new message takes its number (and, if another process's clock ran ahead, a time
   no earlier than the last message's) while it holds the `message_head` row lock, so commits
@@ -33,6 +35,13 @@ the process, so any number of hub processes may share one database:
 * Housekeeping (retention, purge) is elected: `elect(name, period)` takes a session advisory
   lock (`pg_try_advisory_lock`) and a conditional update of the job's last run, so one process
   runs it once per period however many workers ask.
+* Group commit within a process (`_grouped`): the sends of one process's threads take turns,
+  and the sends queued during a turn are stored by the next in one transaction (each its own
+  statement, numbered and chained in order; one lock wait in the database and one WAL flush for
+  all); so are the audit entries of reads. Each caller is answered once the transaction holding
+  its write has committed — durably for a send — as with a transaction of its own; a
+  transaction a statement fails is tried again write by write, so that only a failing write
+  fails (an unreachable database fails them all: none was acknowledged).
 * Versioned schema: the table `careplan_link_schema` lists the migrations applied; `migrate()`
   (run at start, or by `careplan-link hub migrate`) applies the missing ones in one transaction
   under `pg_advisory_xact_lock`, so several processes starting at once migrate once, and
@@ -45,6 +54,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -55,8 +65,8 @@ from psycopg_pool import ConnectionPool
 
 from ..errors import HubAdminError
 from ..protocol import AuditEntry, Message, MessageStatus
-from ._audit import GENESIS, seal
-from ._store import AuditDraft, Listing, OfficeRecord, TokenRecord, message_id
+from ._audit import GENESIS, canonical
+from ._store import AuditDraft, Listing, OfficeRecord, TokenRecord
 
 __all__ = ["POSTGRES_SCHEMA_VERSION", "PostgresStore"]
 
@@ -150,26 +160,80 @@ _DURABLE = "SELECT set_config('synchronous_commit', 'on', true)"
 """`SET LOCAL synchronous_commit = on` as a query, to go in a pipeline with what follows."""
 
 _LOCK_MESSAGE_HEAD = (
-    "SELECT set_config('synchronous_commit', 'on', true), number, accepted_at "
-    "FROM message_head WHERE one = 1 FOR UPDATE"
+    "SELECT set_config('synchronous_commit', 'on', true) FROM message_head WHERE one = 1 FOR UPDATE"
 )
 """A send's first locking read (with its durable commit); then `_LOCK_AUDIT_HEAD`. A send is
 the only transaction that takes both, always in this order: no deadlock."""
 
 _LOCK_AUDIT_HEAD = "SELECT seq, hash FROM audit_head WHERE one = 1 FOR UPDATE"
 
-_ADD_MESSAGE = (
-    # One statement for the four writes (fewer round trips while the locks are held).
-    "WITH m AS (INSERT INTO messages VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-    "ON CONFLICT ON CONSTRAINT one_message_per_key DO NOTHING RETURNING 1), "
-    "h AS (UPDATE message_head SET number = %s, accepted_at = %s "
-    "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)), "
-    f"a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) "
-    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM m)), "
-    "ah AS (UPDATE audit_head SET seq = %s, hash = %s "
-    "WHERE one = 1 AND EXISTS (SELECT 1 FROM m)) "
-    "SELECT count(*) FROM m"
+# The audit entry's hash is computed by the database, in the statement that writes the entry,
+# so that no round trip to the hub (and no wait of the hub's thread for Python's GIL) happens
+# while the chain's lock is held. The hub sends the entry's canonical text (`_audit.canonical`)
+# in pieces around what only the locked heads decide — the entry's number and previous hash,
+# and a send's message id — and the database joins them: `_template` cuts the text, and
+# `verify_chain` (the tests, the benchmark, `careplan-link hub audit verify`) recomputes every
+# hash in Python.
+_ID_SLOT = ',"message_id":""'
+_PREVIOUS_SLOT = ',"previous_hash":""'
+_SEQ_SLOT = ',"seq":0}'
+
+_SEALED = (
+    "encode(sha256(convert_to(%(text)s::text || {id}%(previous)s::text || h.previous || "
+    "'\",\"seq\":' || h.seq::text || '}}', 'UTF8')), 'hex')"
 )
+"""SQL of the entry's hash over the heads `h` (columns seq, previous[, id])."""
+
+_APPEND = (
+    "WITH h AS (SELECT seq + 1 AS seq, hash AS previous FROM audit_head WHERE one = 1), "
+    f"s AS (SELECT h.seq, h.previous, {_SEALED.format(id='')} AS hash FROM h), "
+    f"a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) SELECT s.seq, %(at)s, %(office_no)s, "
+    "%(action)s, %(message_id)s, %(counterpart)s, %(envelope_sha256)s, %(detail)s, "
+    "s.previous, s.hash FROM s), "
+    "ah AS (UPDATE audit_head SET seq = s.seq, hash = s.hash FROM s WHERE one = 1) "
+    "SELECT seq, previous, hash FROM s"
+)
+"""An audit entry and the chain's new head; run after `_LOCK_AUDIT_HEAD`, in its transaction
+(a statement of its own, so it reads the head as the lock left it)."""
+
+_PROTOCOL_TIME = "to_jsonb(to_char({time} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))"
+"""SQL of `protocol.format_time({time})` as a JSON string (a test compares the two)."""
+
+_SHIFTED_DOCUMENT = (
+    # `_shifted` in SQL: the message's time, and each history entry's that was the same.
+    "jsonb_set(jsonb_set(%(document)s, '{accepted_at}', h.at), '{history}', coalesce(("
+    "SELECT jsonb_agg(CASE WHEN e -> 'at' = %(document)s -> 'accepted_at' "
+    "THEN jsonb_set(e, '{at}', h.at) ELSE e END ORDER BY n) "
+    "FROM jsonb_array_elements(%(document)s -> 'history') WITH ORDINALITY AS x (e, n)), '[]'))"
+)
+
+_ADD_MESSAGE = (
+    # One statement for the four writes, after both locks: nothing between them and COMMIT.
+    "WITH t AS (SELECT m.number + 1 AS number, a.seq + 1 AS seq, a.hash AS previous, "
+    "greatest(m.accepted_at, %(accepted_at)s) AS accepted_at, "
+    "coalesce(m.accepted_at > %(accepted_at)s, false) AS shifted "
+    "FROM message_head m, audit_head a WHERE m.one = 1 AND a.one = 1), "
+    "h AS (SELECT t.*, 'msg-' || lpad(t.number::text, 12, '0') AS id, "
+    f"{_PROTOCOL_TIME.format(time='t.accepted_at')} AS at FROM t), "
+    "m AS (INSERT INTO messages SELECT h.id, %(sender)s, %(receiver)s, h.accepted_at, "
+    "%(status)s, %(key)s, %(digest)s, jsonb_set(CASE WHEN h.shifted THEN "
+    f"{_SHIFTED_DOCUMENT} ELSE %(document)s END, '{{id}}', to_jsonb(h.id)), %(content)s FROM h "
+    "ON CONFLICT ON CONSTRAINT one_message_per_key DO NOTHING RETURNING 1), "
+    f"s AS (SELECT h.*, {_SEALED.format(id='h.id || ')} AS hash FROM h WHERE EXISTS "
+    "(SELECT 1 FROM m)), "
+    "mh AS (UPDATE message_head SET number = s.number, accepted_at = s.accepted_at "
+    "FROM s WHERE one = 1), "
+    f"a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) SELECT s.seq, %(at)s, %(office_no)s, "
+    "%(action)s, s.id, %(counterpart)s, %(envelope_sha256)s, %(detail)s, s.previous, s.hash "
+    "FROM s), "
+    "ah AS (UPDATE audit_head SET seq = s.seq, hash = s.hash FROM s WHERE one = 1) "
+    "SELECT (SELECT id FROM s), (SELECT accepted_at FROM h)"
+)
+"""A send's writes; run after `_LOCK_MESSAGE_HEAD` and `_LOCK_AUDIT_HEAD`, in their
+transaction. The message takes the next number and, if the last message's time is later than
+its own (another process's clock ran ahead, or another thread of this one accepted a send
+later but stored it first), that time (`_shifted`). Answers (id, accepted_at), or (NULL, …)
+when the key was taken: then nothing is written."""
 
 _TABLES = ("offices", "tokens", "messages", "rate_windows", "audit", "jobs")
 
@@ -218,18 +282,66 @@ def _audit_entry(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
-def _audit_values(entry: AuditEntry) -> tuple[object, ...]:
-    return (
-        entry.seq,
-        entry.at,
-        entry.office_no,
-        entry.action,
-        entry.message_id,
-        entry.counterpart,
-        entry.envelope_sha256,
-        entry.detail,
-        entry.previous_hash,
-        entry.hash,
+def _template(draft: AuditDraft, *, with_id: bool = False) -> dict[str, str]:
+    """The pieces of the canonical text (`_audit.canonical`) of the entry `draft` becomes, cut
+    where `_SEALED` puts the previous hash, the number and (`with_id`: a send's) the message id.
+
+    Each slot is found by its key: the keys are sorted (`previous_hash`, `seq` last) and `,"`
+    occurs nowhere inside an encoded string (every `"` in one is escaped), so each slot's text
+    occurs once."""
+    text = canonical(
+        AuditEntry(
+            seq=0,
+            at=draft.at,
+            office_no=draft.office_no,
+            action=draft.action,
+            message_id="" if with_id else draft.message_id,
+            counterpart=draft.counterpart,
+            envelope_sha256=draft.envelope_sha256,
+            detail=draft.detail,
+            previous_hash="",
+        )
+    )
+    end = _PREVIOUS_SLOT + _SEQ_SLOT
+    if not text.endswith(end) or text.count(end) != 1:
+        raise RuntimeError(f"the audit entry's canonical form changed: {text[-60:]!r}")
+    text = text[: -len(end)]
+    pieces = {"text": text, "previous": _PREVIOUS_SLOT[:-1]}
+    if with_id:
+        before, found, after = text.partition(_ID_SLOT)
+        if not found or _ID_SLOT in after:
+            raise RuntimeError("the audit entry's canonical form changed: no message_id slot")
+        pieces = {"text": before + _ID_SLOT[:-1], "previous": '"' + after + _PREVIOUS_SLOT[:-1]}
+    return pieces
+
+
+def _draft_values(draft: AuditDraft) -> dict[str, object]:
+    return {
+        "at": draft.at,
+        "office_no": draft.office_no,
+        "action": draft.action,
+        "message_id": draft.message_id,
+        "counterpart": draft.counterpart,
+        "envelope_sha256": draft.envelope_sha256,
+        "detail": draft.detail,
+    }
+
+
+def _sealed(draft: AuditDraft, row: tuple[Any, ...] | None) -> AuditEntry:
+    """The entry the database sealed: `_APPEND`'s answer (seq, previous hash, hash)."""
+    assert row is not None  # one row: the head always exists
+    seq, previous, hash_ = row
+    return AuditEntry(
+        seq=int(seq),
+        at=draft.at,
+        office_no=draft.office_no,
+        action=draft.action,
+        message_id=draft.message_id,
+        counterpart=draft.counterpart,
+        envelope_sha256=draft.envelope_sha256,
+        detail=draft.detail,
+        previous_hash=str(previous),
+        hash=str(hash_),
     )
 
 
@@ -241,6 +353,34 @@ def _shifted(message: Message, accepted_at: datetime.datetime) -> Message:
         for change in message.history
     )
     return attrs.evolve(message, accepted_at=accepted_at, history=history)
+
+
+_MAX_BATCH = 64
+"""The most writes one grouped transaction holds (`PostgresStore._grouped`)."""
+
+
+@attrs.define
+class _Pending:
+    """A write waiting for its turn, and then what became of it."""
+
+    values: dict[str, object]
+    row: tuple[Any, ...] | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+@attrs.define
+class _Group:
+    """Writes of one kind from this process's threads: they take turns, and those queued
+    meanwhile commit together (`PostgresStore._grouped`)."""
+
+    locks: tuple[str, ...]
+    """The locking reads that begin the transaction, in the order every writer takes them."""
+    statement: str
+    """One write, answering one row."""
+    queue: list[_Pending] = attrs.field(factory=list)
+    queue_lock: threading.Lock = attrs.field(factory=threading.Lock)
+    turn: threading.Lock = attrs.field(factory=threading.Lock)
 
 
 class PostgresStore:
@@ -264,6 +404,8 @@ class PostgresStore:
             raise HubAdminError(
                 f"PostgreSQL に接続できません: {error} / Cannot connect to PostgreSQL: {error}"
             ) from None
+        self._sends = _Group((_LOCK_MESSAGE_HEAD, _LOCK_AUDIT_HEAD), _ADD_MESSAGE)
+        self._appends = _Group((_LOCK_AUDIT_HEAD,), _APPEND)
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -459,41 +601,81 @@ class PostgresStore:
     def add_message(
         self, message: Message, content: bytes, key: str, digest: str, audit: AuditDraft
     ) -> Message | None:
-        # Two round trips, the locks held for the second only (see the module docstring):
-        # BEGIN and the locks of both heads go in one pipeline sync; the writes and COMMIT in
-        # the next. A taken key inserts nothing (ON
-        # CONFLICT: the unique constraint has the last word), and then nothing else is written.
-        with self._pool.connection() as db, db.pipeline(), db.transaction():
-            head = db.execute(_LOCK_MESSAGE_HEAD)
-            chain = db.execute(_LOCK_AUDIT_HEAD)
-            _, number, last = head.fetchone()  # type: ignore[misc]  # one row, by the schema
-            seq, previous = chain.fetchone()  # type: ignore[misc]
-            if last is not None and _utc(last) > message.accepted_at:
-                message = _shifted(message, _utc(last))
-            message = attrs.evolve(message, id=message_id(int(number) + 1))
-            entry = seal(attrs.evolve(audit, message_id=message.id), int(seq) + 1,
-                         str(previous))  # fmt: skip
-            written = db.execute(
-                _ADD_MESSAGE,
-                (
-                    message.id,
-                    message.sender,
-                    message.receiver,
-                    message.accepted_at,
-                    message.status.value,
-                    key,
-                    digest,
-                    Jsonb(message.to_json()),
-                    content,
-                    int(number) + 1,
-                    message.accepted_at,
-                    *_audit_values(entry),
-                    entry.seq,
-                    entry.hash,
-                ),
-            )
-        row = written.fetchone()
-        return message if row and row[0] else None
+        # One round trip: BEGIN, the locks of both heads, the writes (the database numbers the
+        # message and seals its audit entry) and COMMIT go in one pipeline sync, so the locks
+        # are held for the database's own work and the commit's WAL flush, never for a round
+        # trip to this process. The sends of this process's threads take turns, and those
+        # that queue meanwhile are committed together by the next (`_grouped`): one
+        # flush, and one lock wait in the database, for the batch. A taken key inserts
+        # nothing (ON CONFLICT: the unique constraint has the last word), and then nothing
+        # else is written.
+        values = {
+            "sender": message.sender,
+            "receiver": message.receiver,
+            "accepted_at": message.accepted_at,
+            "status": message.status.value,
+            "key": key,
+            "digest": digest,
+            "document": Jsonb(message.to_json()),
+            "content": content,
+            **_draft_values(audit),
+            **_template(attrs.evolve(audit, message_id=""), with_id=True),
+        }
+        number, accepted_at = self._grouped(self._sends, values)
+        if number is None:
+            return None
+        if _utc(accepted_at) != message.accepted_at:
+            message = _shifted(message, _utc(accepted_at))
+        return attrs.evolve(message, id=str(number))
+
+    def _grouped(self, group: _Group, values: dict[str, object]) -> tuple[Any, ...]:
+        """Run `group.statement` with `values` in a transaction shared with the writes of the
+        group that this process's other threads queue meanwhile (group commit), and return
+        its row once that transaction has committed — as durably as alone: a send's commit
+        waits for the WAL flush (`_LOCK_MESSAGE_HEAD`), and answers only then.
+
+        One thread at a time (per group) commits: BEGIN, the group's locks, every queued
+        write and COMMIT go in one pipeline sync, so the database's locks are held for its
+        own work and the commit, never for a round trip to this process, and the threads of
+        this process wait for their turn here rather than on the database's row locks."""
+        pending = _Pending(values)
+        with group.queue_lock:
+            group.queue.append(pending)
+        with group.turn:
+            if not pending.done:
+                with group.queue_lock:
+                    batch, group.queue = group.queue[:_MAX_BATCH], group.queue[_MAX_BATCH:]
+                self._commit(group, batch)
+        if pending.error is not None:
+            raise pending.error
+        assert pending.row is not None  # set with `done`, unless there is an error
+        return pending.row
+
+    def _commit(self, group: _Group, batch: list[_Pending]) -> None:
+        """One transaction for `batch`. If a statement fails, nothing of the transaction was
+        written, and each write is tried again alone, so that only a write that fails by
+        itself fails. If the database cannot be reached (or the connection is lost, and with
+        it the commit's outcome), every write of the batch fails with that error, none of
+        them acknowledged — as each would have failed alone."""
+        try:
+            with self._pool.connection() as db, db.pipeline(), db.transaction():
+                for lock in group.locks:
+                    db.execute(lock)
+                written = [db.execute(group.statement, pending.values) for pending in batch]
+            for pending, cursor in zip(batch, written, strict=True):
+                pending.row = cursor.fetchone()
+        except Exception as error:
+            if len(batch) > 1 and not isinstance(error, psycopg.OperationalError):
+                for pending in batch:
+                    self._commit(group, [pending])
+                return
+            for pending in batch:
+                pending.error = error
+        finally:
+            for pending in batch:
+                if pending.row is None and pending.error is None:  # interrupted
+                    pending.error = RuntimeError("the write's transaction was interrupted")
+                pending.done = True
 
     def sent_with_key(self, sender: str, key: str) -> tuple[str, Message] | None:
         with self._connection() as db:
@@ -525,8 +707,8 @@ class PostgresStore:
         audit: AuditDraft | None = None,
     ) -> bool:
         # BEGIN, the durability and the conditional update in one round trip; then, only if
-        # it changed the row, the audit head's lock (the last thing taken) and the entry with
-        # COMMIT in a second.
+        # it changed the row, the audit head's lock (the last thing taken), the entry the
+        # database seals and COMMIT in a second.
         with self._pool.connection() as db, db.pipeline() as pipeline, db.transaction():
             db.execute(_DURABLE)
             update = db.execute(
@@ -609,28 +791,19 @@ class PostgresStore:
     # -- audit ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _seal(db: psycopg.Connection[Any], draft: AuditDraft) -> AuditEntry:
-        """Lock the chain's head (FOR UPDATE: every other appender waits until this
-        transaction ends) and seal the next entry on it."""
-        seq, previous = db.execute(_LOCK_AUDIT_HEAD).fetchone()  # type: ignore[misc]
-        return seal(draft, int(seq) + 1, str(previous))
-
-    def _append(self, db: psycopg.Connection[Any], draft: AuditDraft) -> AuditEntry:
-        """Append within the caller's transaction: the entry and the new head together. In a
-        pipeline, the entry's write goes with the COMMIT that follows it."""
-        entry = self._seal(db, draft)
-        db.execute(
-            f"WITH a AS (INSERT INTO audit ({_AUDIT_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)) "
-            "UPDATE audit_head SET seq = %s, hash = %s WHERE one = 1",
-            (*_audit_values(entry), entry.seq, entry.hash),
-        )
-        return entry
+    def _append(db: psycopg.Connection[Any], draft: AuditDraft) -> psycopg.Cursor[Any]:
+        """Append within the caller's transaction: lock the chain's head (FOR UPDATE: every
+        other appender waits until this transaction ends), then write the entry the database
+        seals on it and the new head. Nothing is read back here, so in a pipeline both go with
+        the COMMIT that follows; the cursor answers (seq, previous hash, hash) for `_sealed`."""
+        db.execute(_LOCK_AUDIT_HEAD)
+        return db.execute(_APPEND, {**_draft_values(draft), **_template(draft)})
 
     def append_audit(self, draft: AuditDraft) -> AuditEntry:
-        # Two round trips: BEGIN with the head's lock, then the entry with COMMIT.
-        with self._pool.connection() as db, db.pipeline(), db.transaction():
-            return self._append(db, draft)
+        # One round trip: BEGIN, the head's lock, the entries queued meanwhile and COMMIT.
+        return _sealed(
+            draft, self._grouped(self._appends, {**_draft_values(draft), **_template(draft)})
+        )
 
     def audit_entries(
         self, office_no: str | None = None, *, after: int = 0, limit: int | None = None
