@@ -129,11 +129,25 @@ def test_generated_formatter_has_its_source_and_traceback_lines() -> None:
     source = inspect.getsource(line)
     assert source.lstrip().startswith("def line(r,")
     assert "','.join((" in source
-    with pytest.raises(AttributeError) as caught:
-        line(object())  # not a record: the first attribute read fails in the generated line
+    with pytest.raises(TypeError) as caught:
+        line(object())  # not a record: unpacking its values fails in the generated line
     shown = "".join(traceback.format_exception(caught.value))
     assert "row formatter table7 202407" in shown
-    assert "return ','.join((" in shown
+    assert "a36, = r" in shown  # the generated line that failed
+
+
+def test_formatter_reads_other_record_types_by_attribute() -> None:
+    base: Any = LAYOUTS[("table6_actual_delete", "202407")].record_type
+    fields = {f.name: attrs.field() for f in attrs.fields(base)}
+    plain = attrs.make_class("Plain", fields, frozen=True)
+    layout = _layout_with(plain)
+    row = _sample_row(layout)
+    record = row_builder(layout)(row)
+    assert type(record) is plain and not isinstance(record, tuple)
+    generated = row_formatter(layout, frozenset({Kind.FREE_TEXT}))(record)
+    assert generated == row_formatter(_layout_with(base), frozenset({Kind.FREE_TEXT}))(
+        base(*attrs.astuple(record, recurse=False))
+    )
 
 
 def test_each_compilation_has_its_own_file_name() -> None:

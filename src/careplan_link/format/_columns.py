@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from operator import attrgetter
 from typing import Any
 
 from ._file import CareplanFile
+from ._layout import Kind
 from ._rowcode import builds_tuple
 
 __all__ = ["Columns"]
+
+# Kinds whose values are hashed by a Python function: YearMonth (an attrs class). Dates and times
+# hash in C (their special values, enums, are rare), which beats reducing by identity first.
+_PYTHON_HASHED = frozenset({Kind.YYYYMM})
 
 
 class Columns:
@@ -26,6 +31,13 @@ class Columns:
         self._file = file
         self._values: dict[str, Sequence[Any]] | None = None
         self._distinct: dict[str, set[Any]] = {}
+        # Columns whose values hash in Python (YearMonth, the special values): a set of them
+        # would call that hash once per record. The reader gives equal texts one value object,
+        # so such a column is first reduced by identity, in C, and only the few distinct
+        # objects are hashed.
+        self._python_hashed = {
+            column.attribute for column in file.layout.columns if column.kind in _PYTHON_HASHED
+        }
 
     def __getitem__(self, attribute: str) -> Sequence[Any]:
         values = self._values
@@ -35,7 +47,7 @@ class Columns:
             records: Any = self._file.records
             # A generated record is the tuple of its values (`tuple_record`): the columns are
             # the records transposed, in C. Another record type is read field by field first.
-            if not builds_tuple(layout) or any(type(r) is not layout.record_type for r in records):
+            if not builds_tuple(layout) or {*map(type, records)} - {layout.record_type}:
                 records = map(attrgetter(*names), records)
             # Every record has every column: the transposed tuples are all as long.
             by_column = zip(*records, strict=True) if self._file.records else [()] * len(names)
@@ -46,7 +58,10 @@ class Columns:
         """The column's distinct values (values of one column are all of one type or None)."""
         distinct = self._distinct.get(attribute)
         if distinct is None:
-            distinct = self._distinct[attribute] = set(self[attribute])
+            values: Collection[Any] = self[attribute]
+            if attribute in self._python_hashed:
+                values = dict(zip(map(id, values), values, strict=True)).values()
+            distinct = self._distinct[attribute] = set(values)
         return distinct
 
     def where(self, attribute: str, bad: Callable[[Any], bool]) -> list[int]:

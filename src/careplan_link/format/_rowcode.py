@@ -43,51 +43,63 @@ __all__ = [
 _CACHE_LIMIT = 4096
 
 
-class _ParseCache(dict[str, Any]):
-    """Text → typed value of one column; converts on a miss, remembers up to a limit.
+class _Converter:
+    """Text → typed value of one column, remembered in `cache` (a plain dict) up to a limit.
 
-    When the canonical form is checked (`departures` is a list), the first text that is not
-    its value's canonical text (`007` for 7) is appended there as (column index, text): the
+    The builder looks values up in `cache` itself: subscripting an exact dict is what the
+    interpreter does fastest (a dict subclass with `__missing__`, which converted on a miss,
+    cost ~60 ns more per typed item, a third of a 第7表 row's typing). `convert` is called on a
+    miss. When the canonical form is checked (`departures` is a list), the first text that is
+    not its value's canonical text (`007` for 7) is appended there as (column index, text): the
     reader notes the record it came from. Reading without the check costs nothing more.
     """
 
-    __slots__ = ("departures", "index", "kind")
+    __slots__ = ("cache", "departures", "index", "kind")
 
     def __init__(self, kind: Kind, index: int, departures: list[tuple[int, str]] | None) -> None:
-        super().__init__({"": None})
+        self.cache: dict[str, Any] = {"": None}
         self.kind = kind
         self.index = index
         self.departures = departures
 
-    def __missing__(self, text: str) -> Any:
+    def convert(self, text: str) -> Any:
         value = parse_value(self.kind, text)
         departures = self.departures
         if departures is not None and not departures and format_value(self.kind, value) != text:
             departures.append((self.index, text))
-        if len(self) < _CACHE_LIMIT:
-            self[text] = value
+        if len(self.cache) < _CACHE_LIMIT:
+            self.cache[text] = value
         return value
 
 
-class _IntegerCache(_ParseCache):
-    """`_ParseCache` of an integer column, where files whose amounts all differ miss on every
+class _IntegerConverter(_Converter):
+    """`_Converter` of an integer column, where files whose amounts all differ miss on every
     row: a plain run of ASCII digits is converted here, in one call."""
 
     __slots__ = ()
 
-    def __missing__(self, text: str) -> Any:
+    def convert(self, text: str) -> Any:
         # isascii() and isdigit() together are exactly [0-9]+; anything else (a sign, an
         # error) takes the general path, which knows the rules.
         if not (text.isascii() and text.isdigit()):
-            return super().__missing__(text)
+            return super().convert(text)
         value = int(text)
         departures = self.departures
         # Digits are canonical unless they have a leading zero (007 for 7).
         if departures is not None and not departures and text[0] == "0" and len(text) > 1:
             departures.append((self.index, text))
-        if len(self) < _CACHE_LIMIT:
-            self[text] = value
+        if len(self.cache) < _CACHE_LIMIT:
+            self.cache[text] = value
         return value
+
+
+# After this many rows with a text not in a column's cache, the next `_CONVERTING_SPELL` rows
+# are typed by the converting builder straight away: in a file whose values mostly differ the
+# plain one would start each row, fail on a miss and start again. Then the plain one gets its
+# chance again: a realistic file misses while its caches fill (a 補足 has thousands of birth
+# dates) and hardly ever after.
+_MISSES_BEFORE_CONVERTING = 64
+_CONVERTING_SPELL = 1024
 
 
 def saw_special_characters(line: Callable[[Any], str]) -> bool:
@@ -165,18 +177,24 @@ def row_builder(
     Raises ValueError (or another exception) for a row it cannot type; the caller then takes the
     explicit path to report why. Each call gives fresh caches (so one file's values do not stay
     in memory after it); the code is compiled once per layout. With a `departures` list, the
-    first typed text that is not canonical is appended to it (see `_ParseCache`).
+    first typed text that is not canonical is appended to it (see `_Converter`).
     """
-    code, namespace, caches = _builder_plan(layout)
+    code, namespace, converters = _builder_plan(layout)
     namespace = dict(namespace)
-    for index, kind, cache in caches:
-        namespace[f"c{index}"] = cache(kind, index, departures)
+    for index, kind, converter in converters:
+        made = converter(kind, index, departures)
+        namespace[f"c{index}"] = made.cache
+        namespace[f"m{index}"] = made.convert
+    # [rows left to the converting builder, rows that missed a cache since the last spell]
+    namespace["state"] = [0, 0]
+    namespace["limit"] = _MISSES_BEFORE_CONVERTING
+    namespace["spell"] = _CONVERTING_SPELL
     exec(code, namespace)
     build: Callable[[list[str]], Record] = namespace["make"]()
     return build
 
 
-_BuilderPlan = tuple[CodeType, dict[str, Any], tuple[tuple[int, Kind, type[_ParseCache]], ...]]
+_BuilderPlan = tuple[CodeType, dict[str, Any], tuple[tuple[int, Kind, type[_Converter]], ...]]
 # Keyed by the layout's identity: hashing a Layout hashes every Column, which cost a 1k-record
 # file of a short layout a tenth of its read. The layout is kept in the value, so its id stays
 # its own. Layouts are few (module constants, and a test's copies).
@@ -185,19 +203,19 @@ _builder_plans: dict[int, tuple[Layout, _BuilderPlan]] = {}
 
 def _builder_plan(layout: Layout) -> _BuilderPlan:
     """What `row_builder` needs of a layout that does not change from file to file: the compiled
-    code, the names it binds (record type, tuple constructor) and which cache each typed column
-    gets."""
+    code, the names it binds (record type, tuple constructor) and which converter each typed
+    column gets."""
     entry = _builder_plans.get(id(layout))
     if entry is not None and entry[0] is layout:
         return entry[1]
     record_type = layout.record_type
     namespace: dict[str, Any] = {"record_type": record_type, "new": tuple.__new__}
-    caches: list[tuple[int, Kind, type[_ParseCache]]] = []
+    converters: list[tuple[int, Kind, type[_Converter]]] = []
     for index, column in enumerate(layout.columns):
         if column.kind in TYPED_KINDS:
-            cache = _IntegerCache if column.kind is Kind.INTEGER else _ParseCache
-            caches.append((index, column.kind, cache))
-    plan = (_builder_code(layout, builds_tuple(layout)), namespace, tuple(caches))
+            converter = _IntegerConverter if column.kind is Kind.INTEGER else _Converter
+            converters.append((index, column.kind, converter))
+    plan = (_builder_code(layout, builds_tuple(layout)), namespace, tuple(converters))
     _builder_plans[id(layout)] = (layout, plan)
     return plan
 
@@ -218,24 +236,57 @@ def builds_tuple(layout: Layout) -> bool:
 
 @functools.cache
 def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
-    args = []
+    """Two functions per layout, both one expression over the row: `build` looks every typed
+    text up in its column's cache (a KeyError on a text not seen yet), `converting` converts
+    what is not cached. `build` hands a row that missed to `converting`, and after
+    `_MISSES_BEFORE_CONVERTING` such rows the next `_CONVERTING_SPELL` rows as well."""
+    plain, converting = [], []
     for index, column in enumerate(layout.columns):
         if column.kind is Kind.CSV_VERSION:
-            args.append(f"r[{index}]")
+            item = f"r[{index}]"
+            plain.append(item)
+            converting.append(item)
         elif column.kind in TYPED_KINDS:
-            args.append(f"c{index}[r[{index}]]")
+            plain.append(f"c{index}[r[{index}]]")
+            converting.append(f"(c{index}[t] if (t := r[{index}]) in c{index} else m{index}(t))")
         else:
-            args.append(f"r[{index}] or None")
-    typed = [f"c{i}" for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS]
-    # Caches are bound as default arguments: local lookups beat global ones.
+            item = f"r[{index}] or None"
+            plain.append(item)
+            converting.append(item)
+    typed = [i for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS]
     if as_tuple:
-        names = ["record_type", "new", *typed]
-        body = "  return new(record_type, (" + ", ".join(args) + ",))\n"
+        names = ["record_type", "new"]
+
+        def made(args: list[str]) -> str:
+            return "new(record_type, (" + ", ".join(args) + ",))"
     else:
-        names = ["record_type", *typed]
-        body = "  return record_type(" + ", ".join(args) + ")\n"
-    defaults = ", ".join(f"{n}={n}" for n in names)
-    source = f"def make():\n def build(r, {defaults}):\n{body} return build\n"
+        names = ["record_type"]
+
+        def made(args: list[str]) -> str:
+            return "record_type(" + ", ".join(args) + ")"
+
+    # Caches and converters are bound as default arguments: local lookups beat global ones.
+    caches = ", ".join(f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed)])
+    both = ", ".join(
+        f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed), *(f"m{i}" for i in typed)]
+    )
+    source = (
+        "def make():\n"
+        f" def converting(r, {both}):\n"
+        f"  return {made(converting)}\n"
+        f" def build(r, {caches}, converting=converting, state=state, limit=limit, spell=spell):\n"
+        "  if state[0]:\n"
+        "   state[0] -= 1\n"
+        "   return converting(r)\n"
+        "  try:\n"
+        f"   return {made(plain)}\n"
+        "  except KeyError:\n"
+        "   state[1] += 1\n"
+        "   if state[1] >= limit:\n"
+        "    state[0], state[1] = spell, 0\n"
+        "   return converting(r)\n"
+        " return build\n"
+    )
     return _compile(source, f"row builder {layout.id} {layout.csv_version}")
 
 
@@ -254,17 +305,20 @@ def row_formatter(layout: Layout, quote_kinds: frozenset[Kind]) -> Callable[[Any
         # For ints, decimals and months the cache only sees values of another type (and so
         # raises, sending the row to the explicit path); for the others it is the fast path.
         namespace[f"c{index}"] = _FormatCache(column, column.kind in quote_kinds)
-    exec(_formatter_code(layout, quote_kinds), namespace)
+    exec(_formatter_code(layout, quote_kinds, builds_tuple(layout)), namespace)
     line: Callable[[Any], str] = namespace["make"]()
     return line
 
 
 @functools.cache
-def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
+def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind], as_tuple: bool) -> CodeType:
+    # `as_tuple` is part of the key: layouts compare equal whatever their record type.
     parts = []
+    # A generated record is a tuple: its values are unpacked at once (reading them one by one as
+    # attributes goes through a descriptor the interpreter does not specialize, ~40 ns each).
     for index, column in enumerate(layout.columns):
         v = f"a{index}"
-        get = f"(a{index} := r.{column.attribute})"
+        get = v if as_tuple else f"(a{index} := r.{column.attribute})"
         quoted = column.kind in quote_kinds
         if column.kind is Kind.INTEGER:
             # str() of an int is one C call, cheaper than a cache for high-cardinality sums;
@@ -280,7 +334,7 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
             text = f"f'{{{v}.year:04d}}{{{v}.month:02d}}'"
             guard = "YearMonth"
         else:
-            parts.append(f"c{index}[r.{column.attribute}]")
+            parts.append(f"c{index}[{v if as_tuple else 'r.' + column.attribute}]")
             continue
         shown = f"_q({text})" if quoted else text
         # The first condition binds the value once; the branches reuse it. None (an empty
@@ -290,8 +344,9 @@ def _formatter_code(layout: Layout, quote_kinds: frozenset[Kind]) -> CodeType:
         )
     names = ["_q", "Decimal", "YearMonth"] + [f"c{i}" for i in range(len(layout.columns))]
     defaults = ", ".join(f"{n}={n}" for n in names)
+    unpack = f"  {', '.join(f'a{i}' for i in range(len(parts)))}, = r\n" if as_tuple else ""
     source = (
-        f"def make():\n def line(r, {defaults}):\n"
+        f"def make():\n def line(r, {defaults}):\n{unpack}"
         "  return ','.join((" + ", ".join(parts) + ",))\n return line\n"
     )
     return _compile(source, f"row formatter {layout.id} {layout.csv_version}")
