@@ -196,3 +196,18 @@ def test_builder_notes_a_departure_also_when_converting() -> None:
     row[units] = "0999"
     assert build(row).units == 999
     assert departures == [(units, "0999")]
+
+
+def test_builder_notes_a_departure_when_a_full_cache_converts_inline() -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    departures: list[tuple[int, str]] = []
+    build: Any = row_builder(layout, departures)
+    rows = _distinct_rows(layout, 5000)  # fills every integer column's cache (4,096 texts)
+    for row in rows:
+        build(list(row))
+    assert departures == []
+    units = next(i for i, c in enumerate(layout.columns) if c.attribute == "units")
+    row = list(rows[0])
+    row[units] = "0777"  # not in the full cache: converted, and noted as not canonical
+    assert build(row).units == 777
+    assert departures == [(units, "0777")]

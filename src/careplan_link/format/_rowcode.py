@@ -189,6 +189,7 @@ def row_builder(
     namespace["state"] = [0, 0]
     namespace["limit"] = _MISSES_BEFORE_CONVERTING
     namespace["spell"] = _CONVERTING_SPELL
+    namespace["full"] = _CACHE_LIMIT
     exec(code, namespace)
     build: Callable[[list[str]], Record] = namespace["make"]()
     return build
@@ -246,6 +247,16 @@ def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
             item = f"r[{index}]"
             plain.append(item)
             converting.append(item)
+        elif column.kind is Kind.INTEGER:
+            plain.append(f"c{index}[r[{index}]]")
+            # Amounts that all differ fill the cache and then miss on every row: once it is
+            # full, plain digits without a leading zero (canonical, nothing to note) are
+            # converted inline rather than through a call.
+            converting.append(
+                f"(c{index}[t] if (t := r[{index}]) in c{index} else int(t)"
+                f" if len(c{index}) >= full and t.isdigit() and t.isascii() and t[0] != '0'"
+                f" else m{index}(t))"
+            )
         elif column.kind in TYPED_KINDS:
             plain.append(f"c{index}[r[{index}]]")
             converting.append(f"(c{index}[t] if (t := r[{index}]) in c{index} else m{index}(t))")
@@ -268,7 +279,7 @@ def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
     # Caches and converters are bound as default arguments: local lookups beat global ones.
     caches = ", ".join(f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed)])
     both = ", ".join(
-        f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed), *(f"m{i}" for i in typed)]
+        f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed), *(f"m{i}" for i in typed), "full"]
     )
     source = (
         "def make():\n"
