@@ -5,6 +5,8 @@ ASGI face reading the request straight from the ASGI scope, on the event loop wh
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import sqlite3
 import threading
 import time
@@ -17,7 +19,7 @@ import pytest
 from careplan_link.hub import MemoryStore, SqliteStore, verify_chain
 from careplan_link.hub._asgi import build_app, runs_inline
 
-from .helpers import CARE, PASSWORD, PROVIDER, Rig
+from .helpers import CARE, PASSWORD, PROVIDER, Rig, error_code
 
 
 def _batches(store: SqliteStore) -> list[int]:
@@ -197,10 +199,145 @@ def test_the_request_reaches_the_core_as_starlette_would_read_it(inline: bool) -
     assert odd.json()["error"]["code"] == "MESSAGE_NOT_FOUND"
 
 
-def test_only_the_memory_store_is_called_on_the_event_loop(tmp_path: Path) -> None:
-    assert runs_inline(MemoryStore())
+def test_what_is_called_on_the_event_loop_depends_on_the_store_and_the_operation(
+    tmp_path: Path,
+) -> None:
+    assert runs_inline(MemoryStore()) is True
     store = SqliteStore(tmp_path / "hub.sqlite")
     try:
-        assert not runs_inline(store)  # its sends must meet in the group commit
+        inline = runs_inline(store)
+        assert callable(inline)
+        assert inline("download") and inline("message") and inline("health")
+        # A write a client waits for stays in a thread: its sends must meet in the group
+        # commit.
+        for operation in ("send", "receipt", "withdraw", "login", "refresh"):
+            assert not inline(operation), operation
+        # A read that finds a write under way goes to a thread (it would wait on the loop for
+        # the write lock during that write's fsync), and so does one while writes queue.
+        with store._write_lock:
+            assert not inline("download")
+        store._batch.append(object())  # type: ignore[arg-type]
+        assert not inline("download")
+        store._batch.clear()
+        assert inline("download")
+    finally:
+        store.close()
+
+
+def test_an_inline_read_of_a_served_sqlite_hub_answers_as_in_a_thread(tmp_path: Path) -> None:
+    rig = Rig(SqliteStore(tmp_path / "hub.sqlite"))
+    try:
+        care = rig.login()
+        sent = rig.send(care, b"envelope", "k-1")
+        app = build_app(rig.hub.handle, inline=runs_inline(rig.store))
+        headers = {"Authorization": f"Bearer {rig.login(PROVIDER)}"}
+        path = f"/v1/messages/{sent['id']}/content"
+        answer = _call(app, "GET", path, headers=headers)
+        assert answer.status_code == 200 and answer.content == b"envelope"
+        assert _call(app, "GET", path).json()["error"]["code"] == "TOKEN_MISSING"
+        actions = [entry.action for entry in rig.store.audit_entries()]
+        assert actions[-1] == "download"
+        assert verify_chain(rig.store.audit_entries(), rig.store.audit_head()).intact
+    finally:
+        rig.store.close()
+
+
+# -- fewer statements per request ----------------------------------------------------------------
+
+
+def _counting(store: Any, name: str) -> list[object]:
+    calls: list[object] = []
+    method = getattr(store, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return method(*args, **kwargs)
+
+    setattr(store, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_fresh_send_reads_no_key_and_a_replay_is_answered_whatever_the_recipient(
+    tmp_path: Path, kind: str
+) -> None:
+    rig = Rig(MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "hub.sqlite"))
+    care = rig.login()
+    lookups = _counting(rig.store, "sent_with_key")
+    first = rig.send(care, b"envelope", "k-1")
+    assert lookups == []  # the insert came first and took the key
+    replay = rig.request(
+        "POST", "/v1/messages", token=care, query={"to": PROVIDER, "service_type": "11"},
+        headers={"content-type": "application/pkcs7-mime", "idempotency-key": "k-1"},
+        body=b"envelope",
+    )  # fmt: skip
+    assert replay.status == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert json.loads(replay.body)["message"]["id"] == first["id"]
+    # The recipient is disabled since: the replay still answers with the first send, a new
+    # key is refused, and a reused key with another envelope is still a reused key.
+    rig.admin.disable_office(PROVIDER)
+
+    def send(key: str, body: bytes) -> Any:
+        return rig.request(
+            "POST", "/v1/messages", token=care, query={"to": PROVIDER, "service_type": "11"},
+            headers={"content-type": "application/pkcs7-mime", "idempotency-key": key},
+            body=body,
+        )  # fmt: skip
+
+    again = send("k-1", b"envelope")
+    assert again.status == 200 and json.loads(again.body)["message"]["id"] == first["id"]
+    assert error_code(send("k-2", b"envelope")) == "RECIPIENT_NOT_REGISTERED"
+    assert error_code(send("k-1", b"another")) == "IDEMPOTENCY_KEY_REUSED"
+    rig.admin.enable_office(PROVIDER)
+    assert error_code(send("k-1", b"another")) == "IDEMPOTENCY_KEY_REUSED"
+    assert len(rig.store.all_messages()) == 1
+    actions = [entry.action for entry in rig.store.audit_entries()]
+    assert actions.count("send") == 1 and actions.count("send_replayed") == 2
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_read_sweeps_only_when_its_message_is_past_retention(tmp_path: Path, kind: str) -> None:
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "hub.sqlite")
+    rig = Rig(store, retention=datetime.timedelta(days=1))
+    care = rig.login()
+    old = rig.send(care, b"old", "k-1")
+    rig.clock.advance(datetime.timedelta(hours=20))
+    care = rig.login()  # the first token has expired meanwhile
+    young = rig.send(care, b"young", "k-2")
+    rig.clock.advance(datetime.timedelta(hours=5))  # `old` is past retention, `young` not
+    provider = rig.login(PROVIDER)
+    sweeps = _counting(rig.store, "holding_content")
+    answer = rig.request("GET", f"/v1/messages/{young['id']}/content", token=provider)
+    assert answer.status == 200 and answer.body == b"young"
+    assert sweeps == []
+    # Reading the message past retention expires it first: it is never served.
+    answer = rig.request("GET", f"/v1/messages/{old['id']}/content", token=provider)
+    assert error_code(answer) == "MESSAGE_EXPIRED"
+    assert sweeps
+    assert rig.store.message(old["id"]).status == "expired"  # type: ignore[union-attr]
+    viewed = rig.request("GET", f"/v1/messages/{old['id']}", token=rig.login())
+    assert json.loads(viewed.body)["message"]["status"] == "expired"
+
+
+def test_durable_commits_run_at_full_and_bookkeeping_at_normal_in_any_order(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "hub.sqlite")
+    try:
+
+        def level(db: sqlite3.Connection) -> int:
+            return int(db.execute("PRAGMA synchronous").fetchone()[0])
+
+        full, normal = 2, 1
+        seen = []
+        for durable in (True, True, False, False, True, False, True):
+            if durable:
+                seen.append(store._grouped(level))
+            else:
+                with store._write() as db:
+                    seen.append(level(db))
+        assert seen == [full, full, normal, normal, full, normal, full]
+        with store._write(durable=True) as db:
+            assert level(db) == full
     finally:
         store.close()

@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Route
 from ..protocol import ROUTES, error_body
 from ._memory import MemoryStore
 from ._messages import HubRequest, HubResponse
+from ._sqlite import SqliteStore
 from ._store import HubStore
 
 __all__ = [
@@ -81,15 +82,40 @@ class TestControls(Protocol):
     def clock(self) -> Any: ...
 
 
-def runs_inline(store: HubStore) -> bool:
-    """Whether a one-process server of `store` calls the hub on its event loop
-    (`build_app(inline=True)`): only for the memory store, whose calls never wait. SQLite waits
-    for its commit's fsync (and with the group commit, a send waits for the batch it joined:
-    the other sends must reach the store meanwhile, from other threads); PostgreSQL waits on
-    round trips to the database. Measured (docs/hub-operations.md, Performance): on SQLite,
-    inline calls made downloads faster but sends slower (2.8–4.1× the trivial route, against
-    1.7–1.8× in worker threads with the group commit)."""
-    return isinstance(store, MemoryStore)
+_READS = frozenset({"download", "message", "audit", "office", "health"})
+"""Operations that read the store and write only their audit entry (a bookkeeping commit, no
+fsync): what a SQLite server calls on its event loop while no write of its own is under way."""
+
+Inline = Callable[[str], bool]
+"""Whether to call the hub for an operation on the event loop, asked when it arrives."""
+
+
+def runs_inline(store: HubStore) -> bool | Inline:
+    """What a one-process server of `store` calls on its event loop (`build_app(inline=…)`)
+    rather than in a worker thread: everything but a login with the memory store, whose calls
+    never wait; with SQLite, a read (`_READS`) that arrives while no write of this process is
+    under way (`SqliteStore.writing`); nothing with PostgreSQL (round trips to the database).
+
+    Why: the hop to a worker thread and back, with its thread's own connection, costs more CPU
+    than a read itself (measured on SQLite: a download 1.6 ms of the server's CPU in threads,
+    1.1 ms inline). Writes a client waits for (sends, receipts, withdrawals) stay in threads:
+    each waits for its commit's fsync, and the group commit needs the others to reach the
+    store meanwhile (inline, sends were 2.8–4.1× the trivial route, against 1.7–1.8× in
+    threads). A read that finds a write under way goes to a thread too, rather than wait on
+    the loop for the write lock during that write's fsync. What can still hold the loop: a
+    write of another process (the admin commands) holding SQLite's lock for its transaction,
+    a WAL checkpoint run by a read's commit, and a read that finds its message past retention
+    (it expires it: a durable commit)."""
+    if isinstance(store, MemoryStore):
+        return True
+    if isinstance(store, SqliteStore):
+        writing = store.writing
+
+        def sqlite_inline(operation: str) -> bool:
+            return operation in _READS and not writing()
+
+        return sqlite_inline
+    return False
 
 
 def _json(status: int, document: object) -> Response:
@@ -131,17 +157,18 @@ def build_app(
     max_body: int = DEFAULT_MAX_BODY,
     controls: TestControls | None = None,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
-    inline: bool = False,
+    inline: bool | Inline = False,
 ) -> Starlette:
     """The ASGI application serving `handler` (a `Hub.handle` or `FakeHub.handle`).
 
     `handler` runs in a worker thread (it may hash a password or wait on its store), so it must
     be safe to call from several threads. `inline`: call it on the event loop instead, except
-    for a login (the password hash takes tens of milliseconds) — for a store that never waits
-    on anything (see `runs_inline`), where the hop to a thread and back (some 0.2 ms of CPU)
-    costs more than the call itself. `controls`: serve the test-control endpoint (the caller
-    makes sure that only a loopback listener gets one). `background`: coroutines run for the
-    application's lifetime (the periodic purge), cancelled at shutdown.
+    for a login (the password hash takes tens of milliseconds) — True for every operation (a
+    store that never waits on anything), or a function of the operation asked per request
+    (see `runs_inline`): where the hop to a thread and back costs more than the call itself.
+    `controls`: serve the test-control endpoint (the caller makes sure that only a loopback
+    listener gets one). `background`: coroutines run for the application's lifetime (the
+    periodic purge), cancelled at shutdown.
     """
 
     async def hub_endpoint(request: Request) -> Response:
@@ -183,7 +210,9 @@ def build_app(
             )
             record["bytes_in"] = len(body)
             try:
-                if inline and operation not in _THREADED:
+                if operation not in _THREADED and (
+                    inline(operation) if callable(inline) else inline
+                ):
                     answer = handler(hub_request)
                 else:
                     answer = await anyio.to_thread.run_sync(handler, hub_request)

@@ -266,17 +266,23 @@ class HubRules:
         digest = hashlib.sha256(
             f"{to}\0{service_type}\0{serial}\0{unit_kind}\0".encode() + content
         ).hexdigest()
+        # The insert comes first and the earlier send is read only when the key is taken
+        # (`add_message` inserts nothing then): a fresh send costs no lookup of its key. A
+        # replay is answered as before, whatever became of the recipient since.
         for _ in range(_RACE_RETRIES):
-            earlier = self.store.sent_with_key(sender, key)
-            if earlier is not None:
-                return self._replay(sender, digest, *earlier), True
             recipient = self.store.office(to)
+            refused: Refusal | None = None
             if recipient is None or recipient.disabled:
-                raise refusal("RECIPIENT_NOT_REGISTERED", f"office {to} is not registered")
-            if recipient.service_types and service_type not in recipient.service_types:
-                raise refusal(
+                refused = refusal("RECIPIENT_NOT_REGISTERED", f"office {to} is not registered")
+            elif recipient.service_types and service_type not in recipient.service_types:
+                refused = refusal(
                     "SERVICE_TYPE_NOT_OFFERED", f"office {to} does not offer service {service_type}"
                 )
+            if refused is not None:
+                earlier = self.store.sent_with_key(sender, key)
+                if earlier is not None:
+                    return self._replay(sender, digest, *earlier), True
+                raise refused
             now = self.clock()
             draft = Message(
                 id="",
@@ -300,7 +306,12 @@ class HubRules:
             if stored is not None:
                 self.counts["send"] += 1
                 return stored, False
-            # Another request with the same key won the insert: answer with its message.
+            # The key is taken (an earlier send, or another request that won the insert):
+            # answer with its message.
+            earlier = self.store.sent_with_key(sender, key)
+            if earlier is not None:
+                return self._replay(sender, digest, *earlier), True
+            # Taken, yet gone by now (withdrawn and purged? a race): try again.
         raise Refusal("INTERNAL_ERROR", "the send could not be stored; try again")
 
     def _replay(self, sender: str, digest: str, earlier_digest: str, message: Message) -> Message:
@@ -350,8 +361,13 @@ class HubRules:
         return page, next_cursor, has_more
 
     def _find(self, office_no: str, message_id: str) -> Message:
-        self.sweep()
         message = self.store.message(message_id)
+        if message is not None and message.accepted_at < self.clock() - self.settings.retention:
+            # Only this message's state is answered, so the retention sweep runs only when
+            # this message is past retention (before, every read swept: one more query each);
+            # the others' expiries are recorded by the next listing, read or purge.
+            self.sweep()
+            message = self.store.message(message_id)
         if message is None:
             raise Refusal("MESSAGE_NOT_FOUND", f"no message {message_id[:64]}")
         if office_no not in (message.sender, message.receiver):

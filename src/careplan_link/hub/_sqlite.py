@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import json
 import sqlite3
 import threading
@@ -124,7 +125,10 @@ def _statements(script: str) -> list[str]:
     return [statement.strip() for statement in script.split(";") if statement.strip()]
 
 
-def _office(row: sqlite3.Row | tuple[object, ...]) -> OfficeRecord:
+@functools.lru_cache(maxsize=256)
+def _office(row: tuple[object, ...]) -> OfficeRecord:
+    # Keyed by the whole row, so a changed office is a new entry: what is cached is only the
+    # decoding (two JSON documents and the record) of a row read from the store every time.
     number, user_id, password_hash, service_types, certificates, disabled = row
     return OfficeRecord(
         office_no=str(number),
@@ -189,6 +193,9 @@ class SqliteStore:
         self._batch_lock = threading.Lock()
         self._batch: list[_Pending[Any]] = []
         self._opened: list[sqlite3.Connection] = []
+        self._synchronous: dict[int, str | None] = {}
+        """Each open connection's `PRAGMA synchronous` (by `id`), so it is set only on a
+        change."""
         self._shared: sqlite3.Connection | None = None
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
             self._shared = self._connect()
@@ -208,6 +215,7 @@ class SqliteStore:
         db.execute("PRAGMA synchronous = NORMAL")  # FULL per transaction: `_write(durable=…)`
         with self._lock:
             self._opened.append(db)
+            self._synchronous[id(db)] = "NORMAL"
         return db
 
     @contextlib.contextmanager
@@ -232,22 +240,28 @@ class SqliteStore:
         ):
             yield db
 
-    @staticmethod
     @contextlib.contextmanager
-    def _transaction(db: sqlite3.Connection, *, durable: bool) -> Iterator[None]:
-        if durable:
-            db.execute("PRAGMA synchronous = FULL")  # outside a transaction, as SQLite wants
+    def _transaction(self, db: sqlite3.Connection, *, durable: bool) -> Iterator[None]:
+        # The connection's `synchronous` is set before the transaction (outside one, as SQLite
+        # wants) whenever it is not already what this one needs: a run of durable commits (or
+        # of bookkeeping ones) then costs no PRAGMA statements.
+        wanted = "FULL" if durable else "NORMAL"
+        if self._synchronous.get(id(db)) != wanted:
+            self._synchronous[id(db)] = None  # unknown until the PRAGMA has run
+            db.execute(f"PRAGMA synchronous = {wanted}")
+            self._synchronous[id(db)] = wanted
+        db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            if durable:
-                db.execute("PRAGMA synchronous = NORMAL")
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def writing(self) -> bool:
+        """Whether a write of this process holds (or queues for) the write lock just now: a
+        caller that must not wait (an event loop) then hands its work to a thread."""
+        return self._write_lock.locked() or bool(self._batch)
 
     def _grouped(self, job: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `job` in a durable transaction, shared with the jobs other threads hand in
@@ -607,4 +621,5 @@ class SqliteStore:
             self._shared = None
         for db in opened:
             db.close()
+        self._synchronous.clear()
         self._local = threading.local()
