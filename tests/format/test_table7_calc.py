@@ -8,12 +8,16 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from careplan_link import (
     NOT_COMPUTABLE,
     Discount,
     SupplementRecord,
+    Table6ActualRecord,
     Table6PlanRecord,
+    Table6PlanV3Record,
     Table7Line,
     Table7Record,
     Table7Sheet,
@@ -26,9 +30,11 @@ from careplan_link.format._table7_calc import (
     benefit_claim,
     discounted_units,
     expected_times,
+    tally_lines,
     total_cost,
 )
 
+from . import table7_calc_reference
 from .unitfiles import EXAMPLES
 
 OFFICE = "1370200022"
@@ -263,3 +269,119 @@ def test_users_are_kept_apart_in_order() -> None:
     assert [s.insured_no for s in sheets] == ["0000012345", "H123456789"]
     assert [ln.service_code for ln in sheets[0].lines] == ["111211", "131111", "999999"]
     assert build_table7([]) == ()
+
+
+# -- the fast computation against the one first written -----------------------------------------
+
+_OTHER_OFFICE = "1370300038"
+# Visits, a rate add-on, day care, a monthly rental, a monthly 小規模多機能 code, a code shaped
+# like a subtotal, and a code counted monthly only when `monthly_codes` says so.
+_DIFF_CODES = (
+    "111211",
+    "112211",
+    "116275",
+    "131111",
+    "151111",
+    "171001",
+    "731111",
+    "11AAAA",
+    "A21111",
+)
+
+
+def _as_v3(record: Table6PlanRecord) -> Table6PlanV3Record:
+    names = [f.name for f in attrs.fields(Table6PlanV3Record) if f.name != "csv_version"]
+    return Table6PlanV3Record(**{name: getattr(record, name) for name in names})
+
+
+@st.composite
+def _computations(draw: st.DrawFn) -> tuple[list[Any], dict[str, Any]]:
+    """Random 第6表 records of a few users (interleaved, possibly two months, 202208 or mixed
+    plan/実績 classes) and random `build_table7` arguments."""
+    months = draw(
+        st.sampled_from([(YearMonth(2025, 4),), (YearMonth(2025, 4), YearMonth(2025, 5))])
+    )
+    records: list[Any] = []
+    supplements = []
+    for user in range(draw(st.integers(1, 3))):
+        insured = f"{user + 1:010d}"
+        for _ in range(draw(st.integers(1, 8))):
+            records.append(
+                row(
+                    draw(st.sampled_from(_DIFF_CODES)),
+                    draw(st.sampled_from([None, 0, 50, 244, 356, -30, 9999])),
+                    draw(st.integers(1, 28)),
+                    insured_no=insured,
+                    target_month=draw(st.sampled_from(months)),
+                    service_count=draw(st.sampled_from([1, 1, 2, 0, None])),
+                    provider_office_no=draw(st.sampled_from([OFFICE, _OTHER_OFFICE])),
+                    satellite_no=draw(st.sampled_from([None, None, "01"])),
+                    over_30_days=draw(st.sampled_from(["0", "0", "1"])),
+                    provider_name=draw(st.sampled_from(["すみれ", "あおい"])),
+                    prorated_days=draw(st.sampled_from([None, None, "1" * 5 + "0" * 26, "0" * 31])),
+                    tais_code=draw(st.sampled_from([None, None, "00001-000010"])),
+                )
+            )
+        if draw(st.booleans()):
+            supplements.append(
+                SupplementRecord(
+                    insurer_no="131011",
+                    insured_no=insured,
+                    benefit_limit=draw(st.sampled_from([None, 0, 500, 2_000, 40_000])),
+                    slot1_service_type=draw(st.sampled_from([None, "11", "13"])),
+                    slot1_benefit_limit=draw(st.sampled_from([None, 300, 5_000])),
+                    slot2_service_type=draw(st.sampled_from([None, "15"])),
+                    slot2_benefit_limit=draw(st.sampled_from([None, 100])),
+                )
+            )
+    records = list(draw(st.permutations(records)))
+    shape = draw(st.sampled_from(["one class", "202208", "plan and 実績"]))
+    if shape == "202208":
+        records = [_as_v3(r) for r in records]
+    elif shape == "plan and 実績":
+        names = [f.name for f in attrs.fields(Table6ActualRecord)]
+        records = [
+            Table6ActualRecord(**{n: getattr(r, n) for n in names}) if i % 2 else r
+            for i, r in enumerate(records)
+        ]
+    options = {
+        "unit_price": draw(
+            st.sampled_from(
+                [None, Decimal("11.40"), "10.72", {(OFFICE, "11"): "11.10", _OTHER_OFFICE: "10.00"}]
+            )
+        ),
+        "benefit_rate": draw(st.sampled_from([90, None, {OFFICE: 70}])),
+        "supplements": supplements,
+        "limit": draw(st.sampled_from([None, None, 1_500])),
+        "discounts": draw(st.sampled_from([None, {"111211": Discount(units=395, rate=90)}])),
+        "exempt_codes": draw(st.sampled_from([(), ("116275", "131111")])),
+        "monthly_codes": draw(st.sampled_from([(), ("A21111",)])),
+    }
+    return records, options
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_computations())
+def test_sheets_are_those_of_the_first_computation(case: tuple[list[Any], dict[str, Any]]) -> None:
+    """The per-user pass over dicts gives the sheets of the step-by-step computation (kept in
+    table7_calc_reference.py): every figure, reason, line and order."""
+    records, options = case
+    sheets = build_table7(records, **options)
+    expected = table7_calc_reference.build_table7(records, **options)
+    assert [s.lines for s in sheets] == [s.lines for s in expected]
+    assert sheets == expected
+    assert tally_lines(records) == table7_calc_reference.tally_lines(records)
+
+
+def test_a_computed_line_is_a_frozen_table7_line() -> None:
+    """Lines get their attributes without `__init__` (`_line`): they must still be what
+    `Table7Line(...)` makes: equal, hashable, immutable, evolvable, with every attribute."""
+    (sheet,) = build_table7([row("111211", 244), row("131111", 500)], unit_price="11.40", limit=600)
+    visit = sheet.lines[0]
+    made = Table7Line(**{f.name: getattr(visit, f.name) for f in attrs.fields(Table7Line)})
+    assert type(visit) is Table7Line and visit == made and hash(visit) == hash(made)
+    assert set(vars(visit)) == {f.name for f in attrs.fields(Table7Line)}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        visit.units = 1  # type: ignore[misc]
+    assert attrs.evolve(visit, times=9).times == 9 and visit.times == 1
+    assert visit != attrs.evolve(visit, total_cost=0)

@@ -17,7 +17,7 @@ import enum
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
-from itertools import compress, repeat
+from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter, ne
 from typing import Any, Final, NamedTuple, cast
 
@@ -25,7 +25,7 @@ import attrs
 
 from ._generated import SupplementRecord, Table7Record, Table7V3Record
 from ._layouts import CSV_VERSION_CURRENT, get_layout
-from ._record import Record
+from ._record import Record, is_tuple_record
 from ._values import YearMonth, ZeroMonth
 
 __all__ = [
@@ -190,34 +190,87 @@ class LineTally(NamedTuple):
 
 def tally_lines(records: Sequence[Any]) -> LineTally:
     """Count non-empty `records` (第6表) by line: what `count_lines` and validation share."""
+    tally = _tally(records)
+    flagged = {tally.keys[line]: days for line, days in tally.days.items()}
+    return LineTally(
+        tally.keys,
+        tally.month,
+        tally.v3,
+        {key: tally.times[line] for key, line in tally.first.items()},
+        {key: tally.units[line] for key, line in tally.first.items()},
+        flagged,
+    )
+
+
+class _Tally(NamedTuple):
+    """`LineTally` with each line known by the position of its first record."""
+
+    keys: list[tuple[Any, ...]]
+    month: Any
+    v3: bool
+    first: dict[tuple[Any, ...], int]  # full key → position of its first record, in order
+    times: dict[int, int]
+    units: dict[int, set[int | None]]
+    days: dict[int, set[int]]
+
+
+def _tally(records: Sequence[Any]) -> _Tally:
+    """`tally_lines`, each line keyed by the position of its first record."""
     v3 = not hasattr(records[0], "tais_code")
+    read = _reader(records)
     # A 第6表 has 100k records: everything per record below runs in C (map, zip, Counter, set,
     # dict construction); Python loops only over the few distinct keys and odd records. The
     # month (one per file, V08) joins the key only when there are several: hashing a YearMonth
     # is a Python call.
-    months = _distinct(list(map(_MONTH, records)))
+    months = _distinct(list(map(read("target_month"), records)))
     (month,) = months if len(months) == 1 else (None,)
     items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
-    getter = attrgetter("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
-    keys = list(map(getter, records))
+    keys = list(
+        map(
+            read("insurer_no", "insured_no", *items, *(() if month else ("target_month",))),
+            records,
+        )
+    )
+    # Each record's line as the position of the line's first record: a key (a tuple of ~8
+    # items, whose hash is not cached) is hashed once per record here, and the counting below
+    # hashes small integers.
+    first: dict[tuple[Any, ...], int] = {}
+    lines = list(map(first.setdefault, keys, count()))
     # Records per (line, 単位数): the distinct units of a line and its number of records.
-    per_unit = Counter(zip(keys, map(_UNITS, records), strict=True))
-    times: dict[tuple[Any, ...], int] = {}
-    units: dict[tuple[Any, ...], set[int | None]] = {}
-    for (key, unit), number in per_unit.items():
-        times[key] = times.get(key, 0) + number
-        units.setdefault(key, set()).add(unit)
-    counts = list(map(_SERVICE_COUNT, records))
+    per_unit = Counter(zip(lines, map(read("units"), records), strict=True))
+    times_at: dict[int, int] = {}
+    units_at: dict[int, set[int | None]] = {}
+    for (line, unit), number in per_unit.items():
+        times_at[line] = times_at.get(line, 0) + number
+        units_at.setdefault(line, set()).add(unit)
+    counts = list(map(read("service_count"), records))
     for position in compress(range(len(counts)), map(ne, counts, repeat(1))):
-        count = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
-        times[keys[position]] += (1 if count is None else count) - 1
-    flagged: dict[tuple[Any, ...], set[int]] = {}
-    if any(map(_PRORATED, records)):
-        for full, flags in zip(keys, map(_PRORATED, records), strict=True):
+        stated = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
+        times_at[lines[position]] += (1 if stated is None else stated) - 1
+    flagged: dict[int, set[int]] = {}
+    prorated = list(map(read("prorated_days"), records))
+    if any(prorated):
+        for line, flags in zip(lines, prorated, strict=True):
             if flags:
-                days = flagged.setdefault(full, set())
+                days = flagged.setdefault(line, set())
                 days.update(day for day, flag in enumerate(flags, start=1) if flag == "1")
-    return LineTally(keys, month, v3, times, units, flagged)
+    return _Tally(keys, month, v3, first, times_at, units_at, flagged)
+
+
+def _reader(records: Sequence[Any]) -> Callable[..., Callable[[Any], Any]]:
+    """A getter of the named items of `records`: by index when all are one tuple record class
+    (reading a tuple item costs less than the field's descriptor), else by attribute."""
+    classes = set(map(type, records))
+    if len(classes) == 1:
+        (record_type,) = classes
+        if is_tuple_record(record_type):
+            index = {field.name: i for i, field in enumerate(attrs.fields(record_type))}
+
+            def by_index(*names: str) -> Callable[[Any], Any]:
+                return itemgetter(*(index[name] for name in names))
+
+            return by_index
+    return attrgetter
 
 
 def count_lines(
@@ -275,10 +328,6 @@ class _Positions(dict[tuple[Any, ...], int]):
 
 
 _NO_DAYS: frozenset[int] = frozenset()
-_MONTH = attrgetter("target_month")
-_SERVICE_COUNT = attrgetter("service_count")
-_UNITS = attrgetter("units")
-_PRORATED = attrgetter("prorated_days")
 
 
 @attrs.frozen
@@ -310,7 +359,7 @@ _FIGURES: dict[int, str] = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a dict instance: `_line` gives a computed line its attributes at once
 class Table7Line:
     """One line of a user's 第7表: a detail (サービスコード), a 種類別小計 or the 全合計.
 
@@ -472,8 +521,11 @@ def build_table7(
     prices = _Lookup(unit_price, from_table7, "unit_price", _price)
     rates = _Lookup(benefit_rate, from_table7, "benefit_rate", int)
     limits = _limits(supplements)
+    records = list(records)
+    if not records:
+        return ()
     sheets = []
-    for user, lines in count_lines(list(records)).items():
+    for user, lines in _user_lines(records):
         user_limits = limits.get(user[:2])
         category_limit = limit if limit is not None else (user_limits[0] if user_limits else None)
         type_limits = user_limits[1] if user_limits else {}
@@ -514,11 +566,19 @@ class _Lookup:
             {k: convert(v) for k, v in given.items()} if isinstance(given, Mapping) else {}
         )
         self._stated: dict[tuple[str, str], Any] = {}
+        self._known: dict[tuple[str, str], Any] = {}
         for record in table7:
             value = getattr(record, attribute, None)
             code = record.service_code or ""
             if value is not None and code != GRAND_TOTAL_SERVICE_CODE:
                 self._stated.setdefault((record.provider_office_no, code[:2]), convert(value))
+
+    def block(self, block_key: tuple[str, str]) -> Any:
+        """`get` of an (office, service type) block, remembered (a month asks for few)."""
+        if block_key in self._known:
+            return self._known[block_key]
+        value = self._known[block_key] = self.get(*block_key)
+        return value
 
     def get(self, office: str, service_type: str) -> Any:
         for key in ((office, service_type), office):
@@ -532,15 +592,28 @@ def _limits(
     supplements: Iterable[SupplementRecord],
 ) -> dict[tuple[Any, ...], tuple[int | None, dict[str, int]]]:
     out: dict[tuple[Any, ...], tuple[int | None, dict[str, int]]] = {}
-    for record in supplements:
-        slots = {}
-        for n in range(1, 10):
-            service_type = getattr(record, f"slot{n}_service_type")
-            amount = getattr(record, f"slot{n}_benefit_limit")
-            if service_type is not None and amount is not None:
-                slots[service_type] = amount
-        out[(record.insurer_no, record.insured_no)] = (record.benefit_limit, slots)
+    for insurer, insured, limit, *slots in map(_LIMITS, supplements):
+        types, amounts = slots[::2], slots[1::2]
+        out[(insurer, insured)] = (
+            limit,
+            {
+                service_type: amount
+                for service_type, amount in zip(types, amounts, strict=True)
+                if service_type is not None and amount is not None
+            }
+            if slots.count(None) < len(slots) - 1  # a pair needs two items stated
+            else {},
+        )
     return out
+
+
+# 区分支給限度基準額 and the 種類支給限度 slots (service type, amount) of a 利用者補足情報.
+_LIMITS = attrgetter(
+    "insurer_no",
+    "insured_no",
+    "benefit_limit",
+    *(f"slot{n}_{item}" for n in range(1, 10) for item in ("service_type", "benefit_limit")),
+)
 
 
 # -- what a 種類別小計 and the 全合計 sum (shared with validation) ------------------------------
@@ -629,35 +702,70 @@ def grand_total_terms(lines: Sequence[Any], attributes: Iterable[str]) -> dict[s
 
 
 # -- the computation of one user's sheet -----------------------------------------------------
+#
+# A month has thousands of users and a sheet is ~6 lines, so the cost is per line: each line is
+# a plain dict of `Table7Line`'s attributes while it is computed (one dict display, then item
+# writes), and becomes the line's `__dict__` at the end (`_line`). The steps are those of the
+# printed 別表: detail lines per (office, service type) block, the block's AAAA subtotal, the
+# 支給限度 split over the rows that carry a block's 給付管理単位数, the money, the 全合計.
+# tests/format/table7_calc_reference.py is the same computation written step by step (rows as
+# objects); test_table7_calc.py checks the two agree figure for figure.
 
+Row = dict[str, Any]
 
-class _Row:
-    """A line being computed: `Table7Line`'s attributes, mutable (evolving frozen values for
-    every figure would cost more than the arithmetic)."""
-
-    def __init__(self, **figures: Any) -> None:
-        self.__dict__.update(_ROW_DEFAULTS)
-        self.__dict__.update(figures)
-
-    def __getattr__(self, name: str) -> Any:  # only reached for a name that is not a figure
-        raise AttributeError(name)
-
-    def update(self, **figures: Any) -> _Row:
-        self.__dict__.update(figures)
-        return self
-
-    def line(self) -> Table7Line:
-        return Table7Line(**self.__dict__)
-
-
-_ROW_DEFAULTS = {
+_ROW_DEFAULTS: dict[str, Any] = {
     a.name: a.default for a in attrs.fields(Table7Line) if a.default is not attrs.NOTHING
 }
+_UNSTATED: frozenset[int | None] = frozenset({None, 0})
+_RATE_ADD_ON = (
+    "第6表 単位数 (No.8) is empty or 0: a rate add-on (率加減算), taken as outside the 区分支給限度"
+)
+_UNITS_DIFFER = "第6表 単位数 (No.8) differs between the records of this line"
+_NOT_DISCOUNTED = "第6表 単位数 (No.8) is not the discounted units of `discounts`"
+_NO_PRICE = "no 単位数単価 (No.23) given or stated"
+_NO_RATE = "no 給付率 (No.25) given or stated"
+_NO_LIMIT = "no 区分支給限度基準額 (利用者補足情報 No.19)"
+_LIMIT_NOT_COMPUTABLE = "給付管理単位数 not computable"
+_TOTALLED_NAMES = tuple(_FIGURES[no] for no in TOTALLED[1:])
+_TOTALLED_GET = itemgetter(*_TOTALLED_NAMES)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+# One line of a user as `tally_lines` counted it: `line_key`, the sum of サービス回数, the
+# distinct No.8 values, the days flagged in 日割対象日 (None when none is) and the provider name
+# of the line's first record. A plain tuple: one is made per line of the month.
+_UserLine = tuple[tuple[Any, ...], int, set[int | None], "set[int] | None", "str | None"]
+
+
+def _user_lines(records: Sequence[Any]) -> list[tuple[tuple[Any, ...], list[_UserLine]]]:
+    """`count_lines` for the computation: each user's lines in order of first appearance."""
+    _, month, v3, first, times, units, flagged = _tally(records)
+    items = len(_LINE_ITEMS_V3 if v3 else _LINE_ITEMS)
+    # Users are told apart by 保険者番号 and 被保険者番号 when the records are of one month
+    # (hashing the month, a YearMonth, is a Python call).
+    users: dict[tuple[Any, ...], list[_UserLine]] = {}
+    for full, position in first.items():  # in order of first appearance
+        line = full[2 : 2 + items]
+        key = (*line[:3], None, None, line[3]) if v3 else line
+        user = full[:2] if month else (*full[:2], full[-1])
+        found = (
+            key,
+            times[position],
+            units[position],
+            flagged.get(position),
+            records[position].provider_name,
+        )
+        if user in users:
+            users[user].append(found)
+        else:
+            users[user] = [found]
+    return [(user if not month else (*user, month), lines) for user, lines in users.items()]
 
 
 def _sheet(
     user: tuple[Any, ...],
-    counted: Mapping[tuple[Any, ...], _Counted],
+    lines: Iterable[_UserLine],
     *,
     prices: _Lookup,
     rates: _Lookup,
@@ -668,250 +776,260 @@ def _sheet(
     monthly: Collection[str],
 ) -> Table7Sheet:
     # Details grouped by (office, service type): the 種類別 block of the printed 別表.
-    blocks: dict[tuple[str, str], list[_Row]] = {}
-    for key, group in counted.items():
-        detail = _detail(key, group, discounts, exempt, monthly)
-        blocks.setdefault((detail.provider_office_no, detail.service_code[:2]), []).append(detail)
+    blocks: dict[tuple[str, str], list[Row]] = {}
+    for line in lines:
+        detail = _detail(line, discounts, exempt, monthly)
+        block_key = (detail["provider_office_no"], detail["service_code"][:2])
+        if block_key in blocks:
+            blocks[block_key].append(detail)
+        else:
+            blocks[block_key] = [detail]
     # Each block's 給付管理単位数 and money sit on one row: its AAAA subtotal (a block of several
     # lines must have one, V12), or its only line.
-    subtotals: dict[tuple[str, str], _Row] = {}
-    carriers: list[_Row] = []
+    subtotals: dict[tuple[str, str], Row] = {}
+    carriers: list[Row] = []
     for block_key, details in blocks.items():
-        managed = [d for d in details if d.managed_units is not None]
         if len(details) > 1:
-            subtotals[block_key] = _block_total(block_key, details, managed)
-            if managed:
-                carriers.append(subtotals[block_key])
-        elif managed:
-            carriers.append(managed[0])
-    split = _split_limits(carriers, category_limit, type_limits)
-    lines: list[_Row] = []
+            subtotal = subtotals[block_key] = _block_total(block_key, details)
+            if subtotal["managed_units"] is not None:  # some line is within the limit
+                carriers.append(subtotal)
+        elif details[0]["managed_units"] is not None:
+            carriers.append(details[0])
+    if carriers:
+        _split_limits(carriers, category_limit, type_limits)
+    rows: list[Row] = []
     for block_key, details in blocks.items():
-        price = prices.get(*block_key)
-        rate = rates.get(*block_key)
+        price = prices.block(block_key)
+        rate = rates.block(block_key)
+        total = subtotals.get(block_key)
         for detail in details:
-            if detail.over_30_days == "1":
-                detail = _money(detail, price, rate, mode="over_30")
-            elif detail.managed_units is None:
-                detail = _money(detail, price, rate, mode="exempt")
-            elif id(detail) in split:
-                detail = _money(split[id(detail)], price, rate, mode="carrier")
-            lines.append(detail)
-        subtotal = subtotals.get(block_key)
-        if subtotal is not None:
-            if id(subtotal) in split:
-                subtotal = _money(split[id(subtotal)], price, rate, mode="carrier")
-            lines.append(subtotal)
-    lines.append(_grand_total(lines))
+            if detail["over_30_days"] == "1":
+                _money(detail, price, rate, None, detail["service_unit_amount"])
+            elif detail["managed_units"] is None:
+                _money(detail, price, rate, detail["service_unit_amount"], None)
+            elif total is None:  # the block's only line carries its money
+                _carrier_money(detail, price, rate)
+            rows.append(detail)
+        if total is not None:
+            if total["managed_units"] is not None:
+                _carrier_money(total, price, rate)
+            rows.append(total)
+    rows.append(_grand_total(rows))
     return Table7Sheet(
-        insurer_no=user[0],
-        insured_no=user[1],
-        target_month=user[2],
-        lines=tuple(row.line() for row in lines),
+        insurer_no=user[0], insured_no=user[1], target_month=user[2], lines=tuple(map(_line, rows))
     )
+
+
+def _line(row: Row) -> Table7Line:
+    # The row's dict becomes the line's attributes, as pickle restores an instance: the row
+    # holds every attribute, and building a 25-attribute frozen object through __init__ costs
+    # more than computing it.
+    line: Table7Line = _new_object(Table7Line)
+    _set_attribute(line, "__dict__", row)
+    return line
 
 
 def _detail(
-    key: tuple[Any, ...],
-    group: _Counted,
+    line: _UserLine,
     discounts: Mapping[str, Discount],
     exempt: Collection[str],
     monthly: Collection[str],
-) -> _Row:
-    office, satellite, code, tais, notification, over_30 = key
-    reasons: list[str] = []
-    times, _ = expected_times(code, group.times, group.days, monthly=monthly)
-    stated = group.units - {None, 0}
-    units: Figure
-    if not stated:
-        units = NOT_COMPUTABLE
-        # Rate add-ons with units left empty are mostly 処遇改善加算, outside the 区分支給限度:
-        # the line is taken as outside the limit so the rest of the sheet stays computable.
-        reasons.append(
-            "第6表 単位数 (No.8) is empty or 0: a rate add-on (率加減算), taken as outside the "
-            "区分支給限度"
-        )
-    elif len(group.units) > 1:
-        units = NOT_COMPUTABLE
-        reasons.append("第6表 単位数 (No.8) differs between the records of this line")
+) -> Row:
+    (office, satellite, code, tais, notification, over_30), times, distinct, days, name = line
+    if days:
+        times = len(days)  # expected_times's rules, inline
+    elif code[:2] in MONTHLY_SERVICE_TYPES or code in monthly:
+        times = 1
+    reasons: tuple[str, ...] = ()
+    units: int | NotComputable = NOT_COMPUTABLE
+    if len(distinct) == 1:
+        (value,) = distinct
+        if value:
+            units = value
+        else:
+            # Rate add-ons with units left empty are mostly 処遇改善加算, outside the 区分支給
+            # 限度: the line is taken as outside the limit so the rest of the sheet stays
+            # computable.
+            reasons = (_RATE_ADD_ON,)
     else:
-        (units,) = stated
+        reasons = (_RATE_ADD_ON,) if distinct <= _UNSTATED else (_UNITS_DIFFER,)
     rate: int | None = None
     discounted: Figure = None
     base: Figure = units
-    discount = discounts.get(code)
-    if discount is not None and isinstance(units, int):
+    effective: int | NotComputable = units
+    discount = discounts.get(code) if discounts else None
+    if discount is not None and units is not NOT_COMPUTABLE:
         rate = discount.rate
         base = discount.units
-        discounted = discounted_units(discount.units, discount.rate)
+        effective = discounted = discounted_units(discount.units, discount.rate)
         if discounted != units:
-            reasons.append("第6表 単位数 (No.8) is not the discounted units of `discounts`")
-            discounted = NOT_COMPUTABLE
-    effective = discounted if discounted is not None else units
-    amount: Figure = effective * times if isinstance(effective, int) else NOT_COMPUTABLE
-    in_limit = code not in exempt and over_30 != "1" and units is not NOT_COMPUTABLE
-    return _Row(
-        provider_office_no=office,
-        service_code=code,
-        satellite_no=satellite,
-        tais_code=tais,
-        equipment_notification_code=notification,
-        over_30_days=over_30,
-        provider_name=group.records[group.first_positions[group.full_key]].provider_name,
-        units=base,
-        discount_rate=rate,
-        discounted_units=discounted,
-        times=times,
-        service_unit_amount=amount,
-        managed_units=amount if in_limit else None,
-        reasons=tuple(reasons),
-    )
+            reasons = (*reasons, _NOT_DISCOUNTED)
+            effective = discounted = NOT_COMPUTABLE
+    amount: Figure = NOT_COMPUTABLE if effective is NOT_COMPUTABLE else effective * times
+    in_limit = units is not NOT_COMPUTABLE and over_30 != "1" and code not in exempt
+    return {
+        **_ROW_DEFAULTS,
+        "provider_office_no": office,
+        "service_code": code,
+        "satellite_no": satellite,
+        "tais_code": tais,
+        "equipment_notification_code": notification,
+        "over_30_days": over_30,
+        "provider_name": name,
+        "units": base,
+        "discount_rate": rate,
+        "discounted_units": discounted,
+        "times": times,
+        "service_unit_amount": amount,
+        "managed_units": amount if in_limit else None,
+        "reasons": reasons,
+    }
 
 
-def _block_total(
-    block_key: tuple[str, str], details: Sequence[_Row], managed: Sequence[_Row]
-) -> _Row:
+def _block_total(block_key: tuple[str, str], details: Sequence[Row]) -> Row:
+    """The block's AAAA subtotal of the lines within the limit (給付管理単位数 None if none is)."""
     office, service_type = block_key
-    return _Row(
-        provider_office_no=office,
-        service_code=service_type + "AAAA",
-        over_30_days="0",
-        provider_name=details[0].provider_name,
-        units=0,
-        times=0,
-        service_unit_amount=figure_sum(d.service_unit_amount for d in managed),
-        managed_units=figure_sum(d.managed_units for d in managed),
-        reasons=tuple(dict.fromkeys(r for d in managed for r in d.reasons)),
-    )
+    managed = [d for d in details if d["managed_units"] is not None]
+    reasons: tuple[str, ...] = ()
+    if any(d["reasons"] for d in managed):
+        reasons = tuple(dict.fromkeys(r for d in managed for r in d["reasons"]))
+    return {
+        **_ROW_DEFAULTS,
+        "provider_office_no": office,
+        "service_code": service_type + "AAAA",
+        "over_30_days": "0",
+        "provider_name": details[0]["provider_name"],
+        "units": 0,
+        "times": 0,
+        "service_unit_amount": figure_sum([d["service_unit_amount"] for d in managed]),
+        "managed_units": figure_sum([d["managed_units"] for d in managed]),
+        "reasons": reasons,
+    }
 
 
-def _allocate(rows: Sequence[_Row], excess: int, base: Callable[[_Row], int]) -> dict[int, int]:
-    """Units over a limit, taken from the last rows first (the library's choice, decisions.md)."""
-    over: dict[int, int] = {}
-    for row in reversed(rows):
+def _allocate(bases: Sequence[int], rows: Iterable[int], excess: int, over: list[int]) -> None:
+    """Units over a limit, taken from the last rows first (the library's choice, decisions.md):
+    `over[i]` for each row index `i` of `rows` (in order) reached while some excess is left."""
+    for i in reversed(list(rows)):
         if excess <= 0:
             break
-        taken = min(excess, max(base(row), 0))
-        over[id(row)] = taken
+        taken = min(excess, max(bases[i], 0))
+        over[i] = taken
         excess -= taken
-    return over
 
 
 def _split_limits(
-    carriers: Sequence[_Row], category_limit: int | None, type_limits: Mapping[str, int]
-) -> dict[int, _Row]:
-    """No.19–22 on each row carrying a block's 給付管理単位数, keyed by the row's id."""
-    managed_units = [row.managed_units for row in carriers]
-    if category_limit is None or not all(isinstance(m, int) for m in managed_units):
-        reason = (
-            "no 区分支給限度基準額 (利用者補足情報 No.19)"
-            if category_limit is None
-            else "給付管理単位数 not computable"
-        )
-        return {
-            id(row): row.update(
-                over_category_limit_units=NOT_COMPUTABLE,
-                within_category_limit_units=NOT_COMPUTABLE,
-                reasons=(*row.reasons, reason),
-            )
-            for row in carriers
-        }
-    managed = {id(row): int(m) for row, m in zip(carriers, managed_units, strict=True)}
-    within_type = dict(managed)
-    over_type: dict[int, int] = {}
-    for service_type, type_limit in type_limits.items():
-        of_type = [row for row in carriers if row.service_code[:2] == service_type]
-        excess = sum(managed[id(row)] for row in of_type) - type_limit
-        over_type.update(_allocate(of_type, excess, lambda row: managed[id(row)]))
-    for key, taken in over_type.items():
-        within_type[key] -= taken
-    excess = sum(within_type.values()) - category_limit
-    over_category = _allocate(carriers, excess, lambda row: within_type[id(row)])
-    out = {}
-    for row in carriers:
-        typed = row.service_code[:2] in type_limits
-        over = over_category.get(id(row), 0)
-        out[id(row)] = row.update(
-            over_type_limit_units=(over_type.get(id(row)) or None) if typed else None,
-            within_type_limit_units=within_type[id(row)] if typed else None,
-            over_category_limit_units=over or None,
-            within_category_limit_units=within_type[id(row)] - over,
-        )
-    return out
+    carriers: Sequence[Row], category_limit: int | None, type_limits: Mapping[str, int]
+) -> None:
+    """No.19–22 on each row carrying a block's 給付管理単位数."""
+    managed: list[int] = [row["managed_units"] for row in carriers]
+    if category_limit is None or not all(isinstance(m, int) for m in managed):
+        reason = _NO_LIMIT if category_limit is None else _LIMIT_NOT_COMPUTABLE
+        for row in carriers:
+            row["over_category_limit_units"] = row["within_category_limit_units"] = NOT_COMPUTABLE
+            row["reasons"] = (*row["reasons"], reason)
+        return
+    count = len(carriers)
+    within = managed
+    over_type = [0] * count
+    if type_limits:
+        types = [row["service_code"][:2] for row in carriers]
+        for service_type, type_limit in type_limits.items():
+            of_type = [i for i in range(count) if types[i] == service_type]
+            excess = sum(managed[i] for i in of_type) - type_limit
+            _allocate(managed, of_type, excess, over_type)
+        within = [m - o for m, o in zip(managed, over_type, strict=True)]
+    over_category = [0] * count
+    excess = sum(within) - category_limit
+    if excess > 0:
+        _allocate(within, range(count), excess, over_category)
+    for row, inside, over_t, over_c in zip(carriers, within, over_type, over_category, strict=True):
+        if type_limits and row["service_code"][:2] in type_limits:
+            row["over_type_limit_units"] = over_t or None
+            row["within_type_limit_units"] = inside
+        row["over_category_limit_units"] = over_c or None
+        row["within_category_limit_units"] = inside - over_c
 
 
-def _money(row: _Row, price: Decimal | None, rate: int | None, *, mode: str) -> _Row:
-    """No.23–29 of a row that carries money.
+def _carrier_money(row: Row, price: Decimal | None, rate: int | None) -> None:
+    """The money of a block's row: 費用総額 from the units within the 区分支給限度, 全額負担分
+    from the units over it."""
+    _money(row, price, rate, row["within_category_limit_units"], row["over_category_limit_units"])
 
-    `carrier`: a block's row (費用総額 from the units within the 区分支給限度, 全額負担分 from the
-    units over it); `exempt`: a line outside the limit (its サービス単位／金額 is insured);
-    `over_30`: a 30日超 line (not insured: all of it is 全額負担分).
-    """
-    reasons = list(row.reasons)
-    if mode == "over_30":
-        insured: Figure = None
-        over: Figure = row.service_unit_amount
-    elif mode == "exempt":
-        insured, over = row.service_unit_amount, None
-    else:
-        insured, over = row.within_category_limit_units, row.over_category_limit_units
-    price_figure: Decimal | NotComputable = NOT_COMPUTABLE if price is None else price
+
+def _money(
+    row: Row, price: Decimal | None, rate: int | None, insured: Figure, over: Figure
+) -> None:
+    """No.23–29 of a row that carries money: `insured` units (None for a 30日超 line, whose
+    units are all 全額負担分) and the `over` units (over the limit or 30日超: 全額負担分)."""
     if price is None:
-        reasons.append("no 単位数単価 (No.23) given or stated")
-    if rate is None and insured is not None:
-        reasons.append("no 給付率 (No.25) given or stated")
-
-    def cost_of(units: Figure) -> Figure:
-        if units is None or units == 0:
-            return None
-        if price is None or not isinstance(units, int):
-            return NOT_COMPUTABLE
-        return total_cost(units, price)
-
-    cost = cost_of(insured) if insured is not None else None
-    if insured is not None and cost is None:
-        cost = 0
-    claim: Figure = None
-    copay: Figure = None
+        reasons = (*row["reasons"], _NO_PRICE)
+        row["unit_price"] = NOT_COMPUTABLE
+    else:
+        reasons = row["reasons"]
+        row["unit_price"] = price
     if insured is not None:
-        if isinstance(cost, int) and rate is not None:
-            claim = benefit_claim(cost, rate)
-            copay = cost - claim
+        if rate is None:
+            reasons = (*reasons, _NO_RATE)
+        if insured == 0:
+            cost: int | NotComputable = 0
+        elif price is None or insured is NOT_COMPUTABLE:
+            cost = NOT_COMPUTABLE
         else:
-            claim = copay = NOT_COMPUTABLE
-    return row.update(
-        unit_price=price_figure,
-        total_cost=cost,
-        benefit_rate=(rate if rate is not None else NOT_COMPUTABLE)
-        if insured is not None
-        else None,
-        insurance_claim=claim,
-        user_copay=copay,
-        user_full_payment=cost_of(over),
-        reasons=tuple(dict.fromkeys(reasons)),
-    )
+            cost = total_cost(insured, price)
+        row["total_cost"] = cost
+        row["benefit_rate"] = NOT_COMPUTABLE if rate is None else rate
+        if cost is NOT_COMPUTABLE or rate is None:
+            row["insurance_claim"] = row["user_copay"] = NOT_COMPUTABLE
+        else:
+            claim = row["insurance_claim"] = benefit_claim(cost, rate)
+            row["user_copay"] = cost - claim
+    if over is not None and over != 0:
+        row["user_full_payment"] = (
+            NOT_COMPUTABLE if price is None or over is NOT_COMPUTABLE else total_cost(over, price)
+        )
+    row["reasons"] = tuple(dict.fromkeys(reasons)) if len(reasons) > 1 else reasons
 
 
-def _grand_total(lines: Sequence[_Row]) -> _Row:
+def _grand_total(rows: Sequence[Row]) -> Row:
     # What `grand_total_terms` gives for a computed sheet, without its grouping: details carry
     # their own 給付管理単位数 (a subtotal's is their sum); the limit split and the money sit on
     # exactly one row each (a block's carrier, or a line outside the limit).
-    details = [row for row in lines if not is_subtotal(row.service_code)]
-    sums = {"managed_units": figure_sum([row.managed_units for row in details])}
-    # Each row's figures are read from its __dict__ at once (a getattr per figure and row
-    # would cost more than the sums).
-    figures = [row.__dict__ for row in lines]
-    for name in _TOTALLED_NAMES:
-        sums[name] = figure_sum(map(itemgetter(name), figures))
-    return _Row(
+    managed = [
+        row["managed_units"]
+        for row in rows
+        if not (len(code := row["service_code"]) == 6 and code[2:] in SUBTOTAL_SUFFIXES)
+    ]  # is_subtotal, inline
+    total: Row = dict(_ROW_DEFAULTS)
+    total.update(
+        zip(
+            _TOTALLED_NAMES,
+            map(_figure_sum, zip(*map(_TOTALLED_GET, rows), strict=True)),
+            strict=True,
+        )
+    )
+    reasons: tuple[str, ...] = ()
+    if any(map(_REASONS, rows)):
+        reasons = tuple(dict.fromkeys(r for row in rows for r in row["reasons"]))
+    total.update(
         provider_office_no=GRAND_TOTAL_OFFICE,
         service_code=GRAND_TOTAL_SERVICE_CODE,
         over_30_days="0",
         units=0,
         times=0,
-        reasons=tuple(dict.fromkeys(r for line in lines for r in line.reasons)),
-        **sums,
+        managed_units=_figure_sum(managed),
+        reasons=reasons,
     )
+    return total
 
 
-_TOTALLED_NAMES = tuple(_FIGURES[no] for no in TOTALLED[1:])
+def _figure_sum(values: Sequence[Any]) -> Any:
+    """`figure_sum` of a column's few values, in C calls."""
+    if NOT_COMPUTABLE in values:
+        return NOT_COMPUTABLE
+    if values.count(None) == len(values):
+        return None
+    return sum(filter(None, values))  # the stated figures (a 0 adds nothing)
+
+
+_REASONS = itemgetter("reasons")
