@@ -112,3 +112,37 @@ def test_only_plain_attrs_records_can_be_made_tuples() -> None:
     with pytest.raises(TypeError):
         Plain()  # type: ignore[call-arg]  # a field without default stays required
     assert not is_tuple_record(Validated)
+
+
+def test_a_tuple_record_with_methods_in_its_body_is_refused() -> None:
+    @attrs.frozen
+    class WithMethod(Record):
+        a: int = 0
+
+        def double(self) -> int:
+            return self.a * 2
+
+    @attrs.frozen
+    class WithProperty(Record):
+        a: int = 0
+
+        @property
+        def half(self) -> float:
+            return self.a / 2
+
+    for spec, name in ((WithMethod, "double"), (WithProperty, "half")):
+        with pytest.raises(TypeError, match=name):
+            tuple_record(spec)
+
+    class Methods(Record):
+        __slots__ = ()
+
+        def double(self) -> int:
+            return self.a * 2  # type: ignore[attr-defined, no-any-return]
+
+    @tuple_record
+    @attrs.frozen
+    class OnABase(Methods):
+        a: int = 0
+
+    assert OnABase(3).double() == 6  # a base class's methods are kept

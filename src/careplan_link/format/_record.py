@@ -6,8 +6,10 @@ from __future__ import annotations
 import inspect
 import operator
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
+import attr
 import attrs
 
 __all__ = ["ReadGaps", "Record", "is_tuple_record", "tuple_record"]
@@ -28,7 +30,7 @@ class Record:
         return attrs.astuple(self, recurse=False)  # type: ignore[arg-type]
 
 
-_R = TypeVar("_R", bound=type[Record])
+_R = TypeVar("_R", bound=type)
 
 try:
     # The C descriptor `collections.namedtuple` uses for its fields: reading a field costs what
@@ -53,8 +55,10 @@ def tuple_record(spec: _R) -> _R:
     is new: a record is also a sequence of its values in column order (`tuple(record)`,
     `record[0]`), and it cannot be weakly referenced. Type checkers see `spec` (a class
     decorator's return type does not change the class for mypy), which is the same API.
+    Methods and properties go on a base class: the tuple class is made anew from the fields,
+    so a body's own would be lost (refused with TypeError).
     """
-    fields = attrs.fields(spec)  # type: ignore[arg-type]
+    fields = attrs.fields(spec)
     names = tuple(field.name for field in fields)
     if any(not field.init or field.alias != field.name for field in fields):
         raise TypeError(f"{spec.__name__}: every field must be an __init__ argument of its name")
@@ -67,6 +71,12 @@ def tuple_record(spec: _R) -> _R:
     }
     if any(isinstance(value, attrs.Factory) for value in defaults.values()):  # type: ignore[arg-type]
         raise TypeError(f"{spec.__name__}: a tuple record's defaults are plain values")
+    own = [name for name, value in spec.__dict__.items() if _written_in_body(value)]
+    if own:
+        # The tuple class is made anew from the fields; what the body defined would be lost.
+        raise TypeError(
+            f"{spec.__name__}: define {', '.join(own)} on a base class of a tuple record"
+        )
     parameters = ", ".join(
         f"{name}={f'_d{i}'}" if f"_d{i}" in defaults else name for i, name in enumerate(names)
     )
@@ -98,6 +108,21 @@ def tuple_record(spec: _R) -> _R:
         body[field.name] = _tuplegetter(index, f"{field.metadata.get('item', field.name)}")
     made: _R = type(spec.__name__, (*spec.__bases__, tuple), body)  # type: ignore[assignment]
     return made
+
+
+def _written_in_body(value: Any) -> bool:
+    """Whether a class attribute is a method or property of the class body (attrs' own
+    methods, the fields' slots and plain data are not)."""
+    if isinstance(value, property | classmethod | staticmethod):
+        return True
+    code = getattr(value, "__code__", None)
+    if code is None:
+        return False
+    filename: str = code.co_filename
+    return not (filename.startswith("<attrs generated") or filename.startswith(_ATTRS_FOLDER))
+
+
+_ATTRS_FOLDER = str(Path(attr.__file__).parent)
 
 
 def is_tuple_record(record_type: type[Any]) -> bool:
