@@ -14,6 +14,7 @@ from typing import Any, Literal
 import attrs
 
 from ..format import NOT_COMPUTABLE, NotComputable, YearMonth, ZeroMonth
+from ..format._record import tuple_record
 
 __all__ = [
     "BenefitFigures",
@@ -74,15 +75,26 @@ class UnmatchedCause(enum.Enum):
     """No planned user comes close."""
 
 
-@attrs.frozen
-class Location:
-    """Where a record is: the file's name and its 1-based record number."""
-
+class _LocationMethods:
+    # The methods of `Location`: `tuple_record` keeps the bases of a class, not its body.
+    __slots__ = ()
     file: str
     record: int
 
     def __str__(self) -> str:
         return f"{self.file} #{self.record}"
+
+
+# A typed tuple (`tuple_record`), as the records are: a reconciliation makes one `Location` and
+# one `Visit` per record of both sides, and filling a frozen attrs object costs a Python-level
+# call per field — about as much as the rest of the matching (issue 19's speed target).
+@tuple_record
+@attrs.frozen
+class Location(_LocationMethods):
+    """Where a record is: the file's name and its 1-based record number."""
+
+    file: str
+    record: int
 
 
 @attrs.frozen(order=True, cache_hash=True)
@@ -98,10 +110,9 @@ class UserKey:
         return f"{self.insurer_no}-{self.insured_no} {self.month}"
 
 
-@attrs.frozen
-class Visit:
-    """A 第6表 record (予定 or 実績) seen as a visit."""
-
+class _VisitMethods:
+    # The methods of `Visit` (a `tuple_record`, as `Location`).
+    __slots__ = ()
     location: Location
     provider_office_no: str
     service_code: str
@@ -110,8 +121,7 @@ class Visit:
     end: datetime.time | None
     count: int | None
     units: int | None
-    monthly: bool = False
-    """A monthly or 包括 service (compared per month, not per day)."""
+    monthly: bool
 
     @property
     def service_type(self) -> str:
@@ -135,6 +145,23 @@ class Visit:
             "units": self.units,
             "monthly": self.monthly,
         }
+
+
+@tuple_record
+@attrs.frozen
+class Visit(_VisitMethods):
+    """A 第6表 record (予定 or 実績) seen as a visit."""
+
+    location: Location
+    provider_office_no: str
+    service_code: str
+    date: datetime.date | None
+    start: datetime.time | None
+    end: datetime.time | None
+    count: int | None
+    units: int | None
+    monthly: bool = False
+    """A monthly or 包括 service (compared per month, not per day)."""
 
 
 def _hhmm(value: datetime.time | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..format import NOT_COMPUTABLE, Table7Sheet
-from ._match import match_visits, visit_of
+from ._match import match_visits, visits_of
 from ._model import (
     Difference,
     DifferenceKind,
@@ -52,7 +52,14 @@ def reconcile_collected(collected: Collected) -> Reconciliation:
         supplements=collected.supplements.values(),
         table7=[row[0] for rows in collected.table7.values() for row in rows],
     )
-    users = [_user(user, parts, collected, sheets) for user, parts in collected.plan.items()]
+    plan_visits = _visits(collected.plan)
+    result_visits = _visits(
+        {u: collected.results[u] for u in collected.plan if u in collected.results}
+    )
+    users = [
+        _user(user, parts, collected, sheets, plan_visits[user], result_visits.get(user, {}))
+        for user, parts in collected.plan.items()
+    ]
     unmatched = _unmatched(collected)
     months = sorted({u.user.month for u in users} | {d.user.month for d in unmatched})
     return Reconciliation(
@@ -64,11 +71,31 @@ def reconcile_collected(collected: Collected) -> Reconciliation:
     )
 
 
+def _visits(
+    rows_by_user: dict[UserKey, dict[str, list[Row]]],
+) -> dict[UserKey, dict[str, list[Visit]]]:
+    """The visits of every user and provider, made in one `visits_of` call (its cost is per
+    call as well as per record, and a user's part is a few dozen records)."""
+    visits = visits_of(
+        [row for parts in rows_by_user.values() for rows in parts.values() for row in rows]
+    )
+    out: dict[UserKey, dict[str, list[Visit]]] = {}
+    start = 0
+    for user, parts in rows_by_user.items():
+        mine = out[user] = {}
+        for provider, rows in parts.items():
+            mine[provider] = visits[start : start + len(rows)]
+            start += len(rows)
+    return out
+
+
 def _user(
     user: UserKey,
     parts: dict[str, list[Row]],
     collected: Collected,
     sheets: dict[UserKey, Table7Sheet],
+    plan_visits_of: dict[str, list[Visit]],
+    result_visits_of: dict[str, list[Visit]],
 ) -> UserReconciliation:
     results = dict(collected.results.get(user, {}))
     for provider in parts:
@@ -79,7 +106,7 @@ def _user(
     delivered: list[Visit] = []
     matched = 0
     for provider, rows in parts.items():
-        plan_visits = [visit_of(row) for row in rows]
+        plan_visits = plan_visits_of[provider]
         planned += plan_visits
         if provider not in results:
             differences.append(
@@ -93,14 +120,14 @@ def _user(
                 )
             )
             continue
-        done_visits = [visit_of(row) for row in results[provider]]
+        done_visits = result_visits_of.get(provider, [])  # [] also where reported empty
         delivered += done_visits
         result = match_visits(user, provider, plan_visits, done_visits)
         matched += result.matched
         differences += result.differences
     for provider, rows in results.items():
         if provider not in parts and rows:
-            delivered += [visit_of(row) for row in rows]
+            delivered += result_visits_of[provider]
     table7_rows = collected.table7.get(user, [])
     planned_blocks = blocks_of([row[0] for row in table7_rows])
     sheet = sheets.get(user)

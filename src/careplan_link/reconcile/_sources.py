@@ -17,7 +17,8 @@ per user, provider and sending service type from the unit with the latest ファ
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import groupby, repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Union
@@ -26,6 +27,7 @@ import attrs
 
 from ..errors import FormatError
 from ..format import CSV_VERSION_CURRENT, Bundle, CareplanFile, FileName, Office, parse_plan
+from ..format._record import Record
 from ._model import Location, UserKey, month_text
 from ._units import GRAND_TOTAL_SERVICE_CODE
 
@@ -95,8 +97,13 @@ def collect(plan: ReconcileSource, results: ReconcileSource) -> Collected:
         for file in _files(source):
             files.setdefault(str(file.name), file)
     collected = Collected()
-    _collect_plan([f for f in files.values() if f.name.layout_id in _PLAN_LAYOUTS], collected)
-    _collect_results([f for f in files.values() if f.name.layout_id in _RESULT_LAYOUTS], collected)
+    # One UserKey per user and month for both sides: the dictionaries keyed by users then find
+    # them by identity (UserKey's __eq__ is a Python call).
+    keys: dict[tuple[Any, ...], UserKey] = {}
+    plan_files = [f for f in files.values() if f.name.layout_id in _PLAN_LAYOUTS]
+    _collect_plan(plan_files, collected, keys)
+    result_files = [f for f in files.values() if f.name.layout_id in _RESULT_LAYOUTS]
+    _collect_results(result_files, collected, keys)
     return collected
 
 
@@ -112,6 +119,10 @@ def _files(source: Any) -> Iterable[CareplanFile]:
     elif isinstance(source, Mapping):
         for name, data in source.items():
             yield from _parsed(Path(name).name, bytes(data))
+    elif isinstance(source, Record):
+        # A record is a tuple (of its values): iterated as a source, its values would be
+        # taken for paths.
+        raise TypeError(f"not a reconcile source: {type(source).__name__} (give its file)")
     elif isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
@@ -153,25 +164,39 @@ def _user(record: Any, month_attribute: str = "target_month") -> UserKey:
 
 
 _PERSON = attrgetter("insurer_no", "insured_no", "target_month")
+_PROVIDER = attrgetter("provider_office_no")
+_PLAN_OFFICE = attrgetter("plan_office_no")
+_new_tuple: Callable[..., Any] = tuple.__new__
 
 
-def _rows(file: CareplanFile) -> Iterable[tuple[UserKey, Row]]:
+def _rows(
+    file: CareplanFile, keys: dict[tuple[Any, ...], UserKey]
+) -> tuple[list[UserKey], list[Row]]:
+    """The user of each record, and each record with its location (in file order). `keys`
+    holds the UserKey of each (insurer, insured, month) seen so far, and gets the new ones."""
+    records = file.records
     name = str(file.name)
+    # A Location is a typed tuple: made in C, without a Python call per record.
+    locations = map(_new_tuple, repeat(Location), zip(repeat(name), range(1, len(records) + 1)))
+    rows: list[Row] = list(zip(records, locations, strict=True))
     # One UserKey per user and month, shared by its records: a month has thousands of records
-    # and a few hundred users.
-    keys: dict[tuple[Any, ...], UserKey] = {}
-    for number, record in enumerate(file.records, start=1):
-        person = _PERSON(record)
+    # and a few hundred users. A user's records are consecutive: one look-up per run (`groupby`
+    # compares in C, and the reader shares a file's month values: an identity check).
+    users: list[UserKey] = []
+    for person, run in groupby(map(_PERSON, records)):
         user = keys.get(person)
         if user is None:
-            user = keys[person] = _user(record)
-        yield user, (record, Location(name, number))
+            user = keys[person] = UserKey(person[0] or "", person[1] or "", month_text(person[2]))
+        users += repeat(user, len(list(run)))
+    return users, rows
 
 
 # -- the plan side ------------------------------------------------------------------------------
 
 
-def _collect_plan(files: list[CareplanFile], out: Collected) -> None:
+def _collect_plan(
+    files: list[CareplanFile], out: Collected, keys: dict[tuple[Any, ...], UserKey]
+) -> None:
     units: dict[tuple[Any, ...], list[CareplanFile]] = {}
     for file in files:
         units.setdefault(file.name.unit_key, []).append(file)
@@ -195,20 +220,31 @@ def _collect_plan(files: list[CareplanFile], out: Collected) -> None:
                 continue
             senders[first.sender.number] = senders.get(first.sender.number, 0) + 1
             sender_offices[first.sender.number] = first.sender
-            for user, row in _rows(file):
+            users, rows = _rows(file, keys)
+            if layout_id == "table6_plan" and rows:
+                out.plan_csv_version = rows[-1][0].csv_version
+            # The records of a user (and provider) are consecutive: a run is looked up once and
+            # its rows are taken as a slice (`groupby` compares in C; a user's records share one
+            # UserKey, so comparing them is an identity check).
+            if layout_id == "table6_plan":
+                runs = zip(users, [p or "" for p in map(_PROVIDER, file.records)], strict=True)
+            else:
+                runs = zip(users, repeat(""))
+            start = 0
+            for (user, provider), run in groupby(runs):
+                end = start + len(list(run))
                 copy = by_user.get(user)
                 if copy is None:
                     copy = by_user[user] = _Copy(
                         first.serial, first.sender, first.receiver, {}, [], None
                     )
                 if layout_id == "table6_plan":
-                    out.plan_csv_version = row[0].csv_version
-                    provider = row[0].provider_office_no or ""
-                    copy.parts.setdefault(provider, []).append(row)
+                    copy.parts.setdefault(provider, []).extend(rows[start:end])
                 elif layout_id == "table7":
-                    copy.table7.append(row)
-                else:
-                    by_user[user] = attrs.evolve(copy, supplement=row[0])
+                    copy.table7.extend(rows[start:end])
+                else:  # the 補足: the user's last record counts
+                    by_user[user] = attrs.evolve(copy, supplement=rows[end - 1][0])
+                start = end
         for user, copy in by_user.items():
             copies.setdefault(user, []).append(copy)
     if senders:
@@ -272,7 +308,9 @@ def _select_plan(
 # -- the results side ---------------------------------------------------------------------------
 
 
-def _collect_results(files: list[CareplanFile], out: Collected) -> None:
+def _collect_results(
+    files: list[CareplanFile], out: Collected, keys: dict[tuple[Any, ...], UserKey]
+) -> None:
     # (user, provider, sending service type) → [(serial, rows)]
     parts: dict[tuple[UserKey, str, str | None], list[tuple[str, list[Row]]]] = {}
     by_unit: dict[tuple[Any, ...], dict[tuple[UserKey, str, str | None], list[Row]]] = {}
@@ -296,13 +334,21 @@ def _collect_results(files: list[CareplanFile], out: Collected) -> None:
         key_month = (name.sender.number, name.month or "")
         sent[key_month] = max(sent.get(key_month, ""), name.serial)
         unit = by_unit.setdefault((name.unit_key, name.serial), {})
-        for user, row in _rows(file):
-            provider = row[0].provider_office_no or name.sender.number
-            unit.setdefault((user, provider, name.sender.service_type), []).append(row)
+        sender_no, service_type = name.sender.number, name.sender.service_type
+        receiver_no = name.receiver.number
+        users, rows = _rows(file, keys)
+        # As on the plan side: one look-up per run of records of a user and provider.
+        records = file.records
+        providers = [named or sender_no for named in map(_PROVIDER, records)]
+        plan_offices = list(map(_PLAN_OFFICE, records))
+        start = 0
+        for (user, provider), run in groupby(zip(users, providers, strict=True)):
+            end = start + len(list(run))
+            unit.setdefault((user, provider, service_type), []).extend(rows[start:end])
             offices = receivers.setdefault((user, provider), set())
-            offices.add(name.receiver.number)
-            if row[0].plan_office_no:
-                offices.add(row[0].plan_office_no)
+            offices.add(receiver_no)
+            offices.update(filter(None, plan_offices[start:end]))  # No.6, where stated
+            start = end
     # Withdrawn 実績 are awaited again, unless a later file reports the month.
     out.reported.update(k for k, serial in sent.items() if serial > withdrawn.get(k, ""))
     for (_, serial), unit_parts in by_unit.items():

@@ -41,9 +41,13 @@ def recompute(
 ) -> dict[UserKey, Table7Sheet]:
     """The 第7表 of each user recomputed from 第6表 records (one call of `build_table7` per
     record layout: v3 and v4 records are counted apart)."""
+    records = list(records)
     by_type: dict[type, list[Any]] = {}
-    for record in records:
-        by_type.setdefault(type(record), []).append(record)
+    if len(set(map(type, records))) == 1:
+        by_type[type(records[0])] = records  # the usual month: one record layout
+    else:
+        for record in records:
+            by_type.setdefault(type(record), []).append(record)
     supplements = list(supplements)
     table7 = list(table7)
     sheets: dict[UserKey, Table7Sheet] = {}
