@@ -21,12 +21,20 @@ from ._record_rules import check_file_rules
 __all__ = ["check_records"]
 
 
-def check_records(file: CareplanFile, label: str, *, identifier_checks: bool = True) -> list[Issue]:
+def check_records(
+    file: CareplanFile,
+    label: str,
+    *,
+    identifier_checks: bool = True,
+    columns: Columns | None = None,
+) -> list[Issue]:
     """The issues of one file's records (items, cross-item and file rules); `label` names the
     file in them. `identifier_checks=False` leaves out the check-digit and 都道府県番号
-    warnings of 事業所番号 and 保険者番号 (`validate`'s opt-out)."""
+    warnings of 事業所番号 and 保険者番号 (`validate`'s opt-out). `columns` is the file's
+    `Columns` when the caller keeps it for other rules."""
     findings = Findings(file, label)
-    columns = Columns(file)
+    if columns is None:
+        columns = Columns(file)
     check_items(file, findings, columns, identifier_checks=identifier_checks)
     check_file_rules(file, findings, columns)
     _check_control_characters(file, findings, columns)

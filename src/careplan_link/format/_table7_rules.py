@@ -26,6 +26,7 @@ from typing import Any
 
 from .._issue import Issue, Severity
 from ._bundle import Bundle
+from ._columns import ColumnsOf
 from ._file import CareplanFile
 from ._findings import Findings
 from ._table7_calc import (
@@ -90,9 +91,15 @@ _SUFFIXES = frozenset(SUBTOTAL_SUFFIXES)
 
 
 def check_table7_arithmetic(
-    units: Iterable[Bundle], parsed: Mapping[str, CareplanFile], *, strict: bool = False
+    units: Iterable[Bundle],
+    parsed: Mapping[str, CareplanFile],
+    *,
+    strict: bool = False,
+    columns_of: ColumnsOf | None = None,
 ) -> list[Issue]:
-    """Issues of every 第7表 of the units: its sums, its money, its agreement with the 第6表."""
+    """Issues of every 第7表 of the units: its sums, its money, its agreement with the 第6表;
+    `columns_of` gives the files' columns when the caller shares them with other rules."""
+    columns_of = columns_of or ColumnsOf()
     issues: list[Issue] = []
     for unit in units:
         files = [parsed[name] for name in unit.files if name in parsed]
@@ -107,7 +114,7 @@ def check_table7_arithmetic(
             for r in _records(f)
             if getattr(r, "benefit_limit", None) is not None
         }
-        issues += _Check(table7, table6, limits, strict).run()
+        issues += _Check(table7, table6, limits, strict, columns_of).run()
     return issues
 
 
@@ -151,7 +158,9 @@ class _Check:
         table6: Sequence[CareplanFile],
         limits: Mapping[tuple[Any, Any], int],
         strict: bool,
+        columns_of: ColumnsOf,
     ) -> None:
+        self.columns_of = columns_of
         self.table7 = table7
         self.table6 = table6
         self.limits = limits

@@ -19,6 +19,7 @@ import attrs
 from .._issue import Issue
 from ._bundle import Bundle, group_units
 from ._codec import CSV_CODEC, Codec
+from ._columns import ColumnsOf
 from ._file import CareplanFile
 from ._filename import FileName, diagnose
 from ._model_rules import check_records
@@ -147,9 +148,12 @@ def _validate(
 ) -> ValidationReport:
     parsed: dict[str, CareplanFile] = {}
     named: dict[str, bytes] = {}
+    columns_of = ColumnsOf()
     total = len(inputs)
     for done, entry in enumerate(inputs, start=1):
-        file_issues, file, name_ok = _check_file(entry, strict, codec, identifier_checks)
+        file_issues, file, name_ok = _check_file(
+            entry, strict, codec, identifier_checks, columns_of
+        )
         issues += file_issues
         if name_ok and entry.in_units:
             named[entry.name] = entry.data
@@ -158,8 +162,8 @@ def _validate(
         if progress is not None:
             progress(done, total)
     units = group_units(named) if named else []
-    issues += check_units(units, parsed)
-    issues += check_table7_arithmetic(units, parsed, strict=strict)
+    issues += check_units(units, parsed, columns_of)
+    issues += check_table7_arithmetic(units, parsed, strict=strict, columns_of=columns_of)
     order = {entry.label: position for position, entry in enumerate(inputs)}
     # By file (in input order), then record and column; issues without a record (about the
     # whole file, the unit, or summaries of repeated problems) after the file's records.
@@ -257,7 +261,7 @@ def _finish(collector: _Collector, paths: list[str]) -> tuple[list[_Input], list
 
 
 def _check_file(
-    entry: _Input, strict: bool, codec: Codec, identifier_checks: bool
+    entry: _Input, strict: bool, codec: Codec, identifier_checks: bool, columns_of: ColumnsOf
 ) -> tuple[list[Issue], CareplanFile | None, bool]:
     """The issues of one file, the file as read (None if it could not be), and whether its
     name is a valid standard name (only those take part in the unit checks)."""
@@ -285,7 +289,12 @@ def _check_file(
     issues += decoded.issues
     if decoded.file is None:
         return issues, None, name_ok
-    records = check_records(decoded.file, entry.label, identifier_checks=identifier_checks)
+    records = check_records(
+        decoded.file,
+        entry.label,
+        identifier_checks=identifier_checks,
+        columns=columns_of(decoded.file),
+    )
     issues += _without_unreadable_comparisons(records, name)
     return issues, decoded.file, name_ok
 
