@@ -317,3 +317,40 @@ def test_a_clean_file_has_clean_columns() -> None:
         if column.kind not in (Kind.CSV_VERSION, Kind.FREE_TEXT):
             distinct = columns.distinct(column.attribute)
             assert _column_is_clean(file.layout, column, distinct, False), column.attribute
+
+
+@pytest.mark.parametrize(
+    ("column_no", "bad"),
+    [
+        (3, "１２３４５６７８９０"),  # 被保険者番号 in full width
+        (15, "11-211"),  # サービスコード of a wrong shape
+        (8, "12345678901234"),  # 単位数 longer than its item length
+    ],
+)
+def test_a_bad_value_among_thousands_of_different_ones_is_found_at_its_record(
+    column_no: int, bad: str
+) -> None:
+    """A column whose values mostly differ is checked whole, without its set of values
+    (`Columns.checkable`): one bad value among 3,000 different ones is still found, at its
+    record, as the per-record rules find it."""
+    files = schedule_unit()
+    name = next(n for n in files if n.startswith("UPPLAN_"))
+    template = rows_of(files[name])[0]
+    rows = []
+    for n in range(3000):
+        row = list(template)
+        row[2] = f"{1000000000 + n}"
+        row[14] = f"11{n % 10000:04d}"
+        row[7] = str(100 + n)
+        row[6] = f"計画作成者{n}"
+        rows.append(row)
+    rows[2345][column_no - 1] = bad
+    files[name] = bytes_of(rows, "table6_plan")
+    file = CSV_CODEC.decode(files[name], FileName.parse(name), name).file
+    assert file is not None
+    columns = Columns(file)
+    attribute = get_layout("table6_plan").column(column_no).attribute
+    assert not isinstance(columns.checkable(attribute), set)  # the whole-column path
+    new, old = _issues_both_ways({name: files[name]})
+    assert new == old
+    assert [i.record for i in new if i.column == column_no] == [2346]

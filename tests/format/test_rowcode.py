@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from careplan_link.format import LAYOUTS
+from careplan_link.format._convert import TYPED_KINDS
 from careplan_link.format._layout import Kind, Layout
 from careplan_link.format._rowcode import (
     _compile,
@@ -211,3 +212,58 @@ def test_builder_notes_a_departure_when_a_full_cache_converts_inline() -> None:
     row[units] = "0777"  # not in the full cache: converted, and noted as not canonical
     assert build(row).units == 777
     assert departures == [(units, "0777")]
+
+
+def _texts_rows(layout: Layout, count: int, distinct: bool) -> list[list[str]]:
+    """Rows whose text items are equal on every row, or all different (`distinct`); each item a
+    new str object, as the csv module makes them."""
+    rows = []
+    for n in range(count):
+        row = _sample_row(layout)
+        for i, column in enumerate(layout.columns):
+            if column.kind is Kind.CSV_VERSION:
+                row[i] = "".join(list(row[i]))  # a new object of the same text
+            elif row[i].startswith("t"):
+                row[i] = f"t{column.no}-{n}" if distinct else "".join(["t", str(column.no)])
+        rows.append(row)
+    return rows
+
+
+def _text_columns(layout: Layout) -> list[int]:
+    return [i for i, c in enumerate(layout.columns) if c.kind not in TYPED_KINDS]
+
+
+@pytest.mark.parametrize("count", [10, 200, 5000])
+def test_shared_texts_are_one_object_per_text_and_read_the_same(count: int) -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    shared = row_builder(layout, share_texts=True)
+    plain = row_builder(layout)
+    rows = _texts_rows(layout, count, distinct=False)
+    built = [shared(list(row)) for row in rows]
+    assert built == [plain(list(row)) for row in rows]
+    for i in _text_columns(layout):
+        assert len({id(record[i]) for record in built}) == 1, layout.columns[i].attribute
+    # Without sharing, each record keeps the csv module's own objects.
+    unshared = [plain(list(row)) for row in rows[:10]]
+    assert len({id(record[1]) for record in unshared}) == min(count, 10)
+
+
+@pytest.mark.parametrize("count", [10, 200, 5000])  # past the typed caches' limit too
+def test_shared_texts_that_all_differ_are_read_as_they_are(count: int) -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    shared = row_builder(layout, share_texts=True)
+    rows = _texts_rows(layout, count, distinct=True)
+    # Rows seen again (the first ones) after the caches filled up.
+    for row in rows + rows[:3]:
+        record = shared(list(row))
+        for i in _text_columns(layout):
+            assert record[i] == row[i], layout.columns[i].attribute
+
+
+def test_shared_empty_texts_are_none_and_the_csv_version_stays_text() -> None:
+    layout = LAYOUTS[("table7", "202407")]
+    build = row_builder(layout, share_texts=True)
+    for _ in range(3):
+        record = build([""] * len(layout.columns))
+        assert record[0] == ""
+        assert all(value is None for value in record[1:])

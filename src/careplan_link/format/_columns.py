@@ -15,6 +15,8 @@ __all__ = ["Columns", "ColumnsOf"]
 # Kinds whose values are hashed by a Python function: YearMonth (an attrs class). Dates and times
 # hash in C (their special values, enums, are rare), which beats reducing by identity first.
 _PYTHON_HASHED = frozenset({Kind.YYYYMM})
+# How many values of a column `checkable` looks at to tell a column of repeated values.
+_SAMPLE = 1024
 
 
 class Columns:
@@ -63,6 +65,23 @@ class Columns:
                 values = dict(zip(map(id, values), values, strict=True)).values()
             distinct = self._distinct[attribute] = set(values)
         return distinct
+
+    def checkable(self, attribute: str) -> Collection[Any]:
+        """What a rule that tests every value in C should test: the distinct values (a set)
+        when the column repeats its values, or the column itself when a sample of it shows
+        mostly different values (names, 被保険者番号, amounts of a file of many users), where
+        hashing every value into a set would cost more than the test it saves."""
+        distinct = self._distinct.get(attribute)
+        if distinct is not None:
+            return distinct
+        values = self[attribute]
+        if (
+            len(values) > 2 * _SAMPLE
+            and attribute not in self._python_hashed
+            and len(set(values[:_SAMPLE])) > _SAMPLE // 2
+        ):
+            return values
+        return self.distinct(attribute)
 
     def where(self, attribute: str, bad: Callable[[Any], bool]) -> list[int]:
         """Indices of the records whose value is bad; `bad` runs once per distinct value."""

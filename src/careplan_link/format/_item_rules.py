@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
@@ -59,12 +59,15 @@ def check_items(
             if column.required and None in columns[column.attribute]:
                 _report(findings, layout, column, columns, {None}, identifier_checks)
             continue
-        distinct = columns.distinct(column.attribute)
         # Most columns of most files are clean: one check of all their values at once, in C,
-        # decides it; only a column that fails it is looked at value by value.
-        if _column_is_clean(layout, column, distinct, identifier_checks):
+        # decides it (of the distinct values, or of the whole column when its values mostly
+        # differ); only a column that fails it is looked at value by value.
+        values = columns.checkable(column.attribute)
+        if _column_is_clean(layout, column, values, identifier_checks):
             continue
-        _report(findings, layout, column, columns, distinct, identifier_checks)
+        _report(
+            findings, layout, column, columns, columns.distinct(column.attribute), identifier_checks
+        )
 
 
 def _report(
@@ -118,20 +121,32 @@ _SPECIALS = frozenset(_SPECIAL_ALLOWED)
 # Kinds with no rule of their own for a typed value (a time, a month).
 _UNCHECKED_TYPES = frozenset({datetime.time, YearMonth})
 
-ColumnCheck = Callable[[set[Any]], bool]
-"""Whether none of a column's distinct values (neither None nor a special value) breaks a rule;
+# The types a value of a column can have besides None and the special values.
+_PLAIN_TYPES = frozenset({str, int, Decimal, datetime.date, datetime.time, YearMonth})
+
+ColumnCheck = Callable[[Collection[Any]], bool]
+"""Whether none of a column's values (neither None nor a special value; its distinct values or
+all of them) breaks a rule;
 False also means "cannot tell in bulk": the values are then checked one by one."""
 
 _CHECKS: dict[tuple[int, int], tuple[Layout, Column, ColumnCheck]] = {}
 
 
 def _column_is_clean(
-    layout: Layout, column: Column, distinct: set[Any], identifier_checks: bool
+    layout: Layout, column: Column, checkable: Collection[Any], identifier_checks: bool
 ) -> bool:
     """Whether no value of the column breaks a rule (`_problems` finds nothing for any), decided
-    for all values at once. It must never say True where a value has a problem; False only
+    for all values at once. `checkable` is the column's distinct values or the whole column
+    (`Columns.checkable`). It must never say True where a value has a problem; False only
     costs the value-by-value check."""
-    values = distinct
+    if isinstance(checkable, set):
+        values = checkable
+    elif set(map(type, checkable)) <= _PLAIN_TYPES:
+        # Values of plain types only: no None and no special value (those have types of
+        # their own), so the whole column goes to the bulk check as it is.
+        return _plain_column_is_clean(layout, column, checkable, identifier_checks)
+    else:
+        values = set(checkable)
     if None in values:
         if column.required:
             return False  # required.missing
@@ -143,7 +158,16 @@ def _column_is_clean(
         values = values - specials
     if not values:
         return True
+    return _plain_column_is_clean(layout, column, values, identifier_checks)
+
+
+def _plain_column_is_clean(
+    layout: Layout, column: Column, values: Collection[Any], identifier_checks: bool
+) -> bool:
+    """`_column_is_clean` of values that are neither None nor special values."""
     identifiers = identifier_checks and column.attribute in _IDENTIFIER_COLUMNS
+    if identifiers and not isinstance(values, set):
+        values = set(values)  # checked one by one in Python: each distinct number once
     if identifiers and any(_identifier_problems(column, value) for value in values):
         return False
     return _column_check(layout, column)(values)
@@ -159,7 +183,7 @@ def _column_check(layout: Layout, column: Column) -> ColumnCheck:
     return entry[2]
 
 
-def _cannot_tell(values: set[Any]) -> bool:
+def _cannot_tell(values: Collection[Any]) -> bool:
     return False
 
 
@@ -172,7 +196,7 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         if limit is None:
             return _cannot_tell  # only emptiness is checked (check_items)
 
-        def free_text(values: set[Any]) -> bool:
+        def free_text(values: Collection[Any]) -> bool:
             return set(map(type, values)) == {str} and max(map(len, values)) <= limit
 
         return free_text
@@ -185,7 +209,7 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         )
     if kind is Kind.YYYYMMDD:
 
-        def dates(values: set[Any]) -> bool:
+        def dates(values: Collection[Any]) -> bool:
             return (
                 set(map(type, values)) == {datetime.date}
                 and min(values).year >= 1900
@@ -208,7 +232,7 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         checks_length = False
     length_limit = limit if checks_length else None
 
-    def text(values: set[Any]) -> bool:
+    def text(values: Collection[Any]) -> bool:
         if set(map(type, values)) != {str}:
             return False
         joined = "\n".join(values) + "\n"
@@ -253,7 +277,7 @@ def _integer_check(layout: Layout, column: Column) -> ColumnCheck:
     numbering = layout.id == "table2" and column.attribute in ("need_no", "goal_no", "support_no")
     signed = column.attribute in ("units", "discounted_units")
 
-    def integers(values: set[Any]) -> bool:
+    def integers(values: Collection[Any]) -> bool:
         if set(map(type, values)) != {int}:
             return False
         low: int = min(values)

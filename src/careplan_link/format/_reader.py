@@ -153,7 +153,12 @@ def read_leniently(
     """
     with _open(source, name) as (stream, file_name):
         reader = _Reader(
-            stream, file_name, keep_partial=True, check_form=True, max_record_bytes=max_record_bytes
+            stream,
+            file_name,
+            keep_partial=True,
+            check_form=True,
+            max_record_bytes=max_record_bytes,
+            share_texts=True,
         )
         records = _collect(reader)
     file = reader.file(records)
@@ -528,8 +533,12 @@ class _Reader:
         keep_partial: bool = False,
         check_form: bool = False,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        share_texts: bool = False,
     ) -> None:
         self.name = name
+        # Equal texts of a column as one object (`_rowcode._Sharer`): for validation, whose
+        # rules pass over every column several times.
+        self.share_texts = share_texts
         self.keep_lines = keep_lines
         self.keep_partial = keep_partial
         self.stop_at_first_error = stop_at_first_error
@@ -728,7 +737,11 @@ class _Reader:
             if plan is None:
                 self.csv_version = row[0]
                 self.layout = get_layout(self.name.layout_id, row[0])
-                plan = _RowPlan(self.layout, typed_texts if self.check_form else None)
+                plan = _RowPlan(
+                    self.layout,
+                    typed_texts if self.check_form else None,
+                    share_texts=self.share_texts,
+                )
                 width, fast_build = plan.width, plan.fast_build
             record_no += 1
             # The common case inline (a method call per row costs as much as a column): a row
@@ -972,11 +985,17 @@ def _no_builder(row: list[Any]) -> Record:
 class _RowPlan:
     """How to type the rows of one layout: which columns convert, with per-column caches."""
 
-    def __init__(self, layout: Layout, typed_texts: list[tuple[int, str]] | None) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        typed_texts: list[tuple[int, str]] | None,
+        *,
+        share_texts: bool = False,
+    ) -> None:
         self.layout = layout
         self.width = len(layout.columns)
         self.record_type = layout.record_type
-        self.fast_build = row_builder(layout, typed_texts)
+        self.fast_build = row_builder(layout, typed_texts, share_texts=share_texts)
         self.typed = [
             (column.no - 1, column) for column in layout.columns if column.kind in TYPED_KINDS
         ]

@@ -72,6 +72,39 @@ class _Converter:
         return value
 
 
+class _Sharer(_Converter):
+    """`_Converter` of a column of text when equal texts are to share one object: the cache
+    maps each text to the first object read with it.
+
+    The csv module makes a new str for every item, so a column that holds one 事業所番号 on
+    100k lines holds 100k objects, scattered in memory. Every later pass over such a column (a
+    rule's set of its values, its types, a join) then reads cold memory, about 130 ns an item
+    against 12 for one shared object; sharing while the text is still hot costs a lookup.
+    Validation reads this way (its rules pass over every column several times); `parse_plan`
+    does not, as its callers may read a column once or never.
+
+    Columns of few values by their nature (`_FEW_TEXTS`: CSVバージョン, office and insurer
+    numbers, codes of a code table) are looked up like typed ones (a miss sends the row to the
+    converting builder). The others (被保険者番号, names, サービスコード …) repeat per user or
+    per service in one file and not at all in another (a 補足 has one record a user): they are
+    shared by `dict.setdefault`, which never misses, so a file whose values all differ does not
+    push every row to the converting builder; their caches are not bounded (validation holds
+    every value anyway, and a cache entry is smaller than the text it shares).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, kind: Kind, index: int, departures: list[tuple[int, str]] | None) -> None:
+        super().__init__(kind, index, None)  # a text is its own canonical form
+        if kind is Kind.CSV_VERSION:
+            self.cache[""] = ""  # CSVバージョン stays a str even when empty
+
+    def convert(self, text: str) -> Any:
+        if len(self.cache) < _CACHE_LIMIT:
+            self.cache[text] = text
+        return text
+
+
 class _IntegerConverter(_Converter):
     """`_Converter` of an integer column, where files whose amounts all differ miss on every
     row: a plain run of ASCII digits is converted here, in one call."""
@@ -99,6 +132,8 @@ class _IntegerConverter(_Converter):
 # chance again: a realistic file misses while its caches fill (a 補足 has thousands of birth
 # dates) and hardly ever after.
 _MISSES_BEFORE_CONVERTING = 64
+# Kinds of text whose values are few in any file (see `_Sharer`).
+_FEW_TEXTS = frozenset({Kind.CSV_VERSION, Kind.DIGITS, Kind.CODE})
 _CONVERTING_SPELL = 1024
 
 
@@ -170,21 +205,26 @@ class _FormatCache(dict[Any, str]):
 
 
 def row_builder(
-    layout: Layout, departures: list[tuple[int, str]] | None = None
+    layout: Layout,
+    departures: list[tuple[int, str]] | None = None,
+    *,
+    share_texts: bool = False,
 ) -> Callable[[list[str]], Record]:
     """A function that types a row of `layout` (exactly as wide) into its record.
 
     Raises ValueError (or another exception) for a row it cannot type; the caller then takes the
     explicit path to report why. Each call gives fresh caches (so one file's values do not stay
     in memory after it); the code is compiled once per layout. With a `departures` list, the
-    first typed text that is not canonical is appended to it (see `_Converter`).
+    first typed text that is not canonical is appended to it (see `_Converter`). With
+    `share_texts`, equal texts of a column are one object (see `_Sharer`).
     """
-    code, namespace, converters = _builder_plan(layout)
+    code, namespace, converters = _builder_plan(layout, share_texts)
     namespace = dict(namespace)
     for index, kind, converter in converters:
         made = converter(kind, index, departures)
         namespace[f"c{index}"] = made.cache
         namespace[f"m{index}"] = made.convert
+        namespace[f"s{index}"] = made.cache.setdefault
     # [rows left to the converting builder, rows that missed a cache since the last spell]
     namespace["state"] = [0, 0]
     namespace["limit"] = _MISSES_BEFORE_CONVERTING
@@ -199,14 +239,14 @@ _BuilderPlan = tuple[CodeType, dict[str, Any], tuple[tuple[int, Kind, type[_Conv
 # Keyed by the layout's identity: hashing a Layout hashes every Column, which cost a 1k-record
 # file of a short layout a tenth of its read. The layout is kept in the value, so its id stays
 # its own. Layouts are few (module constants, and a test's copies).
-_builder_plans: dict[int, tuple[Layout, _BuilderPlan]] = {}
+_builder_plans: dict[tuple[int, bool], tuple[Layout, _BuilderPlan]] = {}
 
 
-def _builder_plan(layout: Layout) -> _BuilderPlan:
+def _builder_plan(layout: Layout, share_texts: bool) -> _BuilderPlan:
     """What `row_builder` needs of a layout that does not change from file to file: the compiled
-    code, the names it binds (record type, tuple constructor) and which converter each typed
+    code, the names it binds (record type, tuple constructor) and which converter each cached
     column gets."""
-    entry = _builder_plans.get(id(layout))
+    entry = _builder_plans.get((id(layout), share_texts))
     if entry is not None and entry[0] is layout:
         return entry[1]
     record_type = layout.record_type
@@ -216,8 +256,11 @@ def _builder_plan(layout: Layout) -> _BuilderPlan:
         if column.kind in TYPED_KINDS:
             converter = _IntegerConverter if column.kind is Kind.INTEGER else _Converter
             converters.append((index, column.kind, converter))
-    plan = (_builder_code(layout, builds_tuple(layout)), namespace, tuple(converters))
-    _builder_plans[id(layout)] = (layout, plan)
+        elif share_texts:
+            converters.append((index, column.kind, _Sharer))
+    code = _builder_code(layout, builds_tuple(layout), share_texts)
+    plan = (code, namespace, tuple(converters))
+    _builder_plans[(id(layout), share_texts)] = (layout, plan)
     return plan
 
 
@@ -236,14 +279,24 @@ def builds_tuple(layout: Layout) -> bool:
 
 
 @functools.cache
-def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
+def _builder_code(layout: Layout, as_tuple: bool, share_texts: bool = False) -> CodeType:
     """Two functions per layout, both one expression over the row: `build` looks every typed
-    text up in its column's cache (a KeyError on a text not seen yet), `converting` converts
-    what is not cached. `build` hands a row that missed to `converting`, and after
-    `_MISSES_BEFORE_CONVERTING` such rows the next `_CONVERTING_SPELL` rows as well."""
+    text (every text, with `share_texts`) up in its column's cache (a KeyError on a text not
+    seen yet), `converting` converts what is not cached. `build` hands a row that missed to
+    `converting`, and after `_MISSES_BEFORE_CONVERTING` such rows the next `_CONVERTING_SPELL`
+    rows as well."""
     plain, converting = [], []
+    shared = []  # columns shared by `setdefault` (see `_Sharer`)
     for index, column in enumerate(layout.columns):
-        if column.kind is Kind.CSV_VERSION:
+        if share_texts and column.kind in _FEW_TEXTS:
+            plain.append(f"c{index}[r[{index}]]")
+            converting.append(f"(c{index}[t] if (t := r[{index}]) in c{index} else m{index}(t))")
+        elif share_texts and column.kind not in TYPED_KINDS:
+            shared.append(index)
+            item = f"s{index}((t := r[{index}]), t)"
+            plain.append(item)
+            converting.append(item)
+        elif column.kind is Kind.CSV_VERSION:
             item = f"r[{index}]"
             plain.append(item)
             converting.append(item)
@@ -264,7 +317,11 @@ def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
             item = f"r[{index}] or None"
             plain.append(item)
             converting.append(item)
-    typed = [i for i, c in enumerate(layout.columns) if c.kind in TYPED_KINDS]
+    typed = [
+        i
+        for i, c in enumerate(layout.columns)
+        if c.kind in TYPED_KINDS or (share_texts and c.kind in _FEW_TEXTS)
+    ]
     if as_tuple:
         names = ["record_type", "new"]
 
@@ -277,9 +334,17 @@ def _builder_code(layout: Layout, as_tuple: bool) -> CodeType:
             return "record_type(" + ", ".join(args) + ")"
 
     # Caches and converters are bound as default arguments: local lookups beat global ones.
-    caches = ", ".join(f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed)])
+    sharers = [f"s{i}" for i in shared]
+    caches = ", ".join(f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed), *sharers])
     both = ", ".join(
-        f"{n}={n}" for n in [*names, *(f"c{i}" for i in typed), *(f"m{i}" for i in typed), "full"]
+        f"{n}={n}"
+        for n in [
+            *names,
+            *(f"c{i}" for i in typed),
+            *(f"m{i}" for i in typed),
+            *sharers,
+            "full",
+        ]
     )
     source = (
         "def make():\n"
