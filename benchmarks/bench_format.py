@@ -208,6 +208,7 @@ def bench_every_layout(count: int, runs: int) -> None:
         @settings(
             max_examples=40,
             database=None,
+            derandomize=True,
             phases=[Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
