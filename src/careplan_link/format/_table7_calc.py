@@ -38,11 +38,13 @@ __all__ = [
     "NotComputable",
     "Table7Line",
     "Table7Sheet",
+    "Tally",
     "benefit_claim",
     "build_table7",
     "discounted_units",
     "expected_times",
     "line_key",
+    "tally_by_position",
     "total_cost",
 ]
 
@@ -190,7 +192,7 @@ class LineTally(NamedTuple):
 
 def tally_lines(records: Sequence[Any]) -> LineTally:
     """Count non-empty `records` (第6表) by line: what `count_lines` and validation share."""
-    tally = _tally(records)
+    tally = tally_by_position(records)
     flagged = {tally.keys[line]: days for line, days in tally.days.items()}
     return LineTally(
         tally.keys,
@@ -202,7 +204,7 @@ def tally_lines(records: Sequence[Any]) -> LineTally:
     )
 
 
-class _Tally(NamedTuple):
+class Tally(NamedTuple):
     """`LineTally` with each line known by the position of its first record."""
 
     keys: list[tuple[Any, ...]]
@@ -214,47 +216,64 @@ class _Tally(NamedTuple):
     days: dict[int, set[int]]
 
 
-def _tally(records: Sequence[Any]) -> _Tally:
-    """`tally_lines`, each line keyed by the position of its first record."""
+def tally_by_position(
+    records: Sequence[Any], columns: Callable[[str], Sequence[Any]] | None = None
+) -> Tally:
+    """`tally_lines`, each line keyed by the position of its first record (what validation
+    and the computation read: no per-line dict keyed by the full key is made).
+
+    `columns` gives the records' values column by column when they are at hand already
+    (validation has transposed every file): the same counting then reads no record.
+    """
     v3 = not hasattr(records[0], "tais_code")
-    read = _reader(records)
+    column: Callable[[str], Sequence[Any]]
+    rows: Callable[..., list[tuple[Any, ...]]]
+    if columns is None:
+        read = _reader(records)
+
+        def column(name: str) -> Sequence[Any]:
+            return list(map(read(name), records))
+
+        def rows(*names: str) -> list[tuple[Any, ...]]:
+            return list(map(read(*names), records))
+    else:
+        column = columns
+
+        def rows(*names: str) -> list[tuple[Any, ...]]:
+            return list(zip(*map(columns, names), strict=True))
+
     # A 第6表 has 100k records: everything per record below runs in C (map, zip, Counter, set,
     # dict construction); Python loops only over the few distinct keys and odd records. The
     # month (one per file, V08) joins the key only when there are several: hashing a YearMonth
     # is a Python call.
-    months = _distinct(list(map(read("target_month"), records)))
+    months = _distinct(column("target_month"))
     (month,) = months if len(months) == 1 else (None,)
     items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
-    keys = list(
-        map(
-            read("insurer_no", "insured_no", *items, *(() if month else ("target_month",))),
-            records,
-        )
-    )
+    keys = rows("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
     # Each record's line as the position of the line's first record: a key (a tuple of ~8
     # items, whose hash is not cached) is hashed once per record here, and the counting below
     # hashes small integers.
     first: dict[tuple[Any, ...], int] = {}
     lines = list(map(first.setdefault, keys, count()))
     # Records per (line, 単位数): the distinct units of a line and its number of records.
-    per_unit = Counter(zip(lines, map(read("units"), records), strict=True))
+    per_unit = Counter(zip(lines, column("units"), strict=True))
     times_at: dict[int, int] = {}
     units_at: dict[int, set[int | None]] = {}
     for (line, unit), number in per_unit.items():
         times_at[line] = times_at.get(line, 0) + number
         units_at.setdefault(line, set()).add(unit)
-    counts = list(map(read("service_count"), records))
+    counts = column("service_count")
     for position in compress(range(len(counts)), map(ne, counts, repeat(1))):
         stated = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
         times_at[lines[position]] += (1 if stated is None else stated) - 1
     flagged: dict[int, set[int]] = {}
-    prorated = list(map(read("prorated_days"), records))
+    prorated = column("prorated_days")
     if any(prorated):
         for line, flags in zip(lines, prorated, strict=True):
             if flags:
                 days = flagged.setdefault(line, set())
                 days.update(day for day, flag in enumerate(flags, start=1) if flag == "1")
-    return _Tally(keys, month, v3, first, times_at, units_at, flagged)
+    return Tally(keys, month, v3, first, times_at, units_at, flagged)
 
 
 def _reader(records: Sequence[Any]) -> Callable[..., Callable[[Any], Any]]:
@@ -305,7 +324,7 @@ def count_lines(
     return users
 
 
-def _distinct(values: list[Any]) -> set[Any]:
+def _distinct(values: Sequence[Any]) -> set[Any]:
     """The distinct values of a column, hashing each distinct object once.
 
     A read file's months are a few shared objects (the reader caches them per text), and a
@@ -740,7 +759,7 @@ _UserLine = tuple[tuple[Any, ...], int, set[int | None], "set[int] | None", "str
 
 def _user_lines(records: Sequence[Any]) -> list[tuple[tuple[Any, ...], list[_UserLine]]]:
     """`count_lines` for the computation: each user's lines in order of first appearance."""
-    _, month, v3, first, times, units, flagged = _tally(records)
+    _, month, v3, first, times, units, flagged = tally_by_position(records)
     items = len(_LINE_ITEMS_V3 if v3 else _LINE_ITEMS)
     # Users are told apart by 保険者番号 and 被保険者番号 when the records are of one month
     # (hashing the month, a YearMonth, is a Python call).

@@ -8,11 +8,16 @@ its 単位数 and 回数) are errors. Relations that hold by the calculation rul
 sources: docs/arithmetic.md.
 
 A unit's 第7表 holds as many lines as its 第6表 has users × codes (100k+), so the checks read
-each figure once into a column (one `attrgetter` call a record, in C), group the lines once by
-user, and test every rule over the columns with plain integers; an `Issue`, its message and
-the rule's Decimal only appear for a line found wrong. The issues come out in the order of the
+the columns `validate` has already made of every file (`ColumnsOf`; one file's columns as they
+are, several files' joined), number the users once, and test every rule over the columns with
+plain integers, in bulk where the usual file is right: every user's 全合計 against prefix sums
+of the rows in user order (the rows reordered, stably, only when users' lines are not
+contiguous), each 第6表 line against its 第7表 line by C comparisons of picked columns. Only
+what such a bulk test flags gets the rule-by-rule look; an `Issue`, its message and the rule's
+Decimal only appear for a line found wrong. The issues come out in the order of the
 rule-by-rule walk they replaced (by user, then line), which decides which of more than
-`PER_RULE_LIMIT` alike are listed.
+`PER_RULE_LIMIT` alike are listed; tests/format/test_table7_differential.py and
+test_table7_fast_paths.py hold them to it.
 """
 
 from __future__ import annotations
@@ -20,8 +25,23 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from itertools import compress, count, repeat
-from operator import attrgetter, eq, itemgetter
+from itertools import accumulate, chain, compress, count, islice, repeat
+from operator import (
+    and_,
+    contains,
+    eq,
+    gt,
+    is_not,
+    itemgetter,
+    le,
+    lt,
+    mul,
+    ne,
+    not_,
+    or_,
+    sub,
+    truth,
+)
 from typing import Any
 
 from .._issue import Issue, Severity
@@ -38,7 +58,7 @@ from ._table7_calc import (
     covered_rows,
     discounted_units,
     expected_times,
-    tally_lines,
+    tally_by_position,
     total_cost,
 )
 
@@ -71,11 +91,40 @@ _READ = (
     "satellite_no",
     "service_code",
     "over_30_days",
+    "tais_code",
+    "equipment_notification_code",
     *_NAMES.values(),
 )
-_ROW = attrgetter(*_READ)
-_TAIS = attrgetter("tais_code", "equipment_notification_code")
+# A detail line's key against the 第6表, before the month's number: the user's 保険者番号 and
+# 被保険者番号, then the line items (office, サテライト, code, TAIS, 届出, ３０日超).
+_KEY_ITEMS = (
+    "insurer_no",
+    "insured_no",
+    "provider_office_no",
+    "satellite_no",
+    "service_code",
+    "tais_code",
+    "equipment_notification_code",
+    "over_30_days",
+)
 _TOTAL, _SUBTOTAL, _DETAIL, _NO_CODE = range(4)
+_TERMS = frozenset({_SUBTOTAL, _DETAIL})
+_NONE_AS_ZERO = {None: 0}
+_NONE_AS_NAN: dict[Any, Any] = {None: float("nan")}
+_SERVICE_TYPE = itemgetter(slice(0, 2))
+
+
+def _kinds(codes: set[str | None]) -> dict[str | None, int]:
+    """Each distinct code's kind: nearly all are details (digits only), found in C."""
+    stated = [code for code in codes if code is not None]
+    kinds: dict[str | None, int] = dict.fromkeys(stated, _DETAIL)
+    for code in compress(stated, map(not_, map(str.isdigit, stated))):
+        kinds[code] = _kind(code)
+    if GRAND_TOTAL_SERVICE_CODE in kinds:
+        kinds[GRAND_TOTAL_SERVICE_CODE] = _TOTAL
+    if None in codes:
+        kinds[None] = _NO_CODE
+    return kinds
 
 
 def _kind(code: str | None) -> int:
@@ -99,6 +148,9 @@ def check_table7_arithmetic(
 ) -> list[Issue]:
     """Issues of every 第7表 of the units: its sums, its money, its agreement with the 第6表;
     `columns_of` gives the files' columns when the caller shares them with other rules."""
+    # Without shared columns the 第6表 is read record by record: transposing all its columns
+    # for the few the checks read would cost more.
+    shared = columns_of is not None
     columns_of = columns_of or ColumnsOf()
     issues: list[Issue] = []
     for unit in units:
@@ -107,15 +159,32 @@ def check_table7_arithmetic(
         if not table7:
             continue
         table6 = [f for f in files if f.layout.id == "table6_plan"]
-        limits = {
-            (r.insurer_no, r.insured_no): r.benefit_limit
-            for f in files
-            if f.layout.id == "supplement"
-            for r in _records(f)
-            if getattr(r, "benefit_limit", None) is not None
-        }
-        issues += _Check(table7, table6, limits, strict, columns_of).run()
+        limits = _limits([f for f in files if f.layout.id == "supplement"], columns_of, shared)
+        issues += _Check(table7, table6, limits, strict, columns_of, shared).run()
     return issues
+
+
+def _limits(
+    supplements: Iterable[CareplanFile], columns_of: ColumnsOf, shared: bool
+) -> dict[tuple[Any, Any], int]:
+    """区分支給限度基準額 by (保険者番号, 被保険者番号), from the 利用者補足情報 (a later record
+    wins); from the shared columns in C when the caller made them."""
+    limits: dict[tuple[Any, Any], int] = {}
+    for file in supplements:
+        if shared and any(c.attribute == "benefit_limit" for c in file.layout.columns):
+            columns = columns_of(file)
+            stated = columns["benefit_limit"]
+            users = zip(columns["insurer_no"], columns["insured_no"], strict=True)
+            limits.update(
+                compress(zip(users, stated, strict=True), map(is_not, stated, repeat(None)))
+            )
+        else:
+            limits.update(
+                ((r.insurer_no, r.insured_no), r.benefit_limit)
+                for r in _records(file)
+                if getattr(r, "benefit_limit", None) is not None
+            )
+    return limits
 
 
 class _Months:
@@ -159,49 +228,71 @@ class _Check:
         limits: Mapping[tuple[Any, Any], int],
         strict: bool,
         columns_of: ColumnsOf,
+        shared: bool = True,
     ) -> None:
         self.columns_of = columns_of
+        self.shared = shared
         self.table7 = table7
         self.table6 = table6
         self.limits = limits
         self.rule: Severity = "error" if strict else "warning"
         self.findings = {id(f): Findings(f) for f in (*table7, *table6)}
         self.months = _Months()
-        records: list[Any] = []
         self.starts: list[int] = []
+        size = 0
         for file in table7:
-            self.starts.append(len(records))
-            records += _records(file)
-        self.records = records
-        columns = list(zip(*map(_ROW, records), strict=True))
-        self.col: dict[str, Sequence[Any]] = dict(zip(_READ, columns, strict=True))
+            self.starts.append(size)
+            size += len(file.records)
+        # The columns the item rules already made (`columns_of`): one file's are used as they
+        # are, several files' joined in order.
+        self.col: dict[str, Sequence[Any]] = {
+            name: _joined([_column(columns_of, file, name) for file in table7]) for name in _READ
+        }
         codes = self.col["service_code"]
-        month_numbers = self.months.of(self.col["target_month"])
-        self.user = list(
-            zip(self.col["insurer_no"], self.col["insured_no"], month_numbers, strict=True)
-        )
+        self.month_no = self.months.of(self.col["target_month"])
         # Rows by kind, in order: 全合計 (999999), 種類別小計 (type + AAAA/EEEE/ZZZZ), details;
-        # each distinct code classified once, the rows picked in C.
-        kind_of = {code: _kind(code) for code in set(codes)}
+        # each distinct code (known to the item rules already) classified once, the rows
+        # picked in C.
+        kind_of = _kinds(self._distinct("service_code"))
         kinds = list(map(kind_of.__getitem__, codes))
         rows = range(len(codes))
         self.totals = list(compress(rows, map(eq, kinds, repeat(_TOTAL))))
         self.subtotals = list(compress(rows, map(eq, kinds, repeat(_SUBTOTAL))))
         self.details = list(compress(rows, map(eq, kinds, repeat(_DETAIL))))
-        # Users in order of first appearance: the order the checks report in.
-        self.rank: dict[tuple[Any, ...], int] = dict(zip(dict.fromkeys(self.user), count()))
+        # Each row's user as its rank, users numbered in order of first appearance (the order
+        # the checks report in): each row's key hashed once, to the position of the user's
+        # first row, then those positions numbered (small ints hash in C). A user is its
+        # 被保険者番号 alone when the file has one 保険者番号 and one month (the usual file: no
+        # key tuple made), else (保険者番号, 被保険者番号, month).
+        users: Iterable[Any] = self.col["insured_no"]
+        if len(self._distinct("insurer_no")) > 1 or len(self._distinct("target_month")) > 1:
+            users = zip(self.col["insurer_no"], users, self.month_no, strict=True)
+        first: dict[Any, int] = {}
+        positions = list(map(first.setdefault, users, count()))
+        rank_of = dict(zip(first.values(), count()))
+        self.user_no = list(map(rank_of.__getitem__, positions))
         self._blocks: dict[tuple[Any, ...], list[int]] | None = None
+        # Lines a 全合計 adds up (種類別小計 and details).
+        self.is_term = list(map(contains, repeat(_TERMS), kinds))
+        self._runs_made: tuple[list[int] | None, Any] | None = None
         # Found problems: (order, row, attribute, code, severity, ja, en, value).
         self.pending: list[tuple[tuple[Any, ...], int, str, str, Severity, str, str, object]] = []
+
+    def _distinct(self, name: str) -> set[Any]:
+        """The distinct values of a column of the 第7表 file(s) (each file's made once a run)."""
+        if len(self.table7) == 1:
+            return self.columns_of(self.table7[0]).distinct(name)
+        return set().union(*(self.columns_of(f).distinct(name) for f in self.table7))
 
     def blocks(self) -> dict[tuple[Any, ...], list[int]]:
         """Detail rows by 種類別 block (user, office, service type); made when first needed
         (a 種類別小計 to check, or a line to report)."""
         if self._blocks is None:
             offices, codes = self.col["provider_office_no"], self.col["service_code"]
+            user_no = self.user_no
             self._blocks = {}
             for g in self.details:
-                self._blocks.setdefault((self.user[g], offices[g], codes[g][:2]), []).append(g)
+                self._blocks.setdefault((user_no[g], offices[g], codes[g][:2]), []).append(g)
         return self._blocks
 
     def run(self) -> list[Issue]:
@@ -253,11 +344,11 @@ class _Check:
 
     def _money_order(self, g: int, subtotal: bool) -> tuple[Any, ...]:
         # A user's money was checked subtotals first, then details block by block.
-        rank = self.rank[self.user[g]]
+        rank = self.user_no[g]
         if subtotal:
             return (rank, 1, 0, g)
         block = self.blocks()[
-            (self.user[g], self.col["provider_office_no"][g], self.col["service_code"][g][:2])
+            (rank, self.col["provider_office_no"][g], self.col["service_code"][g][:2])
         ]
         return (rank, 1, 1, block[0], g)
 
@@ -284,7 +375,7 @@ class _Check:
 
     def _check_detail(self, g: int) -> None:
         col = self.col
-        order = (self.rank[self.user[g]], 0, g)
+        order = (self.user_no[g], 0, g)
         units, rate = col["units"][g], col["discount_rate"][g]
         discounted = col["discounted_units"][g]
         if units is not None and rate is not None and discounted is not None:
@@ -424,12 +515,20 @@ class _Check:
         """The detail rows the 種類別小計 at row `g` sums."""
         col = self.col
         code = col["service_code"][g]
-        block = self.blocks().get((self.user[g], col["provider_office_no"][g], code[:2]), [])
+        block = self.blocks().get((self.user_no[g], col["provider_office_no"][g], code[:2]), [])
         return covered_rows(code[2:], block, col["over_30_days"], col["managed_units"])
 
     def _check_subtotals(self) -> None:
-        col = self.col
-        for g in self.subtotals:
+        col, subtotals = self.col, self.subtotals
+        if not subtotals:
+            return
+        # Only a subtotal stating some figure has lines to add up (found in C: finding its lines
+        # groups every detail line by block).
+        at = _picker(subtotals)
+        stating: set[int] = set()
+        for no in SUBTOTALLED:
+            stating.update(compress(subtotals, map(is_not, at(col[_NAMES[no]]), repeat(None))))
+        for g in sorted(stating):
             members = self._members(g)
             for no in SUBTOTALLED:
                 name = _NAMES[no]
@@ -441,7 +540,7 @@ class _Check:
                 if not stated or value == sum(stated):
                     continue
                 self._found(
-                    (self.rank[self.user[g]], 2, g), g, name, "table7.subtotal_sum", "error",
+                    (self.user_no[g], 2, g), g, name, "table7.subtotal_sum", "error",
                     f"種類別小計（{col['service_code'][g]}）が明細の合計 {sum(stated)} と違います",
                     f"the subtotal ({col['service_code'][g]}) is not the sum of its lines "
                     f"({sum(stated)})",
@@ -449,93 +548,132 @@ class _Check:
                 )  # fmt: skip
 
     def _check_totals(self) -> None:
-        col = self.col
-        first: dict[tuple[Any, ...], int] = {}
-        for g in self.totals:
-            first.setdefault(self.user[g], g)
-        checked = []  # (全合計 row, its user's limit, the figures it needs)
-        for g in first.values():
-            limit = self.limits.get((col["insurer_no"][g], col["insured_no"][g]))
-            wanted = [_NAMES[no] for no in TOTALLED if col[_NAMES[no]][g] is not None]
-            if limit is not None:
-                wanted += [_NAMES[21], _NAMES[22]]
-            if wanted:
-                checked.append((g, limit, wanted))
-        if not checked:
+        col, totals = self.col, self.totals
+        if not totals:
             return
-        # Each needed figure summed per user in one pass over the lines: what
-        # `grand_total_terms` adds for one user (a 種類別小計 stating the figure stands for the
-        # lines it covers), with the number of stated terms.
-        user_no = list(map(self.rank.__getitem__, self.user))
+        user_no = self.user_no
+        # Each user's first 全合計 row (a later one is not checked), in C.
+        firsts = list(
+            dict(
+                zip(map(user_no.__getitem__, reversed(totals)), reversed(totals), strict=True)
+            ).values()
+        )
+        firsts.reverse()
+        at_firsts = _picker(firsts)
+        users = at_firsts(user_no)
+        by_user = _picker(users)
+        limit_of = list(
+            map(
+                self.limits.get,
+                zip(at_firsts(col["insurer_no"]), at_firsts(col["insured_no"]), strict=True),
+            )
+        )
+        # Every user at once: each stated 全合計 figure against its user's sum (per-user sums
+        # from prefix sums, `_user_sums`); only the users whose figure differs get an issue.
+        # The issues of one user keep the rule-by-rule order (figures in TOTALLED order, then
+        # the limit): the pending list is sorted stably by user.
         sums: dict[str, tuple[list[int], list[int]]] = {}
-        for name in dict.fromkeys(name for _, _, wanted in checked for name in wanted):
-            sums[name] = self._sums(name, user_no)
-        for g, limit, _ in checked:
-            self._check_total(g, user_no[g], sums, limit)
-
-    def _sums(self, name: str, user_no: Sequence[int]) -> tuple[list[int], list[int]]:
-        """Per user (by rank): the sum of the figure's 全合計 terms, and how many are stated."""
-        figures = self.col[name]
-        totals = [0] * len(self.rank)
-        stated = [0] * len(self.rank)
-        replaced: set[int] = set()
-        for g in self.subtotals:
-            value = figures[g]
-            if value is not None:
-                replaced.update(self._members(g))
-                totals[user_no[g]] += value
-                stated[user_no[g]] += 1
-        for g in self.details:
-            value = figures[g]
-            if value is not None and g not in replaced:
-                totals[user_no[g]] += value
-                stated[user_no[g]] += 1
-        return totals, stated
-
-    def _check_total(
-        self,
-        g: int,
-        user: int,
-        sums: Mapping[str, tuple[list[int], list[int]]],
-        limit: int | None,
-    ) -> None:
-        col = self.col
-        order = (self.rank[self.user[g]], 3)
         for no in TOTALLED:
             name = _NAMES[no]
-            value = col[name][g]
-            if value is None:
+            stated = at_firsts(col[name])
+            if stated.count(None) == len(stated):
                 continue
-            expected = sums[name][0][user]
-            if value != expected:
+            sums[name] = self._user_sums(name)
+            expected = by_user(sums[name][0])
+            for i in compress(range(len(firsts)), map(ne, stated, expected)):
+                if stated[i] is not None:
+                    self._found(
+                        (users[i], 3), firsts[i], name, "table7.total_sum", "error",
+                        f"全合計がこの利用者の各行の合計 {expected[i]} と違います",
+                        f"the 全合計 is not the sum of this user's lines ({expected[i]})",
+                        stated[i],
+                    )  # fmt: skip
+        if limit_of.count(None) == len(limit_of):
+            return
+        over_name, within_name = _NAMES[21], _NAMES[22]
+        over_sums, over_stated = sums.get(over_name) or self._user_sums(over_name)
+        within_sums, within_stated = sums.get(within_name) or self._user_sums(within_name)
+        # The users over their limit, or with units over it while it is not used up.
+        within_of, over_of = by_user(within_sums), by_user(over_sums)
+        stated_of = map(truth, map(or_, by_user(within_stated), by_user(over_stated)))
+        # Compared in C; a user without a limit compares as NaN (neither over nor under).
+        limits: list[Any] = list(map(_NONE_AS_NAN.get, limit_of, limit_of))
+        wrong_of = map(
+            or_,
+            map(gt, within_of, limits),
+            map(and_, map(lt, within_of, limits), map(gt, over_of, repeat(0))),
+        )
+        wrong = [
+            (i, limit_of[i]) for i in compress(range(len(limits)), map(and_, stated_of, wrong_of))
+        ]
+        for i, limit in wrong:
+            user = users[i]
+            within, over = within_sums[user], over_sums[user]
+            if within > limit:
                 self._found(
-                    order, g, name, "table7.total_sum", "error",
-                    f"全合計がこの利用者の各行の合計 {expected} と違います",
-                    f"the 全合計 is not the sum of this user's lines ({expected})",
-                    value,
+                    (user, 3), firsts[i], "within_category_limit_units", "table7.limit",
+                    self.rule,
+                    f"区分支給限度基準内単位数の合計 {within} が区分支給限度基準額 {limit} "
+                    "（利用者補足情報）を超えています",
+                    f"the 区分支給限度基準内単位数 add up to {within}, over the "
+                    f"区分支給限度基準額 {limit} (利用者補足情報)",
+                    within,
                 )  # fmt: skip
-        if limit is None:
-            return
-        (over_sums, over_stated), (within_sums, within_stated) = sums[_NAMES[21]], sums[_NAMES[22]]
-        if not within_stated[user] and not over_stated[user]:
-            return
-        within, over = within_sums[user], over_sums[user]
-        if within > limit:
-            self._found(
-                order, g, "within_category_limit_units", "table7.limit", self.rule,
-                f"区分支給限度基準内単位数の合計 {within} が区分支給限度基準額 {limit} "
-                "（利用者補足情報）を超えています",
-                f"the 区分支給限度基準内単位数 add up to {within}, over the "
-                f"区分支給限度基準額 {limit} (利用者補足情報)",
-                within,
-            )  # fmt: skip
-        elif within < limit and over > 0:
-            self._found(
-                order, g, "over_category_limit_units", "table7.limit", self.rule,
-                f"区分支給限度基準額 {limit} に達していないのに限度を超える単位数があります",
-                f"units are put over the limit while the 区分支給限度基準額 {limit} is not used up",
-                over,
-            )  # fmt: skip
+            elif within < limit and over > 0:
+                self._found(
+                    (user, 3), firsts[i], "over_category_limit_units", "table7.limit",
+                    self.rule,
+                    f"区分支給限度基準額 {limit} に達していないのに限度を超える単位数があります",
+                    f"units are put over the limit while the 区分支給限度基準額 {limit} is not "
+                    "used up",
+                    over,
+                )  # fmt: skip
+
+    def _runs(self) -> tuple[list[int] | None, Any]:
+        """The rows in user order (None when each user's rows are already contiguous, the usual
+        file), and a function picking, from a sequence in that order, the item at each user's
+        last row (users by rank)."""
+        if self._runs_made is None:
+            user_no = self.user_no
+            order: list[int] | None = None
+            if not all(map(le, user_no, islice(user_no, 1, None))):
+                order = sorted(range(len(user_no)), key=user_no.__getitem__)  # stable
+                user_no = list(map(user_no.__getitem__, order))
+            lasts = list(
+                compress(
+                    range(len(user_no)), map(ne, user_no, chain(islice(user_no, 1, None), (-1,)))
+                )
+            )
+            self._runs_made = (order, _picker(lasts))
+        return self._runs_made
+
+    def _user_sums(self, name: str) -> tuple[list[int], list[int]]:
+        """Per user (by rank): the sum of the figure's 全合計 terms (what `grand_total_terms`
+        adds for one user: a 種類別小計 stating the figure stands for the lines it covers), and
+        how many terms are stated. Summed for all users at once, by prefix sums over the rows
+        in user order."""
+        figures = self.col[name]
+        counted = self.is_term
+        for g in self.subtotals:
+            if figures[g] is not None:
+                if counted is self.is_term:
+                    counted = list(counted)
+                for member in self._members(g):
+                    counted[member] = False
+        # In C: None as 0 (`dict.get` with the value as default), then the rows not counted
+        # as 0 (times False); the running sums read at each user's last row.
+        terms: Iterable[int] = map(mul, map(_NONE_AS_ZERO.get, figures, figures), counted)
+        stated: Iterable[bool] = map(and_, map(is_not, figures, repeat(None)), counted)
+        order, at_last = self._runs()
+        if order is not None:
+            terms = map(list(terms).__getitem__, order)
+            stated = map(list(stated).__getitem__, order)
+        sums = at_last(list(accumulate(terms)))
+        numbers = at_last(list(accumulate(stated)))
+        return (
+            list(map(sub, sums, chain((0,), sums))),
+            list(map(sub, numbers, chain((0,), numbers))),
+        )
 
     # -- against the 第6表 -----------------------------------------------------------------
 
@@ -545,18 +683,15 @@ class _Check:
         col = self.col
         # Each detail line's full key: user's 保険者番号 and 被保険者番号, the line items
         # (office, サテライト, code, TAIS, 届出, ３０日超) and the month's number.
-        tais: list[Any] = []
-        for file in self.table7:
-            if hasattr(file.records[0], "tais_code"):
-                tais += map(_TAIS, file.records)
-            else:
-                tais += [(None, None)] * len(file.records)
-        user, details = self.user, self.details
-        keys = [
-            (*user[g][:2], col["provider_office_no"][g], col["satellite_no"][g],
-             col["service_code"][g], *tais[g], col["over_30_days"][g], user[g][2])
-            for g in details
-        ]  # fmt: skip
+        at_details = _picker(self.details)
+        keys = list(
+            zip(
+                *(at_details(col[name]) for name in _KEY_ITEMS),
+                at_details(self.month_no),
+                strict=True,
+            )
+        )
+        details = self.details
         first = dict(zip(reversed(keys), reversed(details), strict=True))  # key → first row
         rows_of: dict[tuple[Any, ...], list[int]] = {}  # only keys of several rows
         if len(first) != len(keys):
@@ -575,72 +710,88 @@ class _Check:
         records = _records(table6)
         if not records:
             return
-        tally = tally_lines(records)
-        fulls = list(tally.times)  # one per line, in order of first appearance
+        # The 第6表 counted by line, each line known by its first record's position.
+        tally = tally_by_position(
+            records, self.columns_of(table6).__getitem__ if self.shared else None
+        )
+        positions = list(tally.first.values())  # one per line, in order of first appearance
         # The 第6表's full keys in the 第7表's form: items of a 202208 file padded, the month
         # as its number (built in C for the usual file of one month).
+        fulls: Sequence[tuple[Any, ...]] = list(tally.first)
         if tally.v3:
-            fulls_v4: list[tuple[Any, ...]] = [(*full[:5], None, None, *full[5:]) for full in fulls]
-        else:
-            fulls_v4 = fulls
+            fulls = [(*full[:5], None, None, *full[5:]) for full in fulls]
         if tally.month is not None:
-            canon = list(map(tuple.__add__, fulls_v4, repeat((self.months.one(tally.month),))))
+            canon = list(map(tuple.__add__, fulls, repeat((self.months.one(tally.month),))))
         else:
-            canon = [(*full[:-1], self.months.one(full[-1])) for full in fulls_v4]
+            canon = [(*full[:-1], self.months.one(full[-1])) for full in fulls]
         col = self.col
-        # What the 第6表 says of each line, (単位数 values, 回数), against what its first 第7表
-        # line states: the lines that agree drop out in one set difference (in C). The rest,
-        # and lines counted by another rule (日割, monthly) or with several 第7表 lines, get the
-        # rule-by-rule look.
-        said = dict(
-            zip(
-                canon,
-                zip(map(frozenset, tally.units.values()), tally.times.values(), strict=True),
-                strict=True,
-            )
+        # Each line's first 第7表 row (None: the 第7表 has no line for it), and what the 第6表
+        # says of it (its 単位数 values, its 回数) against what that row states, compared in C:
+        # the lines that agree drop out. The rest, and lines counted by another rule (日割,
+        # monthly) or with several 第7表 lines, get the rule-by-rule look.
+        rows: list[int | None] = list(map(first.get, canon))
+        times6 = list(map(tally.times.__getitem__, positions))
+        units6 = list(map(tally.units.__getitem__, positions))
+        at: list[int] = rows  # type: ignore[assignment]  # no None in it, or padded below
+        padded = None in rows
+        if padded:  # an index past the last row reads None from the padded columns
+            at = [len(col["times"]) if g is None else g for g in rows]
+
+        at_rows = _picker(at)
+
+        def stated(name: str) -> list[Any]:
+            return list(at_rows([*col[name], None] if padded else col[name]))
+
+        times7, copied = stated("times"), stated("discounted_units")
+        if copied.count(None) == len(copied):
+            copied = stated("units")
+        else:
+            copied = [
+                d if d is not None else u for d, u in zip(copied, stated("units"), strict=True)
+            ]
+        agree = map(
+            and_,
+            map(eq, times6, times7),
+            map(and_, map(eq, map(len, units6), repeat(1)), map(contains, units6, copied)),
         )
-        copied = [
-            col["discounted_units"][g]
-            if col["discounted_units"][g] is not None
-            else col["units"][g]
-            for g in first.values()
-        ]
-        times7 = [col["times"][g] or 0 for g in first.values()]
-        stated = dict(
-            zip(first, zip(map(frozenset, zip(copied)), times7, strict=True), strict=True)
-        )
-        suspects = {key for key, _ in said.items() - stated.items()}
+        suspects = set(compress(range(len(canon)), map(not_, agree)))
         if tally.days:
-            suspects.update(
-                key for full, key in zip(fulls, canon, strict=True) if full in tally.days
-            )
-        extras = stated.keys() - said.keys()
+            suspects.update(i for i, p in enumerate(positions) if p in tally.days)
         if rows_of:
-            suspects.update(rows_of.keys() & said.keys())
-        suspects.update(
-            key for key in canon if key[4] is not None and key[4][:2] in MONTHLY_SERVICE_TYPES
+            suspects.update(i for i, key in enumerate(canon) if key in rows_of)
+        codes = set(map(itemgetter(4), canon))
+        codes.discard(None)
+        if not MONTHLY_SERVICE_TYPES.isdisjoint(map(_SERVICE_TYPE, codes)):
+            suspects.update(
+                i
+                for i, key in enumerate(canon)
+                if key[4] is not None and key[4][:2] in MONTHLY_SERVICE_TYPES
+            )
+        matched = set(rows)
+        matched.discard(None)
+        extras = (
+            [key for key, g in first.items() if g not in matched]
+            if len(matched) < len(first)
+            else []
         )
         if not suspects and not extras:
             return
         users = dict(zip(dict.fromkeys(map(_USER_OF_KEY, canon)), count()))
-        order_of = dict(zip(canon, count()))
         found: list[tuple[tuple[Any, ...], int, Any]] = []  # (order, kind, detail)
-        full_of = {key: full for full, key in zip(fulls, canon, strict=True) if key in suspects}
-        for key in sorted(suspects, key=order_of.__getitem__):
-            full = full_of[key]
-            units_of = tally.units[full]
+        for i in sorted(suspects):
+            units_of = units6[i]
             if len(units_of) != 1:
                 continue  # 単位数 differs between records: not computable (decisions.md)
             (units,) = units_of
             if not units:
                 continue  # a 率加減算 line: its 第7表 figures are not computable (decisions.md)
-            g = first.get(key)
-            rank = (users[_USER_OF_KEY(key)], 0, order_of[key])
+            key, g = canon[i], rows[i]
+            rank = (users[_USER_OF_KEY(key)], 0, i)
             if g is None:
-                found.append((rank, 0, (full, key)))
+                found.append((rank, 0, (positions[i], key)))
                 continue
-            days = tally.days.get(full)
-            found.append((rank, 1, (rows_of.get(key, [g]), units, tally.times[full], days)))
+            days = tally.days.get(positions[i])
+            found.append((rank, 1, (rows_of.get(key, [g]), units, times6[i], days)))
         # 第7表 lines no 第6表 record has, for the users this 第6表 has.
         managed = col["managed_units"]
         for key in extras:
@@ -650,17 +801,12 @@ class _Check:
                 continue  # a monthly service or an add-on outside the limit (decisions.md)
             found.append(((user, 1, g), 2, key))
         found.sort(key=lambda item: item[0])
-        positions: Mapping[tuple[Any, ...], int] | None = None
         for _, kind, detail in found:
             if kind == 0:
-                if positions is None:
-                    positions = dict(
-                        zip(reversed(tally.keys), range(len(records) - 1, -1, -1), strict=True)
-                    )
-                full, key = detail
+                position, key = detail
                 code = key[4]
                 self._add(
-                    table6, positions[full], "service_code", "table7.missing_detail", "error",
+                    table6, position, "service_code", "table7.missing_detail", "error",
                     f"第7表にこのサービスコード（{code}、事業所 {key[2]}）の行がありません",
                     f"the 第7表 has no line for this サービスコード ({code}, office {key[2]})",
                     code,
@@ -736,18 +882,22 @@ def _money_suspects(
     (費用総額 = units × the price's exact fraction, floored: `total_cost` without Decimal)."""
     ratios: dict[int, tuple[int, int]] = {}  # id(単位数単価) → its fraction (prices are shared)
     failing = []
-    for g in rows:
-        m, ot, wt, o, w = managed[g], over_type[g], within_type[g], over[g], within[g]
+    at = _picker(rows)
+    for g, m, ot, wt, o, w, a, o30, p, c, r, k, u, f in zip(
+        rows,
+        *map(at, (managed, over_type, within_type, over, within, amount, over_30)),
+        *map(at, (price, cost, rate, claim, copay, full)),
+        strict=True,
+    ):
         basis = wt if wt is not None else m
-        p, c, r, k, u, f = price[g], cost[g], rate[g], claim[g], copay[g], full[g]
         numerator = denominator = 1
         if p is not None:
             ratio = ratios.get(id(p))
             if ratio is None:
                 ratio = ratios[id(p)] = p.as_integer_ratio()
             numerator, denominator = ratio
-        insured = w if w is not None else (amount[g] if m is None and over_30[g] != "1" else None)
-        beyond = o if o is not None else (amount[g] if over_30[g] == "1" else None)
+        insured = w if w is not None else (a if m is None and o30 != "1" else None)
+        beyond = o if o is not None else (a if o30 == "1" else None)
         if (
             (m is not None and (ot is not None or wt is not None) and (ot or 0) + (wt or 0) != m)
             or (
@@ -772,6 +922,27 @@ def _money_suspects(
         ):
             failing.append(g)
     return failing
+
+
+def _column(columns_of: ColumnsOf, file: CareplanFile, name: str) -> Sequence[Any]:
+    """The file's column `name`; all None when its layout has no such item (TAIS in 202208)."""
+    if any(column.attribute == name for column in file.layout.columns):
+        return columns_of(file)[name]
+    return (None,) * len(file.records)
+
+
+def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
+    """Columns of several files as one (one file's as it is: the usual case costs no copy)."""
+    if len(columns) == 1:
+        return columns[0]
+    return list(chain.from_iterable(columns))
+
+
+def _picker(rows: Sequence[int]) -> Any:
+    """A function giving a column's values at `rows` (in C: `itemgetter`)."""
+    if len(rows) > 1:
+        return itemgetter(*rows)
+    return lambda column: [column[g] for g in rows]
 
 
 def _records(file: CareplanFile) -> tuple[Any, ...]:
