@@ -23,7 +23,10 @@ from careplan_link.format._findings import Findings
 from careplan_link.format._item_rules import _identifier_problems, _problems
 from careplan_link.format._layout import Kind, Layout
 from careplan_link.format._model_rules import _CONTROL, _describe_control, _has_control
-from careplan_link.format._record_rules import (
+from careplan_link.format._scope import OUT_OF_SCOPE
+from careplan_link.format._values import NO_TIME, ZERO_DATE, ZERO_MONTH
+
+from .record_rules_reference import (
     _GRAND_TOTAL_CODE,
     _GRAND_TOTAL_OFFICE,
     _SUBTOTAL_SUFFIXES,
@@ -39,8 +42,6 @@ from careplan_link.format._record_rules import (
     _service_type,
     _where,
 )
-from careplan_link.format._scope import OUT_OF_SCOPE
-from careplan_link.format._values import NO_TIME, ZERO_DATE, ZERO_MONTH
 
 __all__ = ["check_records"]
 

@@ -1,24 +1,33 @@
 """Rules across the items of a file: its CSVバージョン, months, 福祉用具 codes, 第7表 totals,
-利用者補足情報 special values, 第2表 numbering, office numbers against the file name."""
+利用者補足情報 special values, 第2表 numbering, office numbers against the file name.
+
+They run column-wise (issue 11's speed target: all rules together within half the cost of
+reading): a rule decides each distinct value of a column once, in Python, and finds the records
+holding a bad one in C (`compress`, `map`, set operations) rather than in a loop over records.
+Values that hash in a Python function (YearMonth, the special values, which are enum members)
+are never hashed once per record: they are reduced by identity first (`IdentityNumbers`).
+"""
 
 from __future__ import annotations
 
 import datetime
 import itertools
+import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Sequence, Set
+from itertools import compress, repeat
 from typing import Any
 
 from ._columns import Columns
 from ._editions import EDITIONS, ValueMeaning
 from ._file import CareplanFile
 from ._findings import Findings
-from ._layout import Column, Layout
+from ._layout import Column, Kind, Layout
 from ._layouts import KNOWN_CSV_VERSIONS
 from ._scope import OUT_OF_SCOPE, SERVICE_TYPE_NAMES
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, YearMonth
 
-__all__ = ["check_file_rules"]
+__all__ = ["IdentityNumbers", "check_file_rules", "hashable_column"]
 
 
 def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -> None:
@@ -32,17 +41,125 @@ def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -
         rule(file, findings, columns)
 
 
-def _where(values: Sequence[Any], bad: Callable[[Any], object]) -> list[int]:
-    """Indices of the values for which `bad` holds, evaluating it once per distinct value.
+# -- finding records in C ---------------------------------------------------------------------
+
+# Kinds whose values (or special values: enum members) hash in a Python function.
+_IDENTITY_KINDS = frozenset({Kind.YYYYMM, Kind.YYYYMMDD, Kind.HHMM})
+
+_FIRST_TWO = operator.itemgetter(slice(0, 2))
+_FROM_THIRD = operator.itemgetter(slice(2, None))
+
+
+class IdentityNumbers:
+    """Small ints standing for values, equal where the values are equal, made once per distinct
+    value object: a key holding them hashes in C.
+
+    The reader gives equal texts of a column one value object, so a column of 100,000 months
+    holds a handful of objects; each is hashed once here (equal objects made elsewhere still
+    get one number), and the column is mapped by `id` in C.
+    """
+
+    def __init__(self) -> None:
+        self._numbers: dict[Any, int] = {}
+
+    def numbers(self, values: Sequence[Any]) -> list[int]:
+        """The number of each value, in order."""
+        numbers = self._numbers
+        objects = dict(zip(map(id, values), values, strict=True))
+        number_of = {key: numbers.setdefault(value, len(numbers)) for key, value in objects.items()}
+        return list(map(number_of.__getitem__, map(id, values)))
+
+
+def hashable_column(
+    layout: Layout, columns: Columns, attribute: str, identity: IdentityNumbers
+) -> Sequence[Any]:
+    """The column's values, or their `identity` numbers when they hash in Python."""
+    values = columns[attribute]
+    if layout.column(attribute).kind in _IDENTITY_KINDS:
+        return identity.numbers(values)
+    return values
+
+
+def _telling_columns(
+    layout: Layout, columns: Columns, attributes: Sequence[str]
+) -> list[Sequence[Any]]:
+    """The columns of a key (a user's 保険者番号, 被保険者番号, 対象年月) that tell the file's
+    records apart, for comparing keys within the file.
+
+    A column of one value throughout tells none apart and is left out: a file usually holds
+    one month, often one insurer, and a shorter key hashes faster. The others are given as
+    values that hash in C (`hashable_column`).
+    """
+    identity = IdentityNumbers()
+    return [
+        hashable_column(layout, columns, attribute, identity)
+        for attribute in attributes
+        if len(columns.distinct(attribute)) != 1
+    ]
+
+
+def _indices_in(values: Sequence[Any], found: Container[Any]) -> list[int]:
+    """Indices of the values in `found`, in order, selected in C."""
+    return list(compress(range(len(values)), map(found.__contains__, values)))
+
+
+def _where(
+    layout: Layout, columns: Columns, attribute: str, bad: Callable[[Any], object]
+) -> list[int]:
+    """Indices of the records whose value is bad; `bad` runs once per distinct value.
 
     A file repeats the same few values on every line; checking each distinct value once keeps
-    validation close to the cost of reading.
+    validation close to the cost of reading. The records holding a bad value are found in C,
+    by identity for values that hash in Python (each bad value object is looked up once).
     """
-    distinct = dict.fromkeys(values)
-    bad_values = {value for value in distinct if bad(value)}
+    bad_values = [value for value in columns.distinct(attribute) if bad(value)]
     if not bad_values:
         return []
-    return [index for index, value in enumerate(values) if value in bad_values]
+    values = columns[attribute]
+    if layout.column(attribute).kind not in _IDENTITY_KINDS:
+        return _indices_in(values, set(bad_values))
+    objects = dict(zip(map(id, values), values, strict=True))
+    bad_ids = {key for key, value in objects.items() if value in bad_values}
+    return list(compress(range(len(values)), map(bad_ids.__contains__, map(id, values))))
+
+
+def _where_pairs(values: Sequence[Any], bad: Callable[[Any], object]) -> list[int]:
+    """Indices of the values (tuples) for which `bad` holds, evaluating it once per distinct
+    value."""
+    bad_values = {value for value in dict.fromkeys(values) if bad(value)}
+    if not bad_values:
+        return []
+    return _indices_in(values, bad_values)
+
+
+def _picked(values: Sequence[Any], indices: Iterable[int]) -> list[Any]:
+    """The values at `indices`, fetched in C."""
+    return list(map(values.__getitem__, indices))
+
+
+def _check_scope_and_equipment(
+    file: CareplanFile, findings: Findings, columns: Columns, total_codes: Set[str | None]
+) -> None:
+    """Service types out of the standard's scope, and 福祉用具貸与 lines without a TAISコード
+    or 福祉用具届出コード, on the records whose code is none of `total_codes`.
+
+    Usually no code is of those types: told by one pass over the distinct codes' first two
+    characters, in C; only then are the codes of each type looked at one by one."""
+    codes = columns["service_code"]
+    named = list(filter(None, columns.distinct("service_code")))
+    if not any(map(_SCOPE_OR_EQUIPMENT.__contains__, map(_FIRST_TWO, named))):
+        return
+    for index in _indices_in(codes, _codes_of_types(named, OUT_OF_SCOPE) - total_codes):
+        _check_scope(file, findings, index, codes[index])
+    equipment = _indices_in(codes, _codes_of_types(named, _EQUIPMENT_TYPES) - total_codes)
+    _check_equipment(findings, _tais_column(file.layout), equipment, columns)
+
+
+def _codes_of_types(codes: list[str], types: Collection[str]) -> set[str]:
+    """The `codes` whose service type (`_service_type`) is one of `types`: the first two
+    characters compared in C, the length of those that match in Python."""
+    candidates = compress(codes, map(types.__contains__, map(_FIRST_TWO, codes)))
+    return {code for code in candidates if _service_type(code) in types}
 
 
 def _records(file: CareplanFile) -> tuple[Any, ...]:
@@ -60,18 +177,22 @@ def _check_versions(file: CareplanFile, findings: Findings, columns: Columns) ->
     column = layout.columns[0]
     versions = columns["csv_version"]
     first = versions[0]
-    for index, version in enumerate(versions):
-        if version != first:
-            findings.add(
-                "version.mixed",
-                "error",
-                f"1つのファイルに複数のCSVバージョンがあります（{first} と {version}）",
-                f"one file holds several CSVバージョン values ({first} and {version})",
-                index=index,
-                column=column,
-                value=version,
-            )
-    for version in dict.fromkeys(versions):
+    # The usual case, one value throughout, is told by counting in C.
+    mixed = versions.count(first) != len(versions)
+    for index in (
+        compress(range(len(versions)), map(operator.ne, versions, repeat(first))) if mixed else ()
+    ):
+        version = versions[index]
+        findings.add(
+            "version.mixed",
+            "error",
+            f"1つのファイルに複数のCSVバージョンがあります（{first} と {version}）",
+            f"one file holds several CSVバージョン values ({first} and {version})",
+            index=index,
+            column=column,
+            value=version,
+        )
+    for version in dict.fromkeys(versions) if mixed else (first,):
         index = versions.index(version)
         accepted = EDITIONS.accepted(version)
         meaning = accepted.meaning if accepted is not None else None
@@ -157,7 +278,9 @@ def _check_updater(file: CareplanFile, findings: Findings, columns: Columns) -> 
         return
     column = layout.column("updater_office_no")
     sender = file.name.sender.number
-    for index in columns.where("updater_office_no", lambda v: v is not None and v != sender):
+    for index in _where(
+        file.layout, columns, "updater_office_no", lambda v: v is not None and v != sender
+    ):
         value = columns["updater_office_no"][index]
         findings.add(
             "office.updater_mismatch",
@@ -182,7 +305,9 @@ def _check_month_column(
     if month is None:
         return
     column = file.layout.column(attribute)
-    for index in columns.where(attribute, lambda value: value is not None and value != month):
+    for index in _where(
+        file.layout, columns, attribute, lambda value: value is not None and value != month
+    ):
         value = columns[attribute][index]
         findings.add(
             "month.mismatch",
@@ -193,6 +318,11 @@ def _check_month_column(
             column=column,
             value=value,
         )
+
+
+# 福祉用具貸与 (居宅, 予防).
+_EQUIPMENT_TYPES = frozenset({"17", "67"})
+_SCOPE_OR_EQUIPMENT = OUT_OF_SCOPE | _EQUIPMENT_TYPES
 
 
 def _service_type(code: str | None) -> str | None:
@@ -233,7 +363,7 @@ def _check_equipment(
     notification = columns["equipment_notification_code"]
     for index in indices:
         code = codes[index]
-        if _service_type(code) not in ("17", "67") or code[2:] in _SUBTOTAL_SUFFIXES:
+        if _service_type(code) not in _EQUIPMENT_TYPES or code[2:] in _SUBTOTAL_SUFFIXES:
             continue
         if tais[index] is None and notification[index] is None:
             findings.add(
@@ -253,18 +383,17 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     _check_month_column(file, findings, columns, "target_month")
     layout = file.layout
     records = _records(file)
-    for index in columns.where("service_code", lambda c: _service_type(c) in OUT_OF_SCOPE):
-        _check_scope(file, findings, index, records[index].service_code)
-    equipment = columns.where("service_code", lambda c: _service_type(c) in ("17", "67"))
-    _check_equipment(findings, _tais_column(layout), equipment, columns)
+    _check_scope_and_equipment(file, findings, columns, set())
     date_column = layout.column("service_date")
     distinct_months = columns.distinct("target_month")
     if len(distinct_months) == 1:  # the usual case: check each distinct day once
         (month,) = distinct_months
-        outside = columns.where("service_date", lambda day: _outside_month((day, month)))
+        outside = _where(
+            file.layout, columns, "service_date", lambda day: _outside_month((day, month))
+        )
     else:
         days_and_months = zip(columns["service_date"], columns["target_month"], strict=True)
-        outside = _where(list(days_and_months), _outside_month)
+        outside = _where_pairs(list(days_and_months), _outside_month)
     for index in outside:
         days, months = columns["service_date"], columns["target_month"]
         findings.add(
@@ -277,7 +406,7 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
             value=days[index],
         )
     detail_column = layout.column("detail_no")
-    for index in columns.where("detail_no", lambda detail: detail is not None):
+    for index in _where(file.layout, columns, "detail_no", lambda detail: detail is not None):
         if _service_type(records[index].service_code) != "17":
             findings.add(
                 "equipment.detail_no",
@@ -291,7 +420,9 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     no_time_pairs: list[int] = []
     if NO_TIME in columns.distinct("start_time") or NO_TIME in columns.distinct("end_time"):
         times = list(zip(columns["start_time"], columns["end_time"], strict=True))
-        no_time_pairs = _where(times, lambda pair: (pair[0] is NO_TIME) != (pair[1] is NO_TIME))
+        no_time_pairs = _where_pairs(
+            times, lambda pair: (pair[0] is NO_TIME) != (pair[1] is NO_TIME)
+        )
     for index in no_time_pairs:
         findings.add(
             "time.no_time_pair",
@@ -309,7 +440,7 @@ def _check_table6(file: CareplanFile, findings: Findings, columns: Columns) -> N
     def names_another_office(office: str | None) -> bool:
         return office is not None and office != care_office
 
-    for index in columns.where("plan_office_no", names_another_office):
+    for index in _where(file.layout, columns, "plan_office_no", names_another_office):
         findings.add(
             "office.plan_office_mismatch",
             "warning",
@@ -335,6 +466,8 @@ def _outside_month(pair: tuple[Any, Any]) -> bool:
 _GRAND_TOTAL_CODE = "999999"
 _GRAND_TOTAL_OFFICE = "9999999999"
 _SUBTOTAL_SUFFIXES = ("AAAA", "EEEE", "ZZZZ")
+_SUBTOTAL_SUFFIX_SET = frozenset(_SUBTOTAL_SUFFIXES)
+_USER_KEY = ("insurer_no", "insured_no", "target_month")
 
 
 def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> None:
@@ -342,64 +475,66 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     layout = file.layout
     code_column = layout.column("service_code")
     codes = columns["service_code"]
-    # What each distinct code is, decided once: the 全合計, a subtotal, or a detail line (with
-    # its service type, None when the code has none). The rules below then run column-wise.
-    grand_codes: set[Any] = set()
-    subtotal_codes: set[Any] = set()
-    type_of: dict[Any, str | None] = {}
-    for code in columns.distinct("service_code"):
-        type_of[code] = None
-        if code == _GRAND_TOTAL_CODE:
-            grand_codes.add(code)
-        elif code and len(code) == 6 and code[2:] in _SUBTOTAL_SUFFIXES:
-            subtotal_codes.add(code)
-        else:
-            type_of[code] = _service_type(code)
-    total_rows = columns.where("service_code", (grand_codes | subtotal_codes).__contains__)
-    grand_rows = [index for index in total_rows if codes[index] in grand_codes]
+    # The total and subtotal records, found from the distinct codes (a file where every line
+    # has its own code holds as many codes as lines: they are told apart in C).
+    distinct_codes = columns.distinct("service_code")
+    named = list(filter(None, distinct_codes))
+    subtotals = map(str.endswith, named, repeat(_SUBTOTAL_SUFFIXES))
+    grand_codes = distinct_codes & {_GRAND_TOTAL_CODE}
+    total_codes = {code for code in compress(named, subtotals) if len(code) == 6} | grand_codes
+    is_total = list(map(total_codes.__contains__, codes))
+    total_rows = list(compress(range(len(codes)), is_total))
+    if total_codes == grand_codes:
+        grand_rows = total_rows
+    else:
+        in_grand = map(grand_codes.__contains__, _picked(codes, total_rows))
+        grand_rows = list(compress(total_rows, in_grand))
     _check_total_rows(file, findings, columns, total_rows, grand_rows)
-    out_of_scope = {code for code, kind in type_of.items() if kind in OUT_OF_SCOPE}
-    for index in columns.where("service_code", out_of_scope.__contains__):
-        _check_scope(file, findings, index, codes[index])
-    equipment = {code for code, kind in type_of.items() if kind in ("17", "67")}
-    _check_equipment(
-        findings, _tais_column(layout), columns.where("service_code", equipment.__contains__),
-        columns,
-    )  # fmt: skip
-    users = list(
-        zip(columns["insurer_no"], columns["insured_no"], columns["target_month"], strict=True)
-    )
+    _check_scope_and_equipment(file, findings, columns, total_codes)
+    # Users (保険者番号, 被保険者番号, 対象年月) are compared as keys.
+    user_columns = _telling_columns(layout, columns, _USER_KEY)
+    users = _keys(user_columns, len(codes))
     # A record that could not be read may be the total or subtotal that looks missing.
     complete = file.gaps is None or not file.gaps.unread_records
     _check_grand_totals(findings, code_column, users, grand_rows, complete)
+    if not complete:
+        return
+    # Several detail lines of one service type need their subtotal (AAAA). When no user has
+    # two lines that are no totals, none has (a set's size, in C).
+    line_users = list(compress(users, map(operator.not_, is_total)))
+    if len(set(line_users)) == len(line_users):
+        return
+    _check_subtotals(file, findings, columns, user_columns)
+
+
+def _check_subtotals(
+    file: CareplanFile, findings: Findings, columns: Columns, user_columns: list[Sequence[Any]]
+) -> None:
+    """Each user's detail lines of one office and service type, when several, have their
+    subtotal (AAAA) of that office and type."""
+    code_column = file.layout.column("service_code")
+    codes = columns["service_code"]
+    # Each record's service type (a total's kind), decided once per distinct code.
+    kind_of = _kinds_of_codes(columns.distinct("service_code"))
+    kinds = list(map(kind_of.__getitem__, codes))
     providers = columns["provider_office_no"]
-    subtotals = {
-        (*users[index], providers[index], codes[index][:2])
-        for index in total_rows
-        if codes[index].endswith("AAAA")
-    }
-    details = list(
+    details = list(zip(*user_columns, providers, kinds, strict=True))
+    sum_rows = _indices_in(kinds, {_SUM})
+    subtotals = set(
         zip(
-            columns["insurer_no"],
-            columns["insured_no"],
-            columns["target_month"],
-            providers,
-            map(type_of.__getitem__, codes),
+            *(_picked(values, sum_rows) for values in (*user_columns, providers)),
+            map(_FIRST_TWO, _picked(codes, sum_rows)),
             strict=True,
         )
     )
-    # Several detail lines of one service type need their subtotal (AAAA).
-    unsummed = {
-        key
-        for key, count in Counter(details).items()
-        if count > 1 and key[-1] is not None and key not in subtotals
-    }
-    if not unsummed or not complete:
-        return
+    counts = Counter(details)
+    repeated = set(compress(counts, map((1).__lt__, counts.values())))
+    # Totals and lines without a service type are not lines that need a subtotal.
+    unsummed = {key for key in repeated if key[-1] is not None and key[-1] not in _TOTALS}
+    unsummed -= subtotals
     first: dict[tuple[Any, ...], int] = {}
-    for index, key in enumerate(details):
-        if key in unsummed:
-            first.setdefault(key, index)
+    for index in _indices_in(details, unsummed) if unsummed else ():
+        first.setdefault(details[index], index)
     for key, index in first.items():
         findings.add(
             "table7.subtotal",
@@ -412,22 +547,59 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
         )
 
 
+# The kinds of 第7表 total records (`_kinds_of_codes`): strings that are no service type (a
+# type has two characters), so that they hash in C and never equal a type.
+_GRAND = "999999"
+_SUM = "AAAA"
+_OTHER_SUM = "EEEE, ZZZZ"
+_TOTALS = frozenset({_GRAND, _SUM, _OTHER_SUM})
+
+
+def _kinds_of_codes(codes: Set[str | None]) -> dict[str | None, str | None]:
+    """Each service code's kind of 第7表 record: a total (`_TOTALS`), or a detail line of its
+    service type (one string object per type), None when the code has none.
+
+    Worked out in C: a file where every line has its own code holds as many codes as lines."""
+    named = list(filter(None, codes))
+    prefixes = list(map(_FIRST_TWO, named))
+    one_each = dict(zip(prefixes, prefixes, strict=True))  # one string object per type
+    kinds: dict[str | None, str | None] = dict(
+        zip(named, map(one_each.__getitem__, prefixes), strict=True)
+    )
+    kinds.update(dict.fromkeys(codes & {None, ""}))  # no code
+    kinds.update(dict.fromkeys(compress(named, map((6).__ne__, map(len, named)))))
+    for code in compress(named, map(_SUBTOTAL_SUFFIX_SET.__contains__, map(_FROM_THIRD, named))):
+        kinds[code] = _SUM if code.endswith("AAAA") else _OTHER_SUM
+    if _GRAND_TOTAL_CODE in kinds:
+        kinds[_GRAND_TOTAL_CODE] = _GRAND
+    return kinds
+
+
+def _keys(columns: Sequence[Sequence[Any]], count: int) -> Sequence[Any]:
+    """The keys made of `columns`' values, record by record: the values themselves when
+    there is one column (no tuple to make and hash)."""
+    if len(columns) == 1:
+        return columns[0]
+    return list(zip(*columns, strict=True)) if columns else [()] * count
+
+
 def _check_grand_totals(
     findings: Findings,
     code_column: Column,
-    users: list[tuple[Any, ...]],
+    users: Sequence[Any],
     grand_rows: list[int],
     complete: bool,
 ) -> None:
     """One 全合計 per user and month (users in the order they first appear)."""
-    grand_users = [users[index] for index in grand_rows]
-    distinct_users = set(users)
-    if len(grand_users) == len(distinct_users) and distinct_users.issubset(grand_users):
-        return  # the usual case: exactly one each
-    totals: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    # The usual case, exactly one each: the 全合計 users are distinct and every user is one
+    # of them (set lookups, in C).
+    grand_users = set(_picked(users, grand_rows))
+    if len(grand_users) == len(grand_rows) and grand_users.issuperset(users):
+        return
+    totals: dict[Any, list[int]] = defaultdict(list)
     for index in grand_rows:
         totals[users[index]].append(index)
-    first: dict[tuple[Any, ...], int] = {}
+    first: dict[Any, int] = {}
     for index, user in enumerate(users):
         first.setdefault(user, index)
     for user, index in first.items():
@@ -460,11 +632,14 @@ def _check_total_rows(
     total_rows: list[int],
     grand_rows: list[int],
 ) -> None:
-    """What total and subtotal records hold: 単位数 0, no discount, the 全合計's office."""
+    """What total and subtotal records hold: 単位数 0, no discount, the 全合計's office.
+
+    The values of the total records are fetched and compared in C."""
     layout = file.layout
     units = columns["units"]
     column = layout.column("units")
-    for index in [index for index in total_rows if units[index] not in (0, None)]:
+    not_zero = map(operator.not_, map((0, None).__contains__, _picked(units, total_rows)))
+    for index in compress(total_rows, not_zero):
         findings.add(
             "table7.total_units",
             "error",
@@ -475,9 +650,12 @@ def _check_total_rows(
             value=units[index],
         )
     for attribute in ("discount_rate", "discounted_units"):
+        if not columns.distinct(attribute) - {None}:
+            continue  # the usual case: no record has one
         values = columns[attribute]
         column = layout.column(attribute)
-        for index in [index for index in total_rows if values[index] is not None]:
+        filled = map(operator.is_not, _picked(values, total_rows), repeat(None))
+        for index in compress(total_rows, filled):
             findings.add(
                 "table7.total_discount",
                 "error",
@@ -489,7 +667,8 @@ def _check_total_rows(
             )
     offices = columns["provider_office_no"]
     column = layout.column("provider_office_no")
-    for index in [index for index in grand_rows if offices[index] != _GRAND_TOTAL_OFFICE]:
+    other = map(operator.ne, _picked(offices, grand_rows), repeat(_GRAND_TOTAL_OFFICE))
+    for index in compress(grand_rows, other):
         findings.add(
             "table7.grand_total_office",
             "error",
@@ -511,7 +690,7 @@ def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) 
     month_column = layout.column("target_month")
     months, dates = columns["target_month"], columns["plan_date"]
     if file.name.month == "000000":  # linked to a plan (第1表)
-        for index in columns.where("target_month", _not_zero_month):
+        for index in _where(file.layout, columns, "target_month", _not_zero_month):
             findings.add(
                 "supplement.link",
                 "error",
@@ -521,7 +700,7 @@ def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) 
                 column=month_column,
                 value=months[index],
             )
-        for index in columns.where("plan_date", _is_zero_date):
+        for index in _where(file.layout, columns, "plan_date", _is_zero_date):
             findings.add(
                 "supplement.link",
                 "error",
@@ -532,7 +711,7 @@ def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) 
                 value=dates[index],
             )
     else:
-        for index in columns.where("plan_date", _not_zero_date):
+        for index in _where(file.layout, columns, "plan_date", _not_zero_date):
             findings.add(
                 "supplement.link",
                 "error",
@@ -544,7 +723,9 @@ def _check_supplement(file: CareplanFile, findings: Findings, columns: Columns) 
                 value=dates[index],
             )
         if month is not None:
-            for index in columns.where("target_month", lambda value: value not in (month, None)):
+            for index in _where(
+                file.layout, columns, "target_month", lambda value: value not in (month, None)
+            ):
                 findings.add(
                     "month.mismatch",
                     "error",
@@ -575,8 +756,15 @@ _SLOTS = tuple(f"slot{n}_service_type" for n in range(1, 10))
 def _check_slots(file: CareplanFile, findings: Findings, columns: Columns) -> None:
     """Service-type limit slots are filled from slot 1 in order (judged once per distinct
     pattern of filled slots)."""
+    # A gap needs a record with one slot empty and the next filled: when no column of empty
+    # slots is followed by a column with a filled one, there is none (the usual case).
+    distinct = [columns.distinct(slot) for slot in _SLOTS]
+    if not any(
+        None in earlier and later - {None} for earlier, later in itertools.pairwise(distinct)
+    ):
+        return
     slots = list(zip(*(columns[slot] for slot in _SLOTS), strict=True))
-    for index in _where(slots, _first_gap):
+    for index in _where_pairs(slots, _first_gap):
         slot = _first_gap(slots[index])
         column = file.layout.column(f"slot{slot}_service_type")
         findings.add(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import compress
 from typing import Any
 
 from .._issue import Issue
@@ -13,6 +15,7 @@ from ._file import CareplanFile
 from ._findings import Findings
 from ._generated import PARENT_CHILDREN
 from ._layouts import get_layout
+from ._record_rules import IdentityNumbers, hashable_column
 
 __all__ = ["check_units"]
 
@@ -63,30 +66,70 @@ _PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in
 
 
 class _Keys:
-    """Each file's record keys, computed once: several rules compare the same keys."""
+    """Each file's record keys, computed once: several rules compare the same keys.
+
+    Keys are compared as sets, in C. Their items are made to hash in C too (`hashable_column`:
+    a 対象年月 is a YearMonth, whose hash is a Python function), numbered alike in every file
+    of the run; and an item that holds one and the same value in every file compared (a
+    unit's 対象年月, often its 保険者番号) is left out, which tells no key from another.
+    """
 
     def __init__(self, columns_of: ColumnsOf) -> None:
-        self._columns_of = columns_of
-        self._keys: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+        self.columns_of = columns_of
+        self._identity = IdentityNumbers()
+        self._keys: dict[tuple[int, tuple[str, ...]], Sequence[Any]] = {}
         self._sets: dict[tuple[tuple[int, ...], tuple[str, ...]], set[Any]] = {}
 
-    def of(self, file: CareplanFile, attributes: tuple[str, ...]) -> list[Any]:
+    def telling(self, compared: list[tuple[CareplanFile, tuple[str, ...]]]) -> list[int]:
+        """The positions of the key items that may tell `compared` files' keys apart (each
+        file with its key attributes, position for position): all but those whose column
+        holds one value, the same, in every file (an empty file holds none)."""
+        positions = []
+        for position in range(len(compared[0][1])):
+            values: list[Any] = []
+            for file, attributes in compared:
+                column = self.columns_of(file)[attributes[position]]
+                # One value throughout: counted in C (equal values are one object, mostly).
+                if column and column.count(column[0]) != len(column):
+                    values = []
+                    break
+                values += column[:1]
+            if not values or any(value != values[0] for value in values):
+                positions.append(position)
+        return positions
+
+    def of(self, file: CareplanFile, attributes: tuple[str, ...]) -> Sequence[Any]:
+        """The file's keys of these items, in record order (a key of one item is its value)."""
         key = (id(file), attributes)
-        if key not in self._keys:
-            # The keys zipped from the file's columns (in C), as `attrgetter(*attributes)`
-            # would give them record by record.
-            columns = self._columns_of(file)
-            if len(attributes) == 1:
-                self._keys[key] = list(columns[attributes[0]])
+        keys = self._keys.get(key)
+        if keys is None:
+            # The keys zipped from the file's columns (in C).
+            columns = self.columns_of(file)
+            values = [
+                hashable_column(file.layout, columns, attribute, self._identity)
+                for attribute in attributes
+            ]
+            if len(values) == 1:
+                keys = values[0]
             else:
-                self._keys[key] = list(zip(*(columns[a] for a in attributes), strict=True))
-        return self._keys[key]
+                keys = list(zip(*values, strict=True)) if values else [()] * len(file.records)
+            self._keys[key] = keys
+        return keys
 
     def union(self, files: list[CareplanFile], attributes: tuple[str, ...]) -> set[Any]:
         key = (tuple(map(id, files)), attributes)
         if key not in self._sets:
             self._sets[key] = set().union(*(self.of(f, attributes) for f in files))
         return self._sets[key]
+
+
+def _at(items: tuple[str, ...], positions: list[int]) -> tuple[str, ...]:
+    return tuple(items[position] for position in positions)
+
+
+def _missing(keys: Sequence[Any], known: set[Any]) -> list[int]:
+    """Indices of the keys not in `known`, found in C."""
+    return list(compress(range(len(keys)), map(operator.not_, map(known.__contains__, keys))))
 
 
 def check_units(
@@ -158,7 +201,10 @@ def _check_parent_keys(
 ) -> list[Issue]:
     if child_id not in by_layout or parent_id not in by_layout:
         return []  # a missing parent file is reported as such
-    known = keys.union(by_layout[parent_id], parent_keys)
+    compared = [(file, child_keys) for file in by_layout[child_id]]
+    compared += [(file, parent_keys) for file in by_layout[parent_id]]
+    telling = keys.telling(compared)
+    known = keys.union(by_layout[parent_id], _at(parent_keys, telling))
     parent_prefix = by_layout[parent_id][0].layout.prefix
     unread_ja = unread_en = ""
     if any(_unread_numbers(parent) for parent in by_layout[parent_id]):
@@ -168,22 +214,22 @@ def _check_parent_keys(
     for file in by_layout[child_id]:
         findings = Findings(file)
         column = file.layout.column(child_keys[-1])
-        child_keys_of_file = keys.of(file, child_keys)
+        child_keys_of_file = keys.of(file, _at(child_keys, telling))
         if known.issuperset(child_keys_of_file):
             continue
-        for index, key in enumerate(child_keys_of_file):
-            if key not in known:
-                findings.add(
-                    "unit.orphan",
-                    "error",
-                    f"親レコード（{parent_prefix}）に同じキー（保険者番号・被保険者番号・"
-                    f"{column.name_ja}）のレコードがありません{unread_ja}",
-                    f"no {parent_prefix} record has this key (保険者番号, 被保険者番号, "
-                    f"{column.name_ja}){unread_en}",
-                    index=index,
-                    column=column,
-                    value=key[-1],
-                )
+        reported = keys.columns_of(file)[child_keys[-1]]
+        for index in _missing(child_keys_of_file, known):
+            findings.add(
+                "unit.orphan",
+                "error",
+                f"親レコード（{parent_prefix}）に同じキー（保険者番号・被保険者番号・"
+                f"{column.name_ja}）のレコードがありません{unread_ja}",
+                f"no {parent_prefix} record has this key (保険者番号, 被保険者番号, "
+                f"{column.name_ja}){unread_en}",
+                index=index,
+                column=column,
+                value=reported[index],
+            )
         issues += findings.finish()
     return issues
 
@@ -196,17 +242,21 @@ def _check_every_parent_has_supplement(
 ) -> list[Issue]:
     if "supplement" not in by_layout or parent_id not in by_layout:
         return []
-    supplied = keys.union(by_layout["supplement"], key_items)
+    compared = [(file, key_items) for file in by_layout["supplement"] + by_layout[parent_id]]
+    telling = _at(key_items, keys.telling(compared))
+    supplied = keys.union(by_layout["supplement"], telling)
     issues: list[Issue] = []
     for file in by_layout[parent_id]:
         findings = Findings(file)
         column = file.layout.column(key_items[-1])
-        parents = keys.of(file, key_items)
+        parents = keys.of(file, telling)
         if supplied.issuperset(parents):
             continue
+        values = keys.columns_of(file)[key_items[-1]]
         reported: set[object] = set()
-        for index, parent in enumerate(parents):
-            if parent not in supplied and parent not in reported:
+        for index in _missing(parents, supplied):
+            parent = parents[index]
+            if parent not in reported:
                 reported.add(parent)
                 findings.add(
                     "unit.no_supplement",
@@ -215,7 +265,7 @@ def _check_every_parent_has_supplement(
                     "the unit's 利用者補足情報 (UPHOSOKU) has no record for this user",
                     index=index,
                     column=column,
-                    value=parent[-1],
+                    value=values[index],
                 )
         issues += findings.finish()
     return issues

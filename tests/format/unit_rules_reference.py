@@ -1,0 +1,283 @@
+"""The unit rules as they were before the column-wise fast paths (issue 11, speed): a frozen
+copy of `careplan_link.format._unit_rules` at that time, the reference the fast paths are
+compared with (`test_rule_fast_paths`). Not to be edited with the library.
+
+Rules across the files of a transmission unit, and across units."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from careplan_link._issue import Issue
+from careplan_link.format._bundle import Bundle, UnitKind
+from careplan_link.format._columns import ColumnsOf
+from careplan_link.format._file import CareplanFile
+from careplan_link.format._findings import Findings
+from careplan_link.format._generated import PARENT_CHILDREN
+from careplan_link.format._layouts import get_layout
+
+__all__ = ["check_units"]
+
+
+def _key_attributes(child_id: str, parent_id: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The key items that tie a child's records to its parent's, from the layouts' key columns.
+
+    The parent's key columns, and for each the child's key column of the same 項目名 (利用者補足情報
+    has the keys of both its possible parents among its key columns).
+    """
+    parent = get_layout(parent_id)
+    child = get_layout(child_id)
+    child_keys = {c.name_ja: c.attribute for c in map(child.column, child.key_columns)}
+    parent_columns = [parent.column(no) for no in parent.key_columns]
+    return (
+        tuple(child_keys[c.name_ja] for c in parent_columns),
+        tuple(c.attribute for c in parent_columns),
+    )
+
+
+def _parents_of() -> dict[str, list[str]]:
+    """The parents of each child interface, from the standard's relations (generated)."""
+    parents: dict[str, list[str]] = defaultdict(list)
+    for parent_id, children in PARENT_CHILDREN.items():
+        for child_id in children:
+            parents[child_id].append(parent_id)
+    return parents
+
+
+# child interface → (parent interface, key attributes of the child, key attributes of the parent),
+# for the children that have one parent.
+_PARENTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    child_id: (parents[0], *_key_attributes(child_id, parents[0]))
+    for child_id, parents in _parents_of().items()
+    if len(parents) == 1
+}
+
+# 利用者補足情報 links to 第1表 (plan) or 第6表 (schedule) depending on the unit.
+_SUPPLEMENT_PARENT = {
+    kind: (parent_id, _key_attributes("supplement", parent_id)[0])
+    for kind, parent_id in ((UnitKind.PLAN, "table1"), (UnitKind.SCHEDULE, "table6_plan"))
+}
+
+_PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in
+              ("table1", "table2", "table3", "supplement", "table6_plan", "table7",
+               "table1_delete", "table6_plan_delete", "table6_actual", "table6_actual_delete",
+               "yobo_basic", "yobo_plan", "yobo_basic_delete", "yobo_plan_delete")}  # fmt: skip
+
+
+class _Keys:
+    """Each file's record keys, computed once: several rules compare the same keys."""
+
+    def __init__(self, columns_of: ColumnsOf) -> None:
+        self._columns_of = columns_of
+        self._keys: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+        self._sets: dict[tuple[tuple[int, ...], tuple[str, ...]], set[Any]] = {}
+
+    def of(self, file: CareplanFile, attributes: tuple[str, ...]) -> list[Any]:
+        key = (id(file), attributes)
+        if key not in self._keys:
+            # The keys zipped from the file's columns (in C), as `attrgetter(*attributes)`
+            # would give them record by record.
+            columns = self._columns_of(file)
+            if len(attributes) == 1:
+                self._keys[key] = list(columns[attributes[0]])
+            else:
+                self._keys[key] = list(zip(*(columns[a] for a in attributes), strict=True))
+        return self._keys[key]
+
+    def union(self, files: list[CareplanFile], attributes: tuple[str, ...]) -> set[Any]:
+        key = (tuple(map(id, files)), attributes)
+        if key not in self._sets:
+            self._sets[key] = set().union(*(self.of(f, attributes) for f in files))
+        return self._sets[key]
+
+
+def check_units(
+    units: list[Bundle], parsed: Mapping[str, CareplanFile], columns_of: ColumnsOf | None = None
+) -> list[Issue]:
+    """Issues of each unit (companions, parent keys) and between units (shared 連番);
+    `columns_of` gives the files' columns when the caller shares them with other rules."""
+    issues: list[Issue] = []
+    keys = _Keys(columns_of or ColumnsOf())
+    for unit in units:
+        issues += _check_unit(unit, parsed, keys)
+    issues += _check_shared_serials(units)
+    return issues
+
+
+def _describe(unit: Bundle) -> str:
+    return f"{unit.sender} → {unit.receiver} {unit.serial}"
+
+
+def _check_unit(unit: Bundle, parsed: Mapping[str, CareplanFile], keys: _Keys) -> list[Issue]:
+    first_file = next(iter(unit.files))
+    issues = []
+    if unit.kind is UnitKind.UNKNOWN:
+        kinds = ", ".join(sorted({name.prefix for name in unit.names}))
+        issues.append(
+            Issue(
+                "unit.mixed",
+                "error",
+                f"同じ送受信事業所・ファイル連番に、別々の送信単位のファイルが混ざっています（{kinds}）",
+                f"files of different transmission units share this office pair and ファイル連番 "
+                f"({kinds}): {_describe(unit)}",
+                file=first_file,
+            )
+        )
+        return issues
+    for layout_id in unit.missing:
+        prefix = _PREFIX_OF.get(layout_id, layout_id)
+        issues.append(
+            Issue(
+                "unit.missing_file",
+                "error",
+                f"送信単位（{unit.kind.value}）に {prefix} のファイルがありません",
+                f"the {unit.kind.value} unit {_describe(unit)} has no {prefix} file",
+                file=first_file,
+                value=prefix,
+            )
+        )
+    by_layout: dict[str, list[CareplanFile]] = defaultdict(list)
+    for name in unit.files:
+        if name in parsed:
+            by_layout[parsed[name].layout.id].append(parsed[name])
+            issues += _partly_checked(name, parsed[name])
+    for child_id, (parent_id, child_keys, parent_keys) in _PARENTS.items():
+        issues += _check_parent_keys(keys, by_layout, child_id, parent_id, child_keys, parent_keys)
+    if unit.kind in _SUPPLEMENT_PARENT:
+        parent_id, key_items = _SUPPLEMENT_PARENT[unit.kind]
+        issues += _check_parent_keys(keys, by_layout, "supplement", parent_id, key_items, key_items)
+        issues += _check_every_parent_has_supplement(keys, by_layout, parent_id, key_items)
+    return issues
+
+
+def _check_parent_keys(
+    keys: _Keys,
+    by_layout: Mapping[str, list[CareplanFile]],
+    child_id: str,
+    parent_id: str,
+    child_keys: tuple[str, ...],
+    parent_keys: tuple[str, ...],
+) -> list[Issue]:
+    if child_id not in by_layout or parent_id not in by_layout:
+        return []  # a missing parent file is reported as such
+    known = keys.union(by_layout[parent_id], parent_keys)
+    parent_prefix = by_layout[parent_id][0].layout.prefix
+    unread_ja = unread_en = ""
+    if any(_unread_numbers(parent) for parent in by_layout[parent_id]):
+        unread_ja = "（親ファイルに読めなかったレコードがあります）"
+        unread_en = " (some records of the parent file could not be read)"
+    issues: list[Issue] = []
+    for file in by_layout[child_id]:
+        findings = Findings(file)
+        column = file.layout.column(child_keys[-1])
+        child_keys_of_file = keys.of(file, child_keys)
+        if known.issuperset(child_keys_of_file):
+            continue
+        for index, key in enumerate(child_keys_of_file):
+            if key not in known:
+                findings.add(
+                    "unit.orphan",
+                    "error",
+                    f"親レコード（{parent_prefix}）に同じキー（保険者番号・被保険者番号・"
+                    f"{column.name_ja}）のレコードがありません{unread_ja}",
+                    f"no {parent_prefix} record has this key (保険者番号, 被保険者番号, "
+                    f"{column.name_ja}){unread_en}",
+                    index=index,
+                    column=column,
+                    value=key[-1],
+                )
+        issues += findings.finish()
+    return issues
+
+
+def _check_every_parent_has_supplement(
+    keys: _Keys,
+    by_layout: Mapping[str, list[CareplanFile]],
+    parent_id: str,
+    key_items: tuple[str, ...],
+) -> list[Issue]:
+    if "supplement" not in by_layout or parent_id not in by_layout:
+        return []
+    supplied = keys.union(by_layout["supplement"], key_items)
+    issues: list[Issue] = []
+    for file in by_layout[parent_id]:
+        findings = Findings(file)
+        column = file.layout.column(key_items[-1])
+        parents = keys.of(file, key_items)
+        if supplied.issuperset(parents):
+            continue
+        reported: set[object] = set()
+        for index, parent in enumerate(parents):
+            if parent not in supplied and parent not in reported:
+                reported.add(parent)
+                findings.add(
+                    "unit.no_supplement",
+                    "error",
+                    "この利用者の利用者補足情報（UPHOSOKU）のレコードがありません",
+                    "the unit's 利用者補足情報 (UPHOSOKU) has no record for this user",
+                    index=index,
+                    column=column,
+                    value=parent[-1],
+                )
+        issues += findings.finish()
+    return issues
+
+
+def _unread_numbers(file: CareplanFile) -> list[int]:
+    """Record numbers of `file` that could not be read, whole or in part."""
+    gaps = file.gaps
+    if gaps is None:
+        return []
+    partly = (gaps.numbers[index] for index in gaps.unread_items)
+    return sorted({*gaps.unread_records, *partly})
+
+
+# How many unread record numbers a `unit.partly_checked` warning lists.
+_SHOWN_UNREAD = 10
+
+
+def _partly_checked(name: str, file: CareplanFile) -> list[Issue]:
+    """Unit rules compare what could be read; say which records of a file could not be."""
+    unread = _unread_numbers(file)
+    if not unread:
+        return []
+    shown = ", ".join(map(str, unread[:_SHOWN_UNREAD]))
+    if len(unread) > _SHOWN_UNREAD:
+        shown += f" … ({len(unread)})"
+    return [
+        Issue(
+            "unit.partly_checked",
+            "warning",
+            f"送信単位の照合（親子のキー、第6表と第7表の突き合わせ）は、レコード {shown} の"
+            "読めなかった部分を除いて行いました。直して再度検査してください",
+            "the unit's checks (parent keys, 第6表 against 第7表) used only what could be read "
+            f"of these records, which could not be read whole: {shown}; fix them and validate "
+            "again",
+            file=name,
+            value=shown,
+        )
+    ]
+
+
+def _check_shared_serials(units: list[Bundle]) -> list[Issue]:
+    issues = []
+    by_sender_serial: dict[tuple[str, str], list[Bundle]] = defaultdict(list)
+    for unit in units:
+        by_sender_serial[(unit.sender.number, unit.serial)].append(unit)
+    for (sender, serial), sharing in by_sender_serial.items():
+        for unit in sharing[1:]:
+            issues.append(
+                Issue(
+                    "unit.serial_shared",
+                    "warning",
+                    f"事業所 {sender} のファイル連番 {serial} が、別の送信先の送信単位にも"
+                    "使われています",
+                    f"office {sender} used ファイル連番 {serial} for units to several receivers "
+                    f"({', '.join(str(u.receiver) for u in sharing)})",
+                    file=next(iter(unit.files)),
+                    value=serial,
+                )
+            )
+    return issues
