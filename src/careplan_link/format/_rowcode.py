@@ -293,7 +293,8 @@ def _builder_code(layout: Layout, as_tuple: bool, share_texts: bool = False) -> 
             converting.append(f"(c{index}[t] if (t := r[{index}]) in c{index} else m{index}(t))")
         elif share_texts and column.kind not in TYPED_KINDS:
             shared.append(index)
-            item = f"s{index}((t := r[{index}]), t)"
+            # An empty item (most of a file's optional items) needs no call.
+            item = f"(s{index}(t, t) if (t := r[{index}]) else None)"
             plain.append(item)
             converting.append(item)
         elif column.kind is Kind.CSV_VERSION:
