@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import operator
 import re
 from collections.abc import Sequence
 
@@ -31,6 +32,8 @@ __all__ = [
     "Departure",
     "canonical_line_pattern",
     "count_lines",
+    "delimiters_are_canonical",
+    "delimiters_of",
     "encoding_departure",
     "first_departure",
     "structural_departure",
@@ -60,6 +63,50 @@ def canonical_line_pattern(layout: Layout) -> re.Pattern[str]:
     quoted = r'(?:"(?:[^"]++|"")++")?'
     items = [quoted if column.kind is Kind.FREE_TEXT else bare for column in layout.columns]
     return re.compile("(?:" + ",".join(items) + r"\r\n)*+")
+
+
+# Every byte but the four that make a file's structure: comma, double quote, CR, LF. None of
+# them can be the second byte of an MS932 (or any byte of a UTF-8) multi-byte character, so
+# deleting the rest leaves exactly the file's delimiters, in order.
+_NOT_DELIMITERS = bytes(b for b in range(256) if b not in b',"\r\n')
+
+
+def delimiters_of(data: bytes) -> bytes:
+    """The delimiters of `data` (commas, double quotes, CR, LF) in order: the skeleton
+    `delimiters_are_canonical` checks. One C pass, about a byte a nanosecond."""
+    return data.translate(None, _NOT_DELIMITERS)
+
+
+@functools.cache
+def _delimiter_pattern(layout: Layout) -> re.Pattern[bytes]:
+    """`canonical_line_pattern` with the items' content taken out: a bare item leaves nothing,
+    a quoted free text its two quotes and the commas and line breaks inside it."""
+    free = rb'(?:"[^"]*+")?'
+    items = [free if column.kind is Kind.FREE_TEXT else b"" for column in layout.columns]
+    return re.compile(b"(?:" + b",".join(items) + rb"\r\n)*+")
+
+
+def delimiters_are_canonical(layout: Layout, delimiters: bytes, records: Sequence[object]) -> bool:
+    """Whether a file read into `records` without error, whose bytes hold no `""` and whose
+    delimiters are `delimiters`, is structurally canonical (`structural_departure` finds
+    nothing): the fast path of that check, over a text a fifth as long.
+
+    Without `""` in the file (no empty quoted item, no doubled inner quote), the delimiters say
+    everything `canonical_line_pattern` checks but one thing: whether an item without quotes
+    is empty. The delimiter pattern puts every quote around a free text item (so no other item
+    is quoted, and every quoted item is non-empty, having no `""`), CRLF after every record
+    and the layout's number of items in each; and a non-empty free text without quotes shows
+    as fewer quoted items than non-empty free text values. False only means "not proven": the
+    caller then runs the full check, which also says where and why.
+    """
+    if _delimiter_pattern(layout).fullmatch(delimiters) is None:
+        return False
+    non_empty = 0
+    for column in layout.columns:
+        if column.kind is Kind.FREE_TEXT:
+            values = list(map(operator.attrgetter(column.attribute), records))
+            non_empty += len(values) - values.count(None)
+    return delimiters.count(b'"') == 2 * non_empty
 
 
 @attrs.frozen

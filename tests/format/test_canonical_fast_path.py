@@ -1,0 +1,140 @@
+"""The structural canonical-form check's fast path (the file's delimiters only) against the
+full check (`canonical_line_pattern` over the text).
+
+`delimiters_are_canonical` may only say True where the full check finds nothing; where it says
+False the full check runs anyway. Every kind of departure the full check knows — and the one
+the delimiters alone cannot see, a non-empty free text without quotes — is planted in files
+that are canonical otherwise, alone and together (a quoted item that is not free text in the
+same record as an unquoted free text keeps the number of quotes), and `read_leniently` must
+report the same `read.not_canonical` issue with and without the fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from careplan_link.format import _canonical, _reader
+from careplan_link.format._canonical import delimiters_are_canonical, delimiters_of
+from careplan_link.format._layouts import get_layout
+from careplan_link.format._reader import read_leniently
+
+from .helpers import PLAN_NAME, table6_csv, table6_row
+
+LAYOUT = get_layout("table6_plan")
+PLANNER, UNITS, PROVIDER = 6, 7, 20  # indices of 計画作成者氏名, 単位数, サービス事業所名
+
+
+def _row(n: int) -> list[str]:
+    return table6_row(planner_name=f'"佐藤 花子{n}"', provider_name=f'"すみれ{n}"')
+
+
+# Each plants one departure (or a canonical oddity) in a row, by position.
+_PLANTS: dict[str, Callable[[list[str]], None]] = {
+    "quoted_bare": lambda row: row.__setitem__(UNITS, f'"{row[UNITS]}"'),
+    "unquoted_free": lambda row: row.__setitem__(PLANNER, row[PLANNER].strip('"')),
+    "empty_quoted": lambda row: row.__setitem__(PROVIDER, '""'),
+    "swap": lambda row: (
+        row.__setitem__(UNITS, f'"{row[UNITS]}"'),
+        row.__setitem__(PLANNER, row[PLANNER].strip('"')),
+    ),
+    "inner_quote": lambda row: row.__setitem__(PLANNER, '"佐藤 ""花子"""'),  # canonical
+    "comma_inside": lambda row: row.__setitem__(PLANNER, '"佐藤, 花子"'),  # canonical
+    "line_break_inside": lambda row: row.__setitem__(PLANNER, '"佐藤\r\n花子"'),  # canonical
+}
+_NEWLINES = {"crlf": "\r\n", "lf": "\n"}
+
+
+def _issues(data: bytes, fast: bool, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    if not fast:
+        monkeypatch.setattr(_reader, "delimiters_are_canonical", lambda *_: False)
+    try:
+        reading = read_leniently(data, name=PLAN_NAME)
+    finally:
+        monkeypatch.undo()
+    return [issue for issue in reading.issues if issue.code == "read.not_canonical"]
+
+
+def _file(rows: list[list[str]], last_newline: str = "\r\n") -> bytes:
+    data = table6_csv(*rows[:-1]) if len(rows) > 1 else b""
+    return data + table6_csv(rows[-1], newline=last_newline)
+
+
+@pytest.mark.parametrize("plant", sorted(_PLANTS))
+@pytest.mark.parametrize("where", [0, 7, 19])
+def test_each_departure_is_found_the_same_with_the_fast_path(
+    plant: str, where: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [_row(n) for n in range(20)]
+    _PLANTS[plant](rows[where])
+    data = _file(rows)
+    fast, full = _issues(data, True, monkeypatch), _issues(data, False, monkeypatch)
+    assert fast == full
+    canonical = plant in ("inner_quote", "comma_inside", "line_break_inside")
+    assert (fast == []) is canonical
+    if not canonical:
+        assert fast[0].record == where + 1  # type: ignore[attr-defined]
+
+
+def test_the_swap_keeps_the_quote_count_but_not_the_delimiter_pattern() -> None:
+    """The case counting alone would miss: one item quoted too many, one too few."""
+    rows = [_row(n) for n in range(3)]
+    _PLANTS["swap"](rows[1])
+    data = _file(rows)
+    canonical = _file([_row(n) for n in range(3)])
+    assert data.count(b'"') == canonical.count(b'"')
+    records = read_leniently(data, name=PLAN_NAME).file.records
+    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+
+
+def test_an_unquoted_free_text_is_caught_by_the_count() -> None:
+    rows = [_row(n) for n in range(3)]
+    _PLANTS["unquoted_free"](rows[2])
+    data = _file(rows)
+    records = read_leniently(data, name=PLAN_NAME).file.records
+    assert _canonical._delimiter_pattern(LAYOUT).fullmatch(delimiters_of(data))
+    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+
+
+def test_a_canonical_file_is_proven_by_its_delimiters() -> None:
+    rows = [_row(n) for n in range(5)]
+    _PLANTS["comma_inside"](rows[1])
+    _PLANTS["line_break_inside"](rows[3])
+    data = _file(rows)
+    records = read_leniently(data, name=PLAN_NAME).file.records
+    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+
+
+def test_the_last_line_without_crlf_is_found_with_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _file([_row(n) for n in range(4)], last_newline="")
+    fast, full = _issues(data, True, monkeypatch), _issues(data, False, monkeypatch)
+    assert fast == full
+    assert len(fast) == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    plants=st.lists(st.tuples(st.sampled_from(sorted(_PLANTS)), st.integers(0, 29)), max_size=3),
+    newline=st.sampled_from(sorted(_NEWLINES)),
+    lf_at=st.integers(0, 29),
+)
+def test_fast_and_full_paths_report_the_same(
+    plants: list[tuple[str, int]], newline: str, lf_at: int
+) -> None:
+    rows = [_row(n) for n in range(30)]
+    for plant, where in plants:
+        _PLANTS[plant](rows[where])
+    lines = [
+        ",".join(row) + ("\r\n" if n != lf_at else _NEWLINES[newline]) for n, row in enumerate(rows)
+    ]
+    data = table6_csv(*[]) + "".join(lines).encode("cp932")
+    with pytest.MonkeyPatch.context() as patch:
+        fast = _issues(data, True, patch)
+    with pytest.MonkeyPatch.context() as patch:
+        full = _issues(data, False, patch)
+    assert fast == full
