@@ -13,12 +13,8 @@ import pytest
 from careplan_link.format import LAYOUTS
 from careplan_link.format._convert import TYPED_KINDS
 from careplan_link.format._layout import Kind, Layout
-from careplan_link.format._rowcode import (
-    _compile,
-    builds_tuple,
-    row_builder,
-    row_formatter,
-)
+from careplan_link.format._rowcode import builds_tuple, compile_generated, row_builder
+from careplan_link.format._rowformat import row_formatter
 
 
 def _sample_row(layout: Layout) -> list[str]:
@@ -152,8 +148,8 @@ def test_formatter_reads_other_record_types_by_attribute() -> None:
 
 
 def test_each_compilation_has_its_own_file_name() -> None:
-    first = _compile("def make():\n return 1\n", "test")
-    second = _compile("def make():\n return 2\n", "test")
+    first = compile_generated("def make():\n return 1\n", "test")
+    second = compile_generated("def make():\n return 2\n", "test")
     assert first.co_filename != second.co_filename
     assert linecache.getline(second.co_filename, 2) == " return 2\n"
     linecache.checkcache()  # no file on disk to compare with: the entries stay

@@ -28,9 +28,9 @@ from ._layout import Column, Kind, Layout
 from ._layouts import get_layout, layout_family
 from ._ms932 import Substitution
 from ._record import Record
-from ._rowcode import needs_quotes as _needs_quotes
-from ._rowcode import quote as _quote
-from ._rowcode import row_formatter, saw_special_characters
+from ._rowformat import needs_quotes as _needs_quotes
+from ._rowformat import quote as _quote
+from ._rowformat import row_formatter, saw_special_characters
 
 __all__ = ["QuotePolicy", "Substituted", "write_bundle", "write_file", "write_unit"]
 
