@@ -683,11 +683,17 @@ class _Reader:
                     # builder. A `for` over the C reader with nothing else per row costs a
                     # fraction of the general loop below (which a short layout's rows would
                     # otherwise spend more time in than in reading them); any other row
-                    # leaves it, with `line` and `last_line` set, for the general path.
+                    # leaves it, with `line` and `last_line` set, for the general path. A
+                    # row over several lines (a line break inside quoted free text) stays
+                    # unless it is longer than the cap.
                     for row in reader:
                         line = last_line + 1
                         last_line = lines.record_end = base + reader.line_num
-                        if last_line != line or len(row) != width or not lines.plain:
+                        if (
+                            len(row) != width
+                            or not lines.plain
+                            or (last_line != line and lines.record_too_long(line, last_line))
+                        ):
                             break
                         try:
                             record = fast_build(row)

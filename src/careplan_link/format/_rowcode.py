@@ -126,6 +126,16 @@ _MISSES_BEFORE_CONVERTING = 64
 # Kinds of text whose values are few in any file (see `_Sharer`).
 _FEW_TEXTS = frozenset({Kind.CSV_VERSION, Kind.DIGITS, Kind.CODE})
 _CONVERTING_SPELL = 1024
+# At the end of its first converting spell, a builder looks at which columns brought a new
+# value on at least this share of the spell's rows (or filled an integer cache): those are
+# typed without their cache for the rest of the file (see `row_builder`). An integer converts
+# inline in about the time of four cache hits, and a miss costs a lookup, the conversion and
+# often the row's restart: inline wins from about a third of misses. A shared text saves the
+# rules cold reads on every repeat: it stays shared unless most values are new.
+_DISTINCT_INTEGERS = 0.25
+_DISTINCT_TEXTS = 0.5
+# A file's rows left to the re-planned builder: all of them.
+_FOREVER = 1 << 62
 
 
 def row_builder(
@@ -141,22 +151,81 @@ def row_builder(
     in memory after it); the code is compiled once per layout. With a `departures` list, the
     first typed text that is not canonical is appended to it (see `_Converter`). With
     `share_texts`, equal texts of a column are one object (see `_Sharer`).
+
+    The builder re-plans once per file, at the end of its first converting spell (a file whose
+    values keep missing the caches; with `share_texts`, the file's first rows): columns that brought a new value on most of the spell's
+    rows (amounts, names of a file with one record a user) or filled an integer cache are
+    typed without their cache from then on (digits converted inline, texts not shared), by a
+    builder compiled for that set of columns. A lookup that misses costs more than converting
+    (hashing a fresh text, probing, then converting anyway), and once those columns no longer
+    miss, the plain builder (no exception, no second lookup) types most rows again.
     """
     code, namespace, converters = _builder_plan(layout, share_texts)
     namespace = dict(namespace)
+    # Columns that may turn out distinct: (index, cache, whether an integer column).
+    watched: list[tuple[int, dict[str, Any], bool]] = []
     for index, kind, converter in converters:
         made = converter(kind, index, departures)
         namespace[f"c{index}"] = made.cache
         namespace[f"m{index}"] = made.convert
         namespace[f"s{index}"] = made.cache.setdefault
-    # [rows left to the converting builder, rows that missed a cache since the last spell]
-    namespace["state"] = [0, 0]
-    namespace["limit"] = _MISSES_BEFORE_CONVERTING
-    namespace["spell"] = _CONVERTING_SPELL
-    namespace["full"] = _CACHE_LIMIT
-    exec(code, namespace)
-    build: Callable[[list[str]], Record] = namespace["make"]()
+        if kind is Kind.INTEGER or (converter is _Sharer and kind not in _FEW_TEXTS):
+            watched.append((index, made.cache, kind is Kind.INTEGER))
+    build, own = _instantiate(code, namespace)
+    state = own["state"]
+    sizes: list[int] = []  # of the watched caches when the first spell began
+    plain_begin = own["begin"]
+
+    def begin() -> None:
+        plain_begin()
+        sizes[:] = [len(cache) for _, cache, _ in watched]
+
+    def replan(row: list[str]) -> Record:
+        converting = state[2]
+        own["begin"], own["replan"] = plain_begin, converting  # once per file
+        direct = frozenset(
+            index
+            for (index, cache, integer), before in zip(watched, sizes, strict=True)
+            if len(cache) - before
+            >= _CONVERTING_SPELL * (_DISTINCT_INTEGERS if integer else _DISTINCT_TEXTS)
+            or (integer and len(cache) >= _CACHE_LIMIT)
+        )
+        if direct:
+            code = _builder_code(layout, builds_tuple(layout), share_texts, direct)
+            state[0], state[2] = _FOREVER, _instantiate(code, namespace)[0]
+        return state[2](row)  # type: ignore[no-any-return]
+
+    own["begin"], own["replan"] = begin, replan
+    if share_texts and watched:
+        # Shared texts never miss (`_Sharer`), so a file of all-different names would never
+        # start a spell: the first rows are a spell, and the re-plan follows them.
+        begin()
     return build
+
+
+def _instantiate(
+    code: CodeType, caches: dict[str, Any]
+) -> tuple[Callable[[list[str]], Record], dict[str, Any]]:
+    """A builder from compiled `code`, bound to `caches` (the file's converters), with its own
+    spell state; and the namespace its code reads `begin` and `replan` from at call time (rare
+    calls), so that `row_builder` can replace them. A builder never re-plans unless given a
+    `replan` (the converting twin by default)."""
+    own = dict(caches)
+    # [rows left to the spell's builder, rows that missed a cache since the last spell, the
+    # spell's builder: the converting twin, or the re-planned builder once the file has one]
+    state: list[Any] = [0, 0, None]
+    own.update(
+        state=state, limit=_MISSES_BEFORE_CONVERTING, spell=_CONVERTING_SPELL, full=_CACHE_LIMIT
+    )
+    exec(code, own)
+    build, converting = own["make"]()
+    state[2] = converting
+
+    def begin() -> None:
+        state[0], state[1] = _CONVERTING_SPELL, 0
+
+    own["begin"], own["replan"] = begin, converting
+    return build, own
 
 
 _BuilderPlan = tuple[CodeType, dict[str, Any], tuple[tuple[int, Kind, type[_Converter]], ...]]
@@ -203,16 +272,30 @@ def builds_tuple(layout: Layout) -> bool:
 
 
 @functools.cache
-def _builder_code(layout: Layout, as_tuple: bool, share_texts: bool = False) -> CodeType:
+def _builder_code(
+    layout: Layout, as_tuple: bool, share_texts: bool = False, direct: frozenset[int] = frozenset()
+) -> CodeType:
     """Two functions per layout, both one expression over the row: `build` looks every typed
     text (every text, with `share_texts`) up in its column's cache (a KeyError on a text not
     seen yet), `converting` converts what is not cached. `build` hands a row that missed to
-    `converting`, and after `_MISSES_BEFORE_CONVERTING` such rows the next `_CONVERTING_SPELL`
-    rows as well."""
+    `converting`, and after `_MISSES_BEFORE_CONVERTING` such rows (`begin`) the next
+    `_CONVERTING_SPELL` rows as well; the spell's last row goes to `replan` (see
+    `row_builder`). The `direct` columns skip their cache: integers of plain digits are
+    converted inline, texts are not shared."""
     plain, converting = [], []
     shared = []  # columns shared by `setdefault` (see `_Sharer`)
     for index, column in enumerate(layout.columns):
-        if share_texts and column.kind in _FEW_TEXTS:
+        if index in direct and column.kind is Kind.INTEGER:
+            # Digits without a leading zero are canonical and need no note: converted inline.
+            # Anything else (empty, 0, a sign, an error) goes by the cache as before.
+            inline = f"int(t) if (t := r[{index}]).isdigit() and t.isascii() and t[0] != '0' else"
+            plain.append(f"({inline} c{index}[t])")
+            converting.append(f"({inline} c{index}[t] if t in c{index} else m{index}(t))")
+        elif index in direct:  # a text column whose values differ: not worth sharing
+            item = f"r[{index}] or None"
+            plain.append(item)
+            converting.append(item)
+        elif share_texts and column.kind in _FEW_TEXTS:
             plain.append(f"c{index}[r[{index}]]")
             converting.append(f"(c{index}[t] if (t := r[{index}]) in c{index} else m{index}(t))")
         elif share_texts and column.kind not in TYPED_KINDS:
@@ -275,20 +358,23 @@ def _builder_code(layout: Layout, as_tuple: bool, share_texts: bool = False) -> 
         "def make():\n"
         f" def converting(r, {both}):\n"
         f"  return {made(converting)}\n"
-        f" def build(r, {caches}, converting=converting, state=state, limit=limit, spell=spell):\n"
+        f" def build(r, {caches}, state=state, limit=limit):\n"
         "  if state[0]:\n"
         "   state[0] -= 1\n"
-        "   return converting(r)\n"
+        "   if state[0]:\n"
+        "    return state[2](r)\n"
+        "   return replan(r)\n"
         "  try:\n"
         f"   return {made(plain)}\n"
         "  except KeyError:\n"
         "   state[1] += 1\n"
         "   if state[1] >= limit:\n"
-        "    state[0], state[1] = spell, 0\n"
-        "   return converting(r)\n"
-        " return build\n"
+        "    begin()\n"
+        "   return state[2](r)\n"
+        " return build, converting\n"
     )
-    return compile_generated(source, f"row builder {layout.id} {layout.csv_version}")
+    direct_note = f" direct {sorted(direct)}" if direct else ""
+    return compile_generated(source, f"row builder {layout.id} {layout.csv_version}{direct_note}")
 
 
 _serial = itertools.count(1)
