@@ -284,7 +284,7 @@ def main() -> None:
     for shape in SHAPES:
         for kind in ROW_MAKERS:
             for size in (1000, 100_000):
-                bench_size(kind, size, shape, runs=20 if size <= 1000 else 3)
+                bench_size(kind, size, shape, runs=20 if size <= 1000 else 5)
     print("every v4.1 layout, 1k records:")
     bench_every_layout(1000, runs=20)
     bench_streaming_memory(50_000 if args.quick else 1_000_000)

@@ -281,6 +281,9 @@ class _Lines:
         """The line where the last row ended (set by the reader)."""
         self._chunks: list[tuple[int, bytes]] = []
         """(first line, bytes) of the chunks the open record spans; the last is the current one."""
+        self.measured_from = 1 << 62
+        """Rows that start on this line or later lie in the current chunk, which is no longer
+        than the cap: they cannot be too long (`record_too_long` need not measure them)."""
         self._held = 0
         """Bytes of the open record in the chunks before the current one."""
         self._skip_quotes = 0
@@ -328,6 +331,7 @@ class _Lines:
         if data is None:
             return None
         self._chunks.append((self.lines_done + 1, data))
+        self.measured_from = self.lines_done + 1 if len(data) <= self.max_record else 1 << 62
         self.quote_free = b'"' not in data
         self.lines_done += _count_breaks(data)
         if data[-1:] not in (b"\n", b"\r"):
@@ -692,7 +696,11 @@ class _Reader:
                         if (
                             len(row) != width
                             or not lines.plain
-                            or (last_line != line and lines.record_too_long(line, last_line))
+                            or (
+                                last_line != line
+                                and line < lines.measured_from
+                                and lines.record_too_long(line, last_line)
+                            )
                         ):
                             break
                         try:
