@@ -124,9 +124,9 @@ _UNCHECKED_TYPES = frozenset({datetime.time, YearMonth})
 # The types a value of a column can have besides None and the special values.
 _PLAIN_TYPES = frozenset({str, int, Decimal, datetime.date, datetime.time, YearMonth})
 
-ColumnCheck = Callable[[Collection[Any]], bool]
+ColumnCheck = Callable[[Collection[Any], set[type]], bool]
 """Whether none of a column's values (neither None nor a special value; its distinct values or
-all of them) breaks a rule;
+all of them), given with the set of their types, breaks a rule;
 False also means "cannot tell in bulk": the values are then checked one by one."""
 
 _CHECKS: dict[tuple[int, int], tuple[Layout, Column, ColumnCheck]] = {}
@@ -141,11 +141,13 @@ def _column_is_clean(
     costs the value-by-value check."""
     if isinstance(checkable, set):
         values = checkable
-    elif set(map(type, checkable)) <= _PLAIN_TYPES:
-        # Values of plain types only: no None and no special value (those have types of
-        # their own), so the whole column goes to the bulk check as it is.
-        return _plain_column_is_clean(layout, column, checkable, identifier_checks)
     else:
+        types = set(map(type, checkable))
+        if types <= _PLAIN_TYPES:
+            # Values of plain types only: no None and no special value (those have types of
+            # their own), so the whole column goes to the bulk check as it is (with its
+            # types, found once).
+            return _plain_column_is_clean(layout, column, checkable, identifier_checks, types)
         values = set(checkable)
     if None in values:
         if column.required:
@@ -162,15 +164,20 @@ def _column_is_clean(
 
 
 def _plain_column_is_clean(
-    layout: Layout, column: Column, values: Collection[Any], identifier_checks: bool
+    layout: Layout,
+    column: Column,
+    values: Collection[Any],
+    identifier_checks: bool,
+    types: set[type] | None = None,
 ) -> bool:
-    """`_column_is_clean` of values that are neither None nor special values."""
+    """`_column_is_clean` of values that are neither None nor special values (`types`: the
+    set of their types, when known)."""
     identifiers = identifier_checks and column.attribute in _IDENTIFIER_COLUMNS
     if identifiers and not isinstance(values, set):
         values = set(values)  # checked one by one in Python: each distinct number once
     if identifiers and any(_identifier_problems(column, value) for value in values):
         return False
-    return _column_check(layout, column)(values)
+    return _column_check(layout, column)(values, set(map(type, values)) if types is None else types)
 
 
 def _column_check(layout: Layout, column: Column) -> ColumnCheck:
@@ -183,7 +190,7 @@ def _column_check(layout: Layout, column: Column) -> ColumnCheck:
     return entry[2]
 
 
-def _cannot_tell(values: Collection[Any]) -> bool:
+def _cannot_tell(values: Collection[Any], types: set[type]) -> bool:
     return False
 
 
@@ -196,35 +203,33 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         if limit is None:
             return _cannot_tell  # only emptiness is checked (check_items)
 
-        def free_text(values: Collection[Any]) -> bool:
-            return set(map(type, values)) == {str} and max(map(len, values)) <= limit
+        def free_text(values: Collection[Any], types: set[type]) -> bool:
+            return types == {str} and max(map(len, values)) <= limit
 
         return free_text
     if kind is Kind.INTEGER:
         return _integer_check(layout, column)
     if kind is Kind.DECIMAL:
-        return lambda values: (
-            set(map(type, values)) == {Decimal}
-            and not any(_decimal_problems(column, value) for value in values)
+        return lambda values, types: (
+            types == {Decimal} and not any(_decimal_problems(column, value) for value in values)
         )
     if kind is Kind.YYYYMMDD:
 
-        def dates(values: Collection[Any]) -> bool:
+        def dates(values: Collection[Any], types: set[type]) -> bool:
             return (
-                set(map(type, values)) == {datetime.date}
-                and min(values).year >= 1900
-                and max(values).year <= 2099
+                types == {datetime.date} and min(values).year >= 1900 and max(values).year <= 2099
             )
 
         return dates
     if kind in (Kind.HHMM, Kind.YYYYMM):
-        return lambda values: set(map(type, values)) <= _UNCHECKED_TYPES
+        return lambda values, types: types <= _UNCHECKED_TYPES
     pattern = _text_pattern(column)
     if pattern is None:
         return _cannot_tell
-    # All values at once: joined by line feeds, one match of the pattern repeated. The
-    # patterns match no line feed, so that is exact once no value holds one (counted).
-    every = re.compile(f"(?:(?:{pattern.pattern})\n)*").fullmatch
+    # All values at once: joined by line feeds, one match of the pattern then more after a
+    # line feed each. The patterns match no line feed, so that is exact once no value holds
+    # one (counted).
+    every = re.compile(f"(?:{pattern.pattern})(?:\n(?:{pattern.pattern}))*").fullmatch
     # The codes (identifier: any value is a problem) and the types, patterns without a
     # length rule; every other pattern is followed by the item length, as in `_text_problems`.
     checks_length = kind is not Kind.CODE
@@ -232,13 +237,13 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         checks_length = False
     length_limit = limit if checks_length else None
 
-    def text(values: Collection[Any]) -> bool:
-        if set(map(type, values)) != {str}:
-            return False
-        joined = "\n".join(values) + "\n"
+    def text(values: Collection[Any], types: set[type]) -> bool:
+        if types != {str}:
+            return False  # (nor are there values: a set of types of none is empty)
+        joined = "\n".join(values)
         return (
             joined.isascii()
-            and joined.count("\n") == len(values)
+            and joined.count("\n") == len(values) - 1
             and every(joined) is not None
             and (length_limit is None or max(map(len, values)) <= length_limit)
         )
@@ -277,8 +282,8 @@ def _integer_check(layout: Layout, column: Column) -> ColumnCheck:
     numbering = layout.id == "table2" and column.attribute in ("need_no", "goal_no", "support_no")
     signed = column.attribute in ("units", "discounted_units")
 
-    def integers(values: Collection[Any]) -> bool:
-        if set(map(type, values)) != {int}:
+    def integers(values: Collection[Any], types: set[type]) -> bool:
+        if types != {int}:
             return False
         low: int = min(values)
         high: int = max(values)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .._issue import Issue
-from ._columns import Columns
+from ._columns import Columns, uniform
 from ._file import CareplanFile
 from ._findings import Findings
 from ._item_rules import check_items
@@ -51,8 +51,11 @@ def _check_control_characters(file: CareplanFile, findings: Findings, columns: C
         if column.kind is not Kind.FREE_TEXT:
             continue  # other kinds allow no control character by their own format rules
         # One search over the whole column first (joining makes no control character), so a
-        # clean column costs no set of its values and no search per value.
-        if _CONTROL.search("".join(filter(None, columns[column.attribute]))) is None:
+        # clean column costs no set of its values and no search per value; over its one value
+        # when it holds one throughout (a 第6表's provider and planner names, mostly).
+        values = columns[column.attribute]
+        texts = values[:1] if uniform(values) else values
+        if _CONTROL.search("".join(filter(None, texts))) is None:
             continue
         for index in columns.where(column.attribute, _has_control):
             text = columns[column.attribute][index]

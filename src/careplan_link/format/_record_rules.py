@@ -479,9 +479,13 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     # has its own code holds as many codes as lines: they are told apart in C).
     distinct_codes = columns.distinct("service_code")
     named = list(filter(None, distinct_codes))
-    subtotals = map(str.endswith, named, repeat(_SUBTOTAL_SUFFIXES))
     grand_codes = distinct_codes & {_GRAND_TOTAL_CODE}
-    total_codes = {code for code in compress(named, subtotals) if len(code) == 6} | grand_codes
+    total_codes = set(grand_codes)
+    # A subtotal's code ends in letters: codes of digits only (one test of them all joined,
+    # in C: the usual file's lines and 全合計) hold none.
+    if not "".join(named).isdigit():
+        subtotals = map(str.endswith, named, repeat(_SUBTOTAL_SUFFIXES))
+        total_codes |= {code for code in compress(named, subtotals) if len(code) == 6}
     is_total = list(map(total_codes.__contains__, codes))
     total_rows = list(compress(range(len(codes)), is_total))
     if total_codes == grand_codes:

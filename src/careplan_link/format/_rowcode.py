@@ -153,10 +153,11 @@ def row_builder(
     `share_texts`, equal texts of a column are one object (see `_Sharer`).
 
     The builder re-plans once per file, at the end of its first converting spell (a file whose
-    values keep missing the caches; with `share_texts`, the file's first rows): columns that brought a new value on most of the spell's
-    rows (amounts, names of a file with one record a user) or filled an integer cache are
-    typed without their cache from then on (digits converted inline, texts not shared), by a
-    builder compiled for that set of columns. A lookup that misses costs more than converting
+    values keep missing the caches; with `share_texts`, the file's first rows): columns that
+    brought a new value on a good share of the spell's rows (`_DISTINCT_INTEGERS`,
+    `_DISTINCT_TEXTS`: amounts, names of a file with one record a user) or filled an integer
+    cache are typed without their cache from then on (digits converted inline, texts not
+    shared), by a builder compiled for that set of columns. A lookup that misses costs more than converting
     (hashing a fresh text, probing, then converting anyway), and once those columns no longer
     miss, the plain builder (no exception, no second lookup) types most rows again.
     """

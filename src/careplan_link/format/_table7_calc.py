@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple, cast
 
 import attrs
 
+from ._columns import uniform
 from ._generated import SupplementRecord, Table7Record, Table7V3Record
 from ._layouts import CSV_VERSION_CURRENT, get_layout
 from ._record import Record, is_tuple_record
@@ -199,9 +200,13 @@ def tally_lines(records: Sequence[Any]) -> LineTally:
         tally.month,
         tally.v3,
         {key: tally.times[line] for key, line in tally.first.items()},
-        {key: tally.units[line] for key, line in tally.first.items()},
+        {key: set(tally.units[line]) for key, line in tally.first.items()},
         flagged,
     )
+
+
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 class Tally(NamedTuple):
@@ -212,7 +217,7 @@ class Tally(NamedTuple):
     v3: bool
     first: dict[tuple[Any, ...], int]  # full key → position of its first record, in order
     times: dict[int, int]
-    units: dict[int, set[int | None]]
+    units: dict[int, Collection[int | None]]  # a 1-tuple, or the set of several
     days: dict[int, set[int]]
 
 
@@ -249,19 +254,27 @@ def tally_by_position(
     months = _distinct(column("target_month"))
     (month,) = months if len(months) == 1 else (None,)
     items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
-    keys = rows("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
+    names = ("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
+    keys = rows(*names)
     # Each record's line as the position of the line's first record: a key (a tuple of ~8
     # items, whose hash is not cached) is hashed once per record here, and the counting below
     # hashes small integers.
     first: dict[tuple[Any, ...], int] = {}
     lines = list(map(first.setdefault, keys, count()))
-    # Records per (line, 単位数): the distinct units of a line and its number of records.
-    per_unit = Counter(zip(lines, column("units"), strict=True))
-    times_at: dict[int, int] = {}
-    units_at: dict[int, set[int | None]] = {}
-    for (line, unit), number in per_unit.items():
-        times_at[line] = times_at.get(line, 0) + number
-        units_at.setdefault(line, set()).add(unit)
+    # Records per line (both dicts in order of the lines' first records), and the distinct
+    # (line, 単位数) pairs: the usual line has one 単位数, and then each line's units are the
+    # 1-tuple of it, made in C (a set each would cost more than the rest of the counting: a
+    # file of distinct lines has as many as records).
+    times_at: dict[int, int] = dict(Counter(lines))
+    pairs = dict.fromkeys(zip(lines, column("units"), strict=True))
+    units_at: dict[int, Collection[int | None]]
+    if len(pairs) == len(times_at):
+        units_at = dict(zip(map(_FIRST, pairs), zip(map(_SECOND, pairs)), strict=True))
+    else:
+        several: dict[int, set[int | None]] = {}
+        for line, unit in pairs:
+            several.setdefault(line, set()).add(unit)
+        units_at = dict(several)
     counts = column("service_count")
     for position in compress(range(len(counts)), map(ne, counts, repeat(1))):
         stated = counts[position]  # correct where サービス回数 is not 1 (an empty one counts once)
@@ -331,6 +344,8 @@ def _distinct(values: Sequence[Any]) -> set[Any]:
     YearMonth hashes in Python: telling objects apart by identity first (in C) leaves a handful
     to hash instead of one per record.
     """
+    if uniform(values):
+        return {values[0]}  # one month throughout (the usual file), told in C
     return set(dict(zip(map(id, values), values, strict=True)).values())
 
 
@@ -754,7 +769,7 @@ _set_attribute = object.__setattr__
 # One line of a user as `tally_lines` counted it: `line_key`, the sum of サービス回数, the
 # distinct No.8 values, the days flagged in 日割対象日 (None when none is) and the provider name
 # of the line's first record. A plain tuple: one is made per line of the month.
-_UserLine = tuple[tuple[Any, ...], int, set[int | None], "set[int] | None", "str | None"]
+_UserLine = tuple[tuple[Any, ...], int, Collection[int | None], "set[int] | None", "str | None"]
 
 
 def _user_lines(records: Sequence[Any]) -> list[tuple[tuple[Any, ...], list[_UserLine]]]:
@@ -871,7 +886,7 @@ def _detail(
             # computable.
             reasons = (_RATE_ADD_ON,)
     else:
-        reasons = (_RATE_ADD_ON,) if distinct <= _UNSTATED else (_UNITS_DIFFER,)
+        reasons = (_RATE_ADD_ON,) if _UNSTATED.issuperset(distinct) else (_UNITS_DIFFER,)
     rate: int | None = None
     discounted: Figure = None
     base: Figure = units

@@ -46,7 +46,7 @@ from typing import Any
 
 from .._issue import Issue, Severity
 from ._bundle import Bundle
-from ._columns import ColumnsOf
+from ._columns import ColumnsOf, uniform
 from ._file import CareplanFile
 from ._findings import Findings
 from ._table7_calc import (
@@ -118,8 +118,11 @@ def _kinds(codes: set[str | None]) -> dict[str | None, int]:
     """Each distinct code's kind: nearly all are details (digits only), found in C."""
     stated = [code for code in codes if code is not None]
     kinds: dict[str | None, int] = dict.fromkeys(stated, _DETAIL)
-    for code in compress(stated, map(not_, map(str.isdigit, stated))):
-        kinds[code] = _kind(code)
+    # Codes of digits only are details (or the 全合計): one test of all of them joined, in C,
+    # tells the usual file, which has no 種類別小計 (nor an odd code) to look at one by one.
+    if not "".join(stated).isdigit():
+        for code in compress(stated, map(not_, map(str.isdigit, stated))):
+            kinds[code] = _kind(code)
     if GRAND_TOTAL_SERVICE_CODE in kinds:
         kinds[GRAND_TOTAL_SERVICE_CODE] = _TOTAL
     if None in codes:
@@ -200,6 +203,9 @@ class _Months:
         self._by_value: dict[Any, int] = {}
 
     def of(self, months: Sequence[Any]) -> list[int]:
+        if uniform(months):
+            # One month throughout (the usual file), told in C without an id per row.
+            return [self.one(months[0])] * len(months)
         ids = list(map(id, months))
         for key, month in dict(zip(ids, months, strict=True)).items():
             if key not in self._by_id:
@@ -254,11 +260,23 @@ class _Check:
         # each distinct code (known to the item rules already) classified once, the rows
         # picked in C.
         kind_of = _kinds(self._distinct("service_code"))
-        kinds = list(map(kind_of.__getitem__, codes))
         rows = range(len(codes))
-        self.totals = list(compress(rows, map(eq, kinds, repeat(_TOTAL))))
-        self.subtotals = list(compress(rows, map(eq, kinds, repeat(_SUBTOTAL))))
-        self.details = list(compress(rows, map(eq, kinds, repeat(_DETAIL))))
+        # Lines a 全合計 adds up (種類別小計 and details): `is_term`.
+        self.is_term: list[bool]
+        if _SUBTOTAL in kind_of.values() or _NO_CODE in kind_of.values():
+            kinds = list(map(kind_of.__getitem__, codes))
+            self.totals = list(compress(rows, map(eq, kinds, repeat(_TOTAL))))
+            self.subtotals = list(compress(rows, map(eq, kinds, repeat(_SUBTOTAL))))
+            self.details = list(compress(rows, map(eq, kinds, repeat(_DETAIL))))
+            self.is_term = list(map(contains, repeat(_TERMS), kinds))
+        else:
+            # The usual file, of details and 全合計 only: the rows told apart by their code,
+            # the 全合計's, compared in C (no kind looked up for each row).
+            is_total = list(map(eq, codes, repeat(GRAND_TOTAL_SERVICE_CODE)))
+            self.totals = list(compress(rows, is_total))
+            self.subtotals = []
+            self.is_term = list(map(not_, is_total))
+            self.details = list(compress(rows, self.is_term))
         # Each row's user as its rank, users numbered in order of first appearance (the order
         # the checks report in): each row's key hashed once, to the position of the user's
         # first row, then those positions numbered (small ints hash in C). A user is its
@@ -270,10 +288,9 @@ class _Check:
         first: dict[Any, int] = {}
         positions = list(map(first.setdefault, users, count()))
         rank_of = dict(zip(first.values(), count()))
+        self.user_count = len(rank_of)
         self.user_no = list(map(rank_of.__getitem__, positions))
         self._blocks: dict[tuple[Any, ...], list[int]] | None = None
-        # Lines a 全合計 adds up (種類別小計 and details).
-        self.is_term = list(map(contains, repeat(_TERMS), kinds))
         self._runs_made: tuple[list[int] | None, Any] | None = None
         # Found problems: (order, row, attribute, code, severity, ja, en, value).
         self.pending: list[tuple[tuple[Any, ...], int, str, str, Severity, str, str, object]] = []
@@ -578,7 +595,7 @@ class _Check:
             stated = at_firsts(col[name])
             if stated.count(None) == len(stated):
                 continue
-            sums[name] = self._user_sums(name)
+            sums[name] = self._user_sums(name, count_stated=False)
             expected = by_user(sums[name][0])
             for i in compress(range(len(firsts)), map(ne, stated, expected)):
                 if stated[i] is not None:
@@ -591,17 +608,30 @@ class _Check:
         if limit_of.count(None) == len(limit_of):
             return
         over_name, within_name = _NAMES[21], _NAMES[22]
-        over_sums, over_stated = sums.get(over_name) or self._user_sums(over_name)
-        within_sums, within_stated = sums.get(within_name) or self._user_sums(within_name)
+        over_sums = (sums.get(over_name) or self._user_sums(over_name, count_stated=False))[0]
+        within_sums = (sums.get(within_name) or self._user_sums(within_name, count_stated=False))[0]
         # The users over their limit, or with units over it while it is not used up.
         within_of, over_of = by_user(within_sums), by_user(over_sums)
-        stated_of = map(truth, map(or_, by_user(within_stated), by_user(over_stated)))
         # Compared in C; a user without a limit compares as NaN (neither over nor under).
         limits: list[Any] = list(map(_NONE_AS_NAN.get, limit_of, limit_of))
-        wrong_of = map(
-            or_,
-            map(gt, within_of, limits),
-            map(and_, map(lt, within_of, limits), map(gt, over_of, repeat(0))),
+        wrong_of = list(
+            map(
+                or_,
+                map(gt, within_of, limits),
+                map(and_, map(lt, within_of, limits), map(gt, over_of, repeat(0))),
+            )
+        )
+        if not any(wrong_of):
+            return  # the usual file: every user within the limit, none over it needlessly
+        # Only a user stating some term of either figure is judged: the terms stated are
+        # counted now, when some user's sums are flagged.
+        stated_of = map(
+            truth,
+            map(
+                or_,
+                by_user(self._user_sums(within_name)[1]),
+                by_user(self._user_sums(over_name)[1]),
+            ),
         )
         wrong = [
             (i, limit_of[i]) for i in compress(range(len(limits)), map(and_, stated_of, wrong_of))
@@ -647,12 +677,16 @@ class _Check:
             self._runs_made = (order, _picker(lasts))
         return self._runs_made
 
-    def _user_sums(self, name: str) -> tuple[list[int], list[int]]:
+    def _user_sums(self, name: str, *, count_stated: bool = True) -> tuple[list[int], list[int]]:
         """Per user (by rank): the sum of the figure's 全合計 terms (what `grand_total_terms`
         adds for one user: a 種類別小計 stating the figure stands for the lines it covers), and
-        how many terms are stated. Summed for all users at once, by prefix sums over the rows
-        in user order."""
+        how many terms are stated (an empty list with `count_stated=False`). Summed for all
+        users at once, by prefix sums over the rows in user order."""
         figures = self.col[name]
+        if figures[0] is None and uniform(figures):
+            # A figure no row states (the usual 区分支給限度を超える単位数): every sum is 0.
+            zeros = [0] * self.user_count
+            return zeros, list(zeros) if count_stated else []
         counted = self.is_term
         for g in self.subtotals:
             if figures[g] is not None:
@@ -669,6 +703,8 @@ class _Check:
             terms = map(list(terms).__getitem__, order)
             stated = map(list(stated).__getitem__, order)
         sums = at_last(list(accumulate(terms)))
+        if not count_stated:
+            return list(map(sub, sums, chain((0,), sums))), []
         numbers = at_last(list(accumulate(stated)))
         return (
             list(map(sub, sums, chain((0,), sums))),

@@ -10,7 +10,7 @@ from typing import Any
 
 from .._issue import Issue
 from ._bundle import Bundle, UnitKind
-from ._columns import ColumnsOf
+from ._columns import ColumnsOf, uniform
 from ._file import CareplanFile
 from ._findings import Findings
 from ._generated import PARENT_CHILDREN
@@ -90,7 +90,7 @@ class _Keys:
             for file, attributes in compared:
                 column = self.columns_of(file)[attributes[position]]
                 # One value throughout: counted in C (equal values are one object, mostly).
-                if column and column.count(column[0]) != len(column):
+                if column and not uniform(column):
                     values = []
                     break
                 values += column[:1]
