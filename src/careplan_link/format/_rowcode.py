@@ -157,9 +157,10 @@ def row_builder(
     brought a new value on a good share of the spell's rows (`_DISTINCT_INTEGERS`,
     `_DISTINCT_TEXTS`: amounts, names of a file with one record a user) or filled an integer
     cache are typed without their cache from then on (digits converted inline, texts not
-    shared), by a builder compiled for that set of columns. A lookup that misses costs more than converting
-    (hashing a fresh text, probing, then converting anyway), and once those columns no longer
-    miss, the plain builder (no exception, no second lookup) types most rows again.
+    shared), by a builder compiled for that set of columns. A lookup that misses costs more
+    than converting (hashing a fresh text, probing, then converting anyway), and once those
+    columns no longer miss, the plain builder (no exception, no second lookup) types most rows
+    again.
     """
     code, namespace, converters = _builder_plan(layout, share_texts)
     namespace = dict(namespace)
