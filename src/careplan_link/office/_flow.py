@@ -17,6 +17,7 @@ results, like the client's core (`careplan_link.client._core`):
 from __future__ import annotations
 
 import csv
+import datetime
 import enum
 import functools
 import hashlib
@@ -151,6 +152,12 @@ class PreparedUnit:
     report: ValidationReport | None
     """None when validation was skipped (`check=False`)."""
     journal_unit: JournalUnit = attrs.field(repr=False)
+    pending: tuple[tuple[Event, datetime.datetime | None], ...] = attrs.field(
+        default=(), repr=False
+    )
+    """Events of the preparation not journaled yet (`validated`, `sealed` with their times):
+    `send` journals them with `sending`, in one commit. Empty unless prepared with
+    `journal_with_send=True`."""
 
 
 @attrs.frozen
@@ -242,6 +249,14 @@ def _listing(
     return lambda session: session.list_page(box, cursor=cursor, status=status)
 
 
+@functools.lru_cache(maxsize=4096)
+def file_name(name: str) -> FileName:
+    """`FileName.parse(name)`, remembered: a pass reads a unit's names several times (to group
+    them, for the journal, for the users' column) and parsing one costs about 0.2 ms. A
+    FileName is immutable; a name that does not parse raises every time (not remembered)."""
+    return FileName.parse(name)
+
+
 def journal_unit(
     bundle: Bundle,
     direction: Direction,
@@ -251,7 +266,8 @@ def journal_unit(
     message_id: str | None = None,
 ) -> JournalUnit:
     """The journal's view of a unit: its offices, 連番, kind, month and users."""
-    months = sorted({n.month for n in bundle.names if n.month is not None})
+    names = [file_name(name) for name in bundle.files]
+    months = sorted({n.month for n in names if n.month is not None})
     return JournalUnit(
         key=key,
         direction=direction,
@@ -293,6 +309,42 @@ def _column(position: int) -> re.Pattern[bytes]:
     )
 
 
+@functools.cache
+def _bare_runs(position: int) -> re.Pattern[bytes]:
+    """A run of lines whose fields up to `position` are bare (no quotes) and which share
+    field `position` (group 1), followed by a comma or CR: one user's records as one match.
+    Written for the speed of the regular expression engine: the fields spelt out rather than
+    a repeated group, and the rest of a line as `[^\\n]*` (its fast path; `_bare_values`
+    looks for a lone CR itself), each about twice as fast as the alternative."""
+    bare = rb'[^,"\r\n]*'
+    head = (bare + rb",") * position
+    line_end = rb"[,\r][^\n]*"
+    return re.compile(
+        rb"(?:^|\n)" + head + rb"(" + bare + rb")" + line_end
+        + rb"(?:\n" + head + rb"\1" + line_end + rb")*"
+    )  # fmt: skip
+
+
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _bare_values(data: bytes, position: int) -> set[bytes] | None:
+    """The distinct values of field `position` when every line is plainly written (ends CRLF
+    or LF, has the field, no quote up to it), else None. The runs found must follow each
+    other from the first byte to the last (an empty line, a line `_bare_runs` does not read,
+    stops them)."""
+    if _LONE_CR.search(data):
+        return None
+    values: set[bytes] = set()
+    end = 0
+    for run in _bare_runs(position).finditer(data):
+        if run.start() != end:
+            return None
+        end = run.end()
+        values.add(run.group(1))
+    return values if data[end:] in (b"", b"\n") else None
+
+
 def _lines(data: bytes) -> int:
     ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
     return ends + (0 if not data or data.endswith((b"\n", b"\r")) else 1)
@@ -303,19 +355,24 @@ def insured_numbers(bundle: Bundle) -> tuple[str, ...]:
     rather than building every record (about 4 times faster, measured on a 0.6 MB unit: the
     journal reads it on every send and receive): a pattern over the bytes when it
     finds that column on every line, else (quotes escaped or spanning lines, short or empty
-    lines) the csv module. Files that cannot be read add none: an invalid unit is journaled
-    all the same."""
+    lines) the csv module; first a simpler pattern (`_bare_values`), which reads every line
+    when the fields up to it are not quoted, as the standard's files write them, and takes
+    each user's run of records as one match (3 times faster than the general pattern on a
+    3 MB 第6表). Each distinct value is decoded once, not once a line. Files that cannot be
+    read add none: an invalid unit is journaled all the same."""
     found: set[str] = set()
     for name, data in bundle.files.items():
         try:
-            position = _INSURED_POSITIONS.get(FileName.parse(name).layout_id)
+            position = _INSURED_POSITIONS.get(file_name(name).layout_id)
             if position is None:
                 continue  # images, and layouts without the column
-            hits = _column(position).findall(data)
-            if len(hits) == _lines(data):
-                values = {
-                    (quoted or bare).decode("cp932", "surrogateescape") for quoted, bare in hits
-                }
+            raw = _bare_values(data, position)
+            if raw is None:
+                hits = _column(position).findall(data)
+                if len(hits) == _lines(data):
+                    raw = {quoted or bare for quoted, bare in hits}
+            if raw is not None:
+                values = {value.decode("cp932", "surrogateescape") for value in raw}
             else:
                 rows = csv.reader(io.StringIO(decode(data), newline=""))
                 values = {row[position] for row in rows if len(row) > position}
@@ -346,18 +403,33 @@ class Steps:
     # -- prepare -------------------------------------------------------------------------------
 
     def prepare(
-        self, bundle: Bundle, *, to: Sequence[x509.Certificate] | None, check: bool
+        self,
+        bundle: Bundle,
+        *,
+        to: Sequence[x509.Certificate] | None,
+        check: bool,
+        journal_with_send: bool = False,
     ) -> Flow[PreparedUnit]:
         """validate → the receiver's certificates (office directory, verified against the
-        trust anchors) → seal. Raises InvalidBundle (with `.report`) for a unit with errors."""
-        return _named("prepare", self._prepare(bundle, to, check))
+        trust anchors) → seal. Raises InvalidBundle (with `.report`) for a unit with errors.
+
+        `validated` and `sealed` are journaled in one commit; with `journal_with_send` they
+        are left to the `send` that follows, which journals them with `sending` (one commit
+        for the three: the way `sync` sends). A unit that goes no further (invalid, no
+        certificate, sealing refused) is journaled as far as it went either way."""
+        return _named("prepare", self._prepare(bundle, to, check, journal_with_send))
 
     def _prepare(
-        self, bundle: Bundle, to: Sequence[x509.Certificate] | None, check: bool
+        self,
+        bundle: Bundle,
+        to: Sequence[x509.Certificate] | None,
+        check: bool,
+        journal_with_send: bool,
     ) -> Flow[PreparedUnit]:
         key = protocol.unit_idempotency_key(bundle)
         entry: JournalUnit = yield Compute(lambda: journal_unit(bundle, Direction.SENT, key=key))
         report: ValidationReport | None = None
+        validated_at: datetime.datetime | None = None
         if check:
             report = yield Compute(lambda: validate(bundle))
             assert report is not None
@@ -365,22 +437,38 @@ class Steps:
                 codes = " ".join(sorted({i.code for i in report.errors}))
                 yield Compute(lambda: self.journal.record(entry, Event.INVALID, detail=codes))
                 raise InvalidBundle(report)
-            yield Compute(lambda: self.journal.record(entry, Event.VALIDATED))
-        receiver = bundle.receiver
-        if to is None:
-            directory = yield from _hub(lambda session: session.office(receiver.number))
-            if not directory.registered or not directory.certificates:
-                raise HubError(
-                    f"事業所 {receiver.number} の暗号化証明書が連携基盤にありません / office "
-                    f"{receiver.number} has no encryption certificate on the hub"
-                )
-            to = directory.certificates
-        recipients = tuple(to)
-        envelope: bytes = yield Compute(lambda: self._seal(bundle, recipients))
+            # Journaled at its time, in one commit with `sealed` (one fsync less per unit),
+            # or alone if the unit goes no further.
+            validated_at = self.journal.now()
+        try:
+            receiver = bundle.receiver
+            if to is None:
+                directory = yield from _hub(lambda session: session.office(receiver.number))
+                if not directory.registered or not directory.certificates:
+                    raise HubError(
+                        f"事業所 {receiver.number} の暗号化証明書が連携基盤にありません / office "
+                        f"{receiver.number} has no encryption certificate on the hub"
+                    )
+                to = directory.certificates
+            recipients = tuple(to)
+            envelope: bytes = yield Compute(lambda: self._seal(bundle, recipients))
+        except Exception:
+            if validated_at is not None:
+                yield Compute(lambda: self.journal.record(entry, Event.VALIDATED, at=validated_at))
+            raise
         sha256 = hashlib.sha256(envelope).hexdigest()
         entry = attrs.evolve(entry, sha256=sha256)
-        yield Compute(lambda: self.journal.record(entry, Event.SEALED))
-        return PreparedUnit(bundle, envelope, sha256, key, recipients, report, entry)
+        events: list[tuple[Event, datetime.datetime | None]] = []
+        if validated_at is not None:
+            events.append((Event.VALIDATED, validated_at))
+        if journal_with_send:
+            events.append((Event.SEALED, self.journal.now()))
+            pending = tuple(events)
+        else:
+            events.append((Event.SEALED, None))
+            yield Compute(lambda: self.journal.record_all(entry, events))
+            pending = ()
+        return PreparedUnit(bundle, envelope, sha256, key, recipients, report, entry, pending)
 
     def _seal(self, bundle: Bundle, recipients: Sequence[x509.Certificate]) -> bytes:
         # A hostile or compromised hub could hand out a key of its own: `seal` verifies every
@@ -403,7 +491,10 @@ class Steps:
         receiver = bundle.receiver
         key = prepared.idempotency_key
         entry = prepared.journal_unit
-        yield Compute(lambda: self.journal.record(entry, Event.SENDING))
+        # The intent, committed before the envelope goes (with the preparation's events when
+        # they were left to it).
+        events = (*prepared.pending, (Event.SENDING, None))
+        yield Compute(lambda: self.journal.record_all(entry, events))
         try:
             try:
                 message: Message = yield from _hub(

@@ -35,6 +35,7 @@ from pathlib import Path
 import attrs
 
 from ..errors import CareplanLinkError
+from ..protocol import TRANSITIONS, MessageStatus
 from ._imported import ImportedUnit
 
 __all__ = ["Direction", "Event", "HistoryEntry", "Journal", "JournalError", "JournalUnit"]
@@ -83,6 +84,14 @@ HUB_EVENTS = frozenset(
         Event.WITHDRAWN,
         Event.EXPIRED,
     }
+)
+
+# The hub's final statuses, those its status table leads nowhere from: a unit that reached
+# one changes no more.
+FINAL_EVENTS = frozenset(
+    Event(status.value)
+    for status in MessageStatus
+    if not any(start is status for start, _ in TRANSITIONS)
 )
 
 
@@ -277,6 +286,19 @@ class Journal:
             )
         return True
 
+    def record_all(
+        self, unit: JournalUnit, events: Iterable[tuple[Event, datetime.datetime | None]]
+    ) -> None:
+        """`record` each (event, time or None for now) in order, in one transaction: one
+        commit (one fsync) for events that happened together."""
+        with self.transaction():
+            for event, at in events:
+                self.record(unit, event, at=at)
+
+    def now(self) -> datetime.datetime:
+        """The journal's clock: the time `record` gives an event recorded now."""
+        return self._clock()
+
     def _unit_id(self, unit: JournalUnit) -> int:
         row = self._db.execute(
             "SELECT id, sha256, message_id FROM units WHERE key = ?", (unit.key,)
@@ -389,6 +411,33 @@ class Journal:
             if Event.SENT not in after and Event.SEND_FAILED not in after:
                 result.append(unit)
         return result
+
+    def sent_keys(self, receiver: str, serial: str) -> set[str]:
+        """The keys of the units sent (`sent` journaled) to office `receiver` under the
+        ファイル連番 `serial`: usually none, so that a caller can skip hashing a unit's files
+        to find its key."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT u.key FROM units u JOIN events e ON e.unit_id = u.id WHERE "
+                "u.direction = 'sent' AND u.receiver = ? AND u.serial = ? AND e.event = ?",
+                (receiver, serial, Event.SENT.value),
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
+    def awaiting_status(self) -> list[str]:
+        """The message ids of sent units whose hub status can still change: sent, and neither
+        imported, rejected, withdrawn nor expired (the hub's final statuses). What
+        `refresh_statuses` can learn something about; empty means it has nothing to learn."""
+        final = tuple(event.value for event in FINAL_EVENTS)
+        marks = ", ".join("?" * len(final))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT u.message_id FROM units u WHERE u.direction = 'sent' AND "
+                "u.message_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM events e WHERE "
+                f"e.unit_id = u.id AND e.event IN ({marks})) ORDER BY u.id",
+                final,
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def history(
         self,

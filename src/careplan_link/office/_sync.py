@@ -51,8 +51,9 @@ from ..errors import (
 )
 from ..format import Bundle, FileName, ValidationReport, write_bundle
 from ._config import Folders
+from ._flow import file_name
 from ._handoff import Receives, hand_off
-from ._journal import Event, Journal
+from ._journal import Journal
 
 __all__ = [
     "DEFAULT_REJECTION_REASON",
@@ -85,7 +86,7 @@ class OfficeWorkflow(Receives, Protocol):
 
     journal: Journal
 
-    def prepare(self, unit: Bundle) -> Any: ...
+    def prepare(self, unit: Bundle, *, journal_with_send: bool = ...) -> Any: ...
 
     def send(self, prepared: Any) -> Any: ...
 
@@ -241,7 +242,7 @@ class FolderSync:
         strays: list[Path] = []
         for path in _files_in(self.folders.outbox):
             try:
-                name = FileName.parse(path.name)
+                name = file_name(path.name)
             except FormatError:
                 strays.append(path)
                 continue
@@ -310,7 +311,8 @@ class FolderSync:
             # Sent before a crash kept its files here: only the move is left to do.
             return self._archive(candidate, folder, result)
         try:
-            prepared = self.workflow.prepare(bundle)
+            # Its `validated` and `sealed` are journaled with `sending`: one commit, not three.
+            prepared = self.workflow.prepare(bundle, journal_with_send=True)
         except InvalidBundle as invalid:
             self._reject_unit(candidate, folder, invalid.report, result)
             return True
@@ -345,8 +347,9 @@ class FolderSync:
     def _already_sent(self, bundle: Bundle) -> bool:
         from ..protocol import unit_idempotency_key
 
-        key = unit_idempotency_key(bundle)
-        return Event.SENT in self.journal.events(key)
+        # The key hashes every file: only worth it when a unit of this 連番 went out before.
+        sent = self.journal.sent_keys(bundle.receiver.number, bundle.serial)
+        return bool(sent) and unit_idempotency_key(bundle) in sent
 
     def _archive(self, candidate: _Candidate, folder: str, result: SyncPass) -> bool:
         target = _free_folder(self.sent_folder, folder)
@@ -485,7 +488,15 @@ class FolderSync:
             log.info("receipt %s for message %s", status, message_id)
 
     def _refresh(self, result: SyncPass) -> None:
-        self.workflow.refresh_statuses()
+        """Pull the sent units' hub statuses into the journal, when there is one to learn.
+
+        Skipped (no hub call) when every sent unit has reached a final status, or the only
+        ones that have not were sent in this very pass: their status came back with the send
+        and was journaled with it, and a later change is picked up by the next pass (a
+        scheduled `sync --once` included), as it would be had it happened a moment later."""
+        just_sent = {message_id for _, message_id in result.sent}
+        if set(self.journal.awaiting_status()) - just_sent:
+            self.workflow.refresh_statuses()
 
     # -- watching ------------------------------------------------------------------------------
 
