@@ -28,9 +28,10 @@ from ._layout import Column, Kind, Layout
 from ._layouts import get_layout, layout_family
 from ._ms932 import Substitution
 from ._record import Record
+from ._rowcode import builds_tuple
+from ._rowformat import FileWriter, row_formatter, saw_special_characters
 from ._rowformat import needs_quotes as _needs_quotes
 from ._rowformat import quote as _quote
-from ._rowformat import row_formatter, saw_special_characters
 
 __all__ = ["QuotePolicy", "Substituted", "write_bundle", "write_file", "write_unit"]
 
@@ -205,11 +206,10 @@ def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
     else:
         layout = get_layout(file_name.layout_id, EDITIONS.for_name(file_name).family)
     # The common case in two C-level passes: one record type, one CSVバージョン family.
-    versions = set(map(operator.attrgetter("csv_version"), rows))
-    if set(map(type, rows)) <= {layout.record_type} and {layout_family(v) for v in versions} <= {
-        layout.csv_version
-    }:
-        return layout
+    if set(map(type, rows)) <= {layout.record_type}:
+        versions = set(map(_version_getter(layout), rows))
+        if {layout_family(v) for v in versions} <= {layout.csv_version}:
+            return layout
     issues = []
     for number, record in enumerate(rows, start=1):
         if type(record) is layout.record_type and layout_family(record.csv_version) == (
@@ -237,6 +237,14 @@ def _layout_of(rows: Sequence[Record], file_name: FileName) -> Layout:
     return layout
 
 
+def _version_getter(layout: Layout) -> Callable[[Any], Any]:
+    attributes = [column.attribute for column in layout.columns]
+    if builds_tuple(layout) and "csv_version" in attributes:
+        # A generated record is the tuple of its values: an item, without the property.
+        return operator.itemgetter(attributes.index("csv_version"))
+    return operator.attrgetter("csv_version")
+
+
 class _Formatter:
     """Turns records into the text of a file, column by column."""
 
@@ -259,8 +267,7 @@ class _Formatter:
             quote_kinds = frozenset({Kind.FREE_TEXT})
         else:
             quote_kinds = frozenset()
-        self.fast_line = row_formatter(layout, quote_kinds)
-        self.slow_rows = False
+        self.quote_kinds = quote_kinds
         self.issues: list[Issue] = []
         self.substituted: list[Substituted] = []
 
@@ -300,22 +307,16 @@ class _Formatter:
         return plain
 
     def encoded(self, records: Sequence[Record]) -> bytes:
-        lines = []
-        fast_line = self.fast_line
-        for number, record in enumerate(records, start=1):
-            try:
-                lines.append(fast_line(record))
-            except (TypeError, ValueError):
-                self.slow_rows = True
-                lines.append(self._slow_row(number, self.getter(record)))
-        if self.issues:
-            raise FormatError(self.issues)
-        text = "\r\n".join(lines) + "\r\n" if lines else ""
         try:
-            if not saw_special_characters(fast_line) and not self.slow_rows:
-                # Every text went through the formatter's caches, which found nothing that
-                # plain cp932 encoding would get wrong (numbers and dates are ASCII); a
-                # character cp932 has no code for at all still raises here.
+            text, special = FileWriter(self.layout, self.quote_kinds).text(records)
+        except (TypeError, ValueError):
+            # A value the column writer cannot write: row by row, saying where.
+            text, special = self._text_by_rows(records)
+        try:
+            if not special:
+                # Every text went through the writers' checks, which found nothing that plain
+                # cp932 encoding would get wrong (numbers and dates are ASCII); a character
+                # cp932 has no code for at all still raises here.
                 return text.encode("cp932")
             return _ms932.encode(text)
         except (UnicodeEncodeError, ValueError):
@@ -327,6 +328,23 @@ class _Formatter:
         if self.issues:
             raise FormatError(self.issues)
         return _ms932.encode("\r\n".join(lines) + "\r\n")
+
+    def _text_by_rows(self, records: Sequence[Record]) -> tuple[str, bool]:
+        """The text row by row (the row formatter, else the explicit path); raises
+        `FormatError` with every value that cannot be written."""
+        lines = []
+        fast_line = row_formatter(self.layout, self.quote_kinds)
+        slow_rows = False
+        for number, record in enumerate(records, start=1):
+            try:
+                lines.append(fast_line(record))
+            except (TypeError, ValueError):
+                slow_rows = True
+                lines.append(self._slow_row(number, self.getter(record)))
+        if self.issues:
+            raise FormatError(self.issues)
+        text = "\r\n".join(lines) + "\r\n" if lines else ""
+        return text, slow_rows or saw_special_characters(fast_line)
 
     def _slow_row(self, number: int, values: Sequence[Any]) -> str:
         cells = []
