@@ -56,10 +56,16 @@ def interleaved(
     gave to other processes. Wall time on a machine shared by several busy processes moved the
     ratios by up to 2x from one run to the next; CPU time still moves them (caches are shared
     too), by about 10-20% on such a machine, so compare runs with their spread.
+
+    Each action starts from a collected heap (untimed): an action that pauses the collector only
+    for part of its work (`parse_plan` pauses it while it makes records) would otherwise pay, at
+    random, for a full collection of what earlier actions and the benchmark itself left (a 1k
+    parse measured 2.4x and 4.2x its floor in two runs of the same code).
     """
     best = dict.fromkeys(actions, float("inf"))
     for _ in range(runs):
         for name, (action, paused) in actions.items():
+            gc.collect()
             was_enabled = gc.isenabled()
             if paused:
                 gc.disable()
