@@ -158,3 +158,16 @@ def connect(request: pytest.FixtureRequest, fake_hub: FakeHub) -> Iterator[Conne
     if loop is not None:
         loop.close()
     served.close()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clients made without a retry policy wait no real time between tries: for tests of what
+    a command says when the hub cannot be reached, where the waits prove nothing."""
+    import functools
+
+    from careplan_link.client import RetryPolicy, _async, _sync
+
+    quick = functools.partial(RetryPolicy, sleep=lambda _: None)
+    monkeypatch.setattr(_sync, "RetryPolicy", quick)
+    monkeypatch.setattr(_async, "RetryPolicy", quick)

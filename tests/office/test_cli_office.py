@@ -143,6 +143,7 @@ def test_an_invalid_unit_is_not_sent_and_its_report_printed(
     assert fake_hub.messages() == []
 
 
+@pytest.mark.usefixtures("no_backoff")
 def test_the_hub_down_is_exit_3(setup: Setup, capsys: pytest.CaptureFixture[str]) -> None:
     argv = setup.care("send", str(setup.outbox))
     argv[argv.index("--hub") + 1] = "http://127.0.0.1:9"  # nothing listens on the discard port

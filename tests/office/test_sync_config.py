@@ -138,6 +138,7 @@ def test_sync_once_as_a_command_sends_and_logs_to_a_rotating_file_without_secret
     ("case", "expected"),
     [("wrong identity password", 2), ("hub down", 3), ("missing trust anchor", 2)],
 )
+@pytest.mark.usefixtures("no_backoff")
 def test_sync_errors_give_a_message_and_an_exit_code_never_a_traceback(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
