@@ -133,6 +133,8 @@ def test_a_send_interrupted_after_the_hub_stored_it_is_completed_once_after_a_re
         hub_offices,
         journal=Journal(path),
         retry=fake_hub.clock.retry_policy(attempts=1),
+        # Served, the lost answer is a wait until the client gives up: not the default 10 s.
+        timeout=3,
     )
     fake_hub.inject("lost_response", operations={"send"}, times=1)
     with pytest.raises(OutcomeUnknown):
