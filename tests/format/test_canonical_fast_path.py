@@ -138,3 +138,47 @@ def test_fast_and_full_paths_report_the_same(
     with pytest.MonkeyPatch.context() as patch:
         full = _issues(data, False, patch)
     assert fast == full
+
+
+@pytest.mark.parametrize("plant", sorted(_PLANTS))
+def test_a_departure_on_every_record_is_found_the_same_with_the_fast_path(
+    plant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every record the same (the usual file): the delimiters are one record's, repeated, and
+    the fast path matches the first record only; a departure repeated on every record is
+    still one the first record shows."""
+    rows = [_row(n) for n in range(12)]
+    for row in rows:
+        _PLANTS[plant](row)
+    data = _file(rows)
+    fast, full = _issues(data, True, monkeypatch), _issues(data, False, monkeypatch)
+    assert fast == full
+    canonical = plant in ("inner_quote", "comma_inside", "line_break_inside")
+    assert (fast == []) is canonical
+    if not canonical:
+        assert fast[0].record == 1  # type: ignore[attr-defined]
+
+
+def test_records_with_a_line_break_inside_are_proven_by_their_delimiters() -> None:
+    """The first CRLF of the delimiters lies inside a quoted text on every record: the part
+    before it is no record, and the whole is matched instead (proven canonical, not merely
+    handed to the full check)."""
+    rows = [_row(n) for n in range(6)]
+    for row in rows:
+        _PLANTS["line_break_inside"](row)
+    data = _file(rows)
+    records = read_leniently(data, name=PLAN_NAME).file.records
+    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+
+
+def test_the_repeated_record_must_itself_be_canonical() -> None:
+    """Identical delimiters on every record prove nothing by themselves: a bare item quoted on
+    every record repeats as well as a canonical record does."""
+    rows = [_row(n) for n in range(4)]
+    for row in rows:
+        _PLANTS["quoted_bare"](row)
+    data = _file(rows)
+    records = read_leniently(data, name=PLAN_NAME).file.records
+    delimiters = delimiters_of(data)
+    assert delimiters == delimiters[: delimiters.index(b"\r\n") + 2] * 4
+    assert not delimiters_are_canonical(LAYOUT, delimiters, records)
