@@ -222,13 +222,18 @@ class Tally(NamedTuple):
 
 
 def tally_by_position(
-    records: Sequence[Any], columns: Callable[[str], Sequence[Any]] | None = None
+    records: Sequence[Any],
+    columns: Callable[[str], Sequence[Any]] | None = None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> Tally:
     """`tally_lines`, each line keyed by the position of its first record (what validation
     and the computation read: no per-line dict keyed by the full key is made).
 
     `columns` gives the records' values column by column when they are at hand already
-    (validation has transposed every file): the same counting then reads no record.
+    (validation has transposed every file): the same counting then reads no record. `names`
+    keys the lines on those items only, for a caller that has seen every other key item is
+    one value throughout the file (the lines are then the same, their keys shorter).
     """
     v3 = not hasattr(records[0], "tais_code")
     column: Callable[[str], Sequence[Any]]
@@ -240,6 +245,8 @@ def tally_by_position(
             return list(map(read(name), records))
 
         def rows(*names: str) -> list[tuple[Any, ...]]:
+            if len(names) == 1:  # a 1-tuple each, as from columns (a getter of one is not)
+                return list(zip(map(read(*names), records)))
             return list(map(read(*names), records))
     else:
         column = columns
@@ -254,7 +261,8 @@ def tally_by_position(
     months = _distinct(column("target_month"))
     (month,) = months if len(months) == 1 else (None,)
     items = _LINE_ITEMS_V3 if v3 else _LINE_ITEMS
-    names = ("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
+    if names is None:
+        names = ("insurer_no", "insured_no", *items, *(() if month else ("target_month",)))
     keys = rows(*names)
     # Each record's line as the position of the line's first record: a key (a tuple of ~8
     # items, whose hash is not cached) is hashed once per record here, and the counting below

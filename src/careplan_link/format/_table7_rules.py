@@ -27,10 +27,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from itertools import accumulate, chain, compress, count, islice, repeat
 from operator import (
+    add,
     and_,
     contains,
     eq,
+    floordiv,
     gt,
+    is_,
     is_not,
     itemgetter,
     le,
@@ -43,6 +46,8 @@ from operator import (
     truth,
 )
 from typing import Any
+
+import attrs
 
 from .._issue import Issue, Severity
 from ._bundle import Bundle
@@ -107,11 +112,25 @@ _KEY_ITEMS = (
     "equipment_notification_code",
     "over_30_days",
 )
+# Key items a 202208 第6表 has not (its lines compare as None there).
+_V3_ABSENT = frozenset({"tais_code", "equipment_notification_code"})
 _TOTAL, _SUBTOTAL, _DETAIL, _NO_CODE = range(4)
 _TERMS = frozenset({_SUBTOTAL, _DETAIL})
 _NONE_AS_ZERO = {None: 0}
+_NONE_AS_ONE = {None: 1}
+_NO_CODES = frozenset({None})
 _NONE_AS_NAN: dict[Any, Any] = {None: float("nan")}
 _SERVICE_TYPE = itemgetter(slice(0, 2))
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+# The figures `_check_details` reads, in the order `_details_in_bulk` unpacks them.
+_DETAIL_FIGURES = (
+    "discount_rate",
+    "discounted_units",
+    "units",
+    "times",
+    "service_unit_amount",
+    "managed_units",
+)
 
 
 def _kinds(codes: set[str | None]) -> dict[str | None, int]:
@@ -128,6 +147,15 @@ def _kinds(codes: set[str | None]) -> dict[str | None, int]:
     if None in codes:
         kinds[None] = _NO_CODE
     return kinds
+
+
+def _all_digits(codes: Sequence[str | None]) -> bool:
+    """Whether every code is stated and of digits only (details and 全合計: the usual file),
+    told in C over the codes joined (a None stops the join)."""
+    try:
+        return "".join(codes).isdigit()  # type: ignore[arg-type]
+    except TypeError:
+        return False
 
 
 def _kind(code: str | None) -> int:
@@ -167,14 +195,26 @@ def check_table7_arithmetic(
     return issues
 
 
-def _limits(
-    supplements: Iterable[CareplanFile], columns_of: ColumnsOf, shared: bool
-) -> dict[tuple[Any, Any], int]:
+def _limits(supplements: Iterable[CareplanFile], columns_of: ColumnsOf, shared: bool) -> _Limits:
     """区分支給限度基準額 by (保険者番号, 被保険者番号), from the 利用者補足情報 (a later record
     wins); from the shared columns in C when the caller made them."""
-    limits: dict[tuple[Any, Any], int] = {}
-    for file in supplements:
-        if shared and any(c.attribute == "benefit_limit" for c in file.layout.columns):
+    files = list(supplements)
+    if len(files) == 1 and shared and _has(files[0], "benefit_limit") and files[0].records:
+        columns = columns_of(files[0])
+        insurers = columns["insurer_no"]
+        if uniform(insurers):
+            # One 保険者番号 (the usual file): keyed by 被保険者番号 alone, no pair made.
+            stated = columns["benefit_limit"]
+            by_insured = dict(
+                compress(
+                    zip(columns["insured_no"], stated, strict=True),
+                    map(is_not, stated, repeat(None)),
+                )
+            )
+            return _Limits(by_insured, insurers[0])
+    limits: dict[Any, int] = {}
+    for file in files:
+        if shared and _has(file, "benefit_limit"):
             columns = columns_of(file)
             stated = columns["benefit_limit"]
             users = zip(columns["insurer_no"], columns["insured_no"], strict=True)
@@ -187,7 +227,37 @@ def _limits(
                 for r in _records(file)
                 if getattr(r, "benefit_limit", None) is not None
             )
-    return limits
+    return _Limits(limits)
+
+
+_NO_INSURER = object()  # `_Limits` keyed by (保険者番号, 被保険者番号)
+
+
+@attrs.frozen
+class _Limits:
+    """区分支給限度基準額 by user: keyed by 被保険者番号 when all are of one `insurer`, else by
+    (保険者番号, 被保険者番号)."""
+
+    by_key: Mapping[Any, int]
+    insurer: Any = _NO_INSURER
+
+    def of(self, insurers: Sequence[Any], insureds: Sequence[Any]) -> list[int | None]:
+        """The limits of the users (保険者番号 and 被保険者番号 in parallel), None where none
+        is given."""
+        if self.insurer is _NO_INSURER:
+            return list(map(self.by_key.get, zip(insurers, insureds, strict=True)))
+        if uniform(insurers):
+            if insurers[0] == self.insurer:
+                return list(map(self.by_key.get, insureds))
+            return [None] * len(insurers)
+        return [
+            self.by_key.get(insured) if insurer == self.insurer else None
+            for insurer, insured in zip(insurers, insureds, strict=True)
+        ]
+
+
+def _has(file: CareplanFile, name: str) -> bool:
+    return any(column.attribute == name for column in file.layout.columns)
 
 
 class _Months:
@@ -231,7 +301,7 @@ class _Check:
         self,
         table7: Sequence[CareplanFile],
         table6: Sequence[CareplanFile],
-        limits: Mapping[tuple[Any, Any], int],
+        limits: _Limits,
         strict: bool,
         columns_of: ColumnsOf,
         shared: bool = True,
@@ -257,13 +327,13 @@ class _Check:
         codes = self.col["service_code"]
         self.month_no = self.months.of(self.col["target_month"])
         # Rows by kind, in order: 全合計 (999999), 種類別小計 (type + AAAA/EEEE/ZZZZ), details;
-        # each distinct code (known to the item rules already) classified once, the rows
-        # picked in C.
-        kind_of = _kinds(self._distinct("service_code"))
+        # unless every code is digits (details and 全合計 only, told in C), each distinct code
+        # (known to the item rules already) classified once, the rows picked in C.
         rows = range(len(codes))
+        kind_of = None if _all_digits(codes) else _kinds(self._distinct("service_code"))
         # Lines a 全合計 adds up (種類別小計 and details): `is_term`.
         self.is_term: list[bool]
-        if _SUBTOTAL in kind_of.values() or _NO_CODE in kind_of.values():
+        if kind_of is not None and not {_SUBTOTAL, _NO_CODE}.isdisjoint(kind_of.values()):
             kinds = list(map(kind_of.__getitem__, codes))
             self.totals = list(compress(rows, map(eq, kinds, repeat(_TOTAL))))
             self.subtotals = list(compress(rows, map(eq, kinds, repeat(_SUBTOTAL))))
@@ -285,13 +355,30 @@ class _Check:
         users: Iterable[Any] = self.col["insured_no"]
         if len(self._distinct("insurer_no")) > 1 or len(self._distinct("target_month")) > 1:
             users = zip(self.col["insurer_no"], users, self.month_no, strict=True)
-        first: dict[Any, int] = {}
-        positions = list(map(first.setdefault, users, count()))
-        rank_of = dict(zip(first.values(), count()))
-        self.user_count = len(rank_of)
-        self.user_no = list(map(rank_of.__getitem__, positions))
+        self.at_details = _picker(self.details)  # a detail row's values of a column
+        # Per user (by rank), how many rows adding to the 全合計 there are up to its last row,
+        # and whether that is one each (`_user_sums`, made when first needed).
+        self._terms_made: tuple[list[int], bool] | None = None
         self._blocks: dict[tuple[Any, ...], list[int]] | None = None
         self._runs_made: tuple[list[int] | None, Any] | None = None
+        if not isinstance(users, Sequence):
+            users = list(users)
+        # Where the user changes from one row to the next: when every user's rows are one
+        # run (the usual file, sorted by user), a row's rank is the number of changes before
+        # it, summed in C, and the runs' ends are each user's last row (`_runs`).
+        changes = list(map(ne, users, islice(users, 1, None)))
+        runs = changes.count(True) + 1
+        if len(set(compress(users, chain((True,), changes)))) == runs:  # runs' users differ
+            self.user_count = runs
+            self.user_no = list(accumulate(chain((0,), changes)))
+            lasts = list(compress(range(len(users)), chain(changes, (True,))))
+            self._runs_made = (None, _picker(lasts))
+        else:
+            first: dict[Any, int] = {}
+            positions = list(map(first.setdefault, users, count()))
+            rank_of = dict(zip(first.values(), count()))
+            self.user_count = len(rank_of)
+            self.user_no = list(map(rank_of.__getitem__, positions))
         # Found problems: (order, row, attribute, code, severity, ja, en, value).
         self.pending: list[tuple[tuple[Any, ...], int, str, str, Severity, str, str, object]] = []
 
@@ -372,12 +459,48 @@ class _Check:
     # -- inside one user's 第7表 -----------------------------------------------------------
 
     def _check_details(self) -> None:
+        # A detail without a discount whose figures are all stated and agree (nearly every
+        # line) is passed over in bulk; the rest get the rule-by-rule look.
+        suspects = self._details_in_bulk()
+        if suspects is None:
+            suspects = self._details_one_by_one()
+        for g in suspects:
+            self._check_detail(g)
+
+    def _details_in_bulk(self) -> list[int] | None:
+        """`_details_one_by_one` in C passes over the columns, for details none of which has a
+        discount and all of which state 単位数 and 回数, and each of サービス単位／金額 and
+        給付管理単位数 stated on all or none of them (the usual file); None when they do not."""
+        details, col = self.details, self.col
+        if not details:
+            return []
+        at = self.at_details
+        picked = [
+            _EMPTY if column[0] is None and uniform(column) else at(column)
+            for column in map(col.__getitem__, _DETAIL_FIGURES)
+        ]
+        rates, discounted, units, times, amounts, managed = picked
+        if _empty_count(rates) != len(rates) or _empty_count(discounted) != len(discounted):
+            return None  # a discount
+        if _empty_count(units) or _empty_count(times):
+            return None
+        product = tuple(map(mul, units, times))
+        failing: set[int] = set()
+        for stated in (amounts, managed):
+            empty = _empty_count(stated)
+            if empty == len(stated):
+                continue
+            if empty:
+                return None
+            if tuple(stated) != product:
+                failing.update(compress(details, map(ne, stated, product)))
+        return sorted(failing)
+
+    def _details_one_by_one(self) -> list[int]:
         col = self.col
         units, rates, discounted = col["units"], col["discount_rate"], col["discounted_units"]
         times, amounts, managed = col["times"], col["service_unit_amount"], col["managed_units"]
-        # A detail without a discount whose figures are all stated and agree (nearly every
-        # line) is passed over in one comprehension; the rest get the rule-by-rule look.
-        suspects = [
+        return [
             g
             for g in self.details
             if rates[g] is not None
@@ -387,8 +510,6 @@ class _Check:
             or ((a := amounts[g]) is not None and a != u * t)
             or ((m := managed[g]) is not None and m != u * t)
         ]
-        for g in suspects:
-            self._check_detail(g)
 
     def _check_detail(self, g: int) -> None:
         col = self.col
@@ -437,6 +558,7 @@ class _Check:
                 col["over_30_days"], col["unit_price"], col["total_cost"],
                 col["benefit_rate"], col["insurance_claim"], col["user_copay"],
                 col["user_full_payment"],
+                at=None if subtotal else self.at_details,
             ):  # fmt: skip
                 self._check_money_of(g, self._money_order(g, subtotal))
 
@@ -569,22 +691,21 @@ class _Check:
         if not totals:
             return
         user_no = self.user_no
-        # Each user's first 全合計 row (a later one is not checked), in C.
-        firsts = list(
-            dict(
-                zip(map(user_no.__getitem__, reversed(totals)), reversed(totals), strict=True)
-            ).values()
-        )
-        firsts.reverse()
-        at_firsts = _picker(firsts)
+        # Each user's first 全合計 row (a later one is not checked), in C: the 全合計 rows
+        # themselves when their users' ranks increase (one a user, the usual file).
+        firsts, at_firsts = totals, _picker(totals)
         users = at_firsts(user_no)
-        by_user = _picker(users)
-        limit_of = list(
-            map(
-                self.limits.get,
-                zip(at_firsts(col["insurer_no"]), at_firsts(col["insured_no"]), strict=True),
+        if not all(map(lt, users, islice(users, 1, None))):
+            firsts = list(
+                dict(
+                    zip(map(user_no.__getitem__, reversed(totals)), reversed(totals), strict=True)
+                ).values()
             )
-        )
+            firsts.reverse()
+            at_firsts = _picker(firsts)
+            users = at_firsts(user_no)
+        by_user = _picker(users)
+        limit_of = self.limits.of(at_firsts(col["insurer_no"]), at_firsts(col["insured_no"]))
         # Every user at once: each stated 全合計 figure against its user's sum (per-user sums
         # from prefix sums, `_user_sums`); only the users whose figure differs get an issue.
         # The issues of one user keep the rule-by-rule order (figures in TOTALLED order, then
@@ -605,7 +726,7 @@ class _Check:
                         f"the 全合計 is not the sum of this user's lines ({expected[i]})",
                         stated[i],
                     )  # fmt: skip
-        if limit_of.count(None) == len(limit_of):
+        if _empty_count(limit_of) == len(limit_of):
             return
         over_name, within_name = _NAMES[21], _NAMES[22]
         over_sums = (sums.get(over_name) or self._user_sums(over_name, count_stated=False))[0]
@@ -614,13 +735,15 @@ class _Check:
         within_of, over_of = by_user(within_sums), by_user(over_sums)
         # Compared in C; a user without a limit compares as NaN (neither over nor under).
         limits: list[Any] = list(map(_NONE_AS_NAN.get, limit_of, limit_of))
-        wrong_of = list(
-            map(
-                or_,
-                map(gt, within_of, limits),
-                map(and_, map(lt, within_of, limits), map(gt, over_of, repeat(0))),
+        wrong_of = list(map(gt, within_of, limits))
+        if any(over_of):  # else no user has units over the limit: the first test is all
+            wrong_of = list(
+                map(
+                    or_,
+                    wrong_of,
+                    map(and_, map(lt, within_of, limits), map(gt, over_of, repeat(0))),
+                )
             )
-        )
         if not any(wrong_of):
             return  # the usual file: every user within the limit, none over it needlessly
         # Only a user stating some term of either figure is judged: the terms stated are
@@ -694,11 +817,28 @@ class _Check:
                     counted = list(counted)
                 for member in self._members(g):
                     counted[member] = False
+        order, at_last = self._runs()
+        if order is None and counted is self.is_term and not count_stated:
+            # Each user's rows one run, and every term counted (the usual file): running sums
+            # of the terms alone (picked in C), read where each user's terms end.
+            values = list(compress(figures, counted))
+            if _empty_count(values):
+                values = list(map(_NONE_AS_ZERO.get, values, values))
+            if self._terms_made is None:
+                ends = list(at_last(list(accumulate(self.is_term))))
+                # One term a user (a file of one line a user): the terms are the sums.
+                alone = ends == list(range(1, len(ends) + 1))
+                self._terms_made = (ends, alone)
+            ends, alone = self._terms_made
+            if alone:
+                return values, []
+            running = list(accumulate(chain((0,), values)))
+            sums = list(map(running.__getitem__, ends))
+            return list(map(sub, sums, chain((0,), sums))), []
         # In C: None as 0 (`dict.get` with the value as default), then the rows not counted
         # as 0 (times False); the running sums read at each user's last row.
         terms: Iterable[int] = map(mul, map(_NONE_AS_ZERO.get, figures, figures), counted)
         stated: Iterable[bool] = map(and_, map(is_not, figures, repeat(None)), counted)
-        order, at_last = self._runs()
         if order is not None:
             terms = map(list(terms).__getitem__, order)
             stated = map(list(stated).__getitem__, order)
@@ -716,10 +856,22 @@ class _Check:
     def _check_against_table6(self) -> None:
         if not self.table6:
             return
+        keys: tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], list[int]]] | None = None
+        for number, table6 in enumerate(self.table6):
+            if self.shared and self._agrees_in_bulk(table6):
+                continue  # the usual file: nothing to report
+            if keys is None:
+                keys = self._detail_keys()
+            self._check_table6_file(number, table6, *keys)
+
+    def _detail_keys(
+        self,
+    ) -> tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], list[int]]]:
+        """Each detail line's full key (user's 保険者番号 and 被保険者番号, the line items:
+        office, サテライト, code, TAIS, 届出, ３０日超, and the month's number) → its first row,
+        and the rows of the keys several rows have."""
         col = self.col
-        # Each detail line's full key: user's 保険者番号 and 被保険者番号, the line items
-        # (office, サテライト, code, TAIS, 届出, ３０日超) and the month's number.
-        at_details = _picker(self.details)
+        at_details = self.at_details
         keys = list(
             zip(
                 *(at_details(col[name]) for name in _KEY_ITEMS),
@@ -733,8 +885,117 @@ class _Check:
         if len(first) != len(keys):
             for key, g in zip(keys, details, strict=True):
                 rows_of.setdefault(key, []).append(g)
-        for number, table6 in enumerate(self.table6):
-            self._check_table6_file(number, table6, first, rows_of)
+        return first, rows_of
+
+    def _agrees_in_bulk(self, table6: CareplanFile) -> bool:
+        """Whether the 第6表 file and the 第7表 agree with nothing to report, told in C over
+        keys of the items that vary: True when every 第6表 line has exactly one 第7表 detail
+        line and every detail line one 第6表 line, each stating the 第6表's 単位数 and 回数,
+        with no 日割 and no monthly service; False sends the file to `_check_table6_file`,
+        which finds what is wrong (or that nothing is).
+
+        A key item that is one value throughout the 第6表 and throughout the 第7表's details,
+        the same in both (the 保険者番号, the office, TAIS, 届出, ３０日超, the month of the
+        usual unit), tells no line from another: lines are keyed on the rest (in the file of
+        one line a user, 被保険者番号 and サービスコード), so the keys are short tuples. When the
+        第7表's details are in the order of the 第6表's lines (the usual pair of files), the two
+        key lists are compared in one C comparison and no dict of the 第7表's keys is made.
+        """
+        records = _records(table6)
+        if not records:
+            return True  # `_check_table6_file` finds nothing in an empty file
+        details = self.details
+        if not details:
+            return False
+        col = self.col
+        columns = self.columns_of(table6)
+        at_details = self.at_details
+        month_no = self.month_no
+        months6 = columns["target_month"]
+        if not (
+            uniform(months6)
+            and month_no[details[0]] == self.months.one(months6[0])
+            and uniform(at_details(month_no))
+        ):
+            return False  # several months: the full keys tell them apart
+        v3 = not hasattr(records[0], "tais_code")
+        varying: dict[str, Sequence[Any]] = {}  # name → its values at the detail rows
+        for name in _KEY_ITEMS:
+            # An item one value in every row is so in the details (told without picking
+            # them: the 全合計's office differs, the 保険者番号 and empty items do not).
+            stated7 = col[name]
+            if not uniform(stated7):
+                stated7 = at_details(stated7)
+            if v3 and name in _V3_ABSENT:
+                if stated7[0] is not None or not uniform(stated7):
+                    return False  # a TAIS/届出 against a file without them: not one line
+                continue
+            stated6 = columns[name]
+            if uniform(stated6) and uniform(stated7):
+                if stated6[0] != stated7[0]:
+                    return False  # no line can match
+            else:
+                varying[name] = stated7 if len(stated7) == len(details) else at_details(stated7)
+        if not varying:
+            return False  # one line a file at most: not worth a shortcut
+        if any(columns["prorated_days"]):
+            return False  # 日割: 回数 counted by another rule (`tally.days`)
+        if _monthly(columns.distinct("service_code")):
+            return False  # monthly services: 回数 counted by another rule
+        if len(records) == len(details) and all(
+            map(_equal, map(columns.__getitem__, varying), varying.values())
+        ):
+            # Record i has detail i's key (the file of one record a line): when the keys are
+            # distinct (one varying item's values are, the 被保険者番号 of a user a line, or
+            # the keys), each record is its line, counted once, with its own 単位数.
+            if not any(len(set(stated)) == len(details) for stated in varying.values()) and len(
+                set(zip(*varying.values(), strict=True))
+            ) != len(details):
+                return False  # a line of several records, or of several detail lines
+            counts = columns["service_count"]  # an empty サービス回数 counts once
+            times6: list[Any] = list(map(_NONE_AS_ONE.get, counts, counts))
+            units6: Any = columns["units"]
+            return _equal(times6, at_details(col["times"])) and _equal(
+                units6, self._copied_units(at_details)
+            )
+        tally = tally_by_position(records, columns.__getitem__, names=list(varying))
+        keys6 = list(tally.first)  # one per line, in order of first appearance
+        keys7 = list(zip(*varying.values(), strict=True))
+        rows: Sequence[int]
+        if keys6 == keys7:
+            rows = details  # line i is detail i (the 第6表's keys are distinct, so these are)
+        else:
+            first = dict(zip(keys7, details, strict=True))
+            if len(first) != len(keys7) or len(first) != len(keys6):
+                return False  # a line without its match, or with several
+            found = list(map(first.get, keys6))
+            if None in found:
+                return False
+            rows = found  # type: ignore[assignment]  # no None in it
+        positions = list(tally.first.values())
+        at_rows = _picker(rows)
+        if list(map(tally.times.__getitem__, positions)) != list(at_rows(col["times"])):
+            return False
+        # Each line's one 単位数 (a 1-tuple: lines whose records differ get the closer look).
+        units_of = list(map(tally.units.__getitem__, positions))
+        return all(
+            map(
+                and_,
+                map(eq, map(len, units_of), repeat(1)),
+                map(contains, units_of, self._copied_units(at_rows)),
+            )
+        )
+
+    def _copied_units(self, at_rows: Any) -> list[Any]:
+        """What the rows (picked by `at_rows`) state of the 第6表's 単位数: the 割引後単位数
+        where stated, else the 単位数."""
+        col = self.col
+        copied = at_rows(col["discounted_units"])
+        if copied.count(None) == len(copied):
+            return list(at_rows(col["units"]))
+        return [
+            d if d is not None else u for d, u in zip(copied, at_rows(col["units"]), strict=True)
+        ]
 
     def _check_table6_file(
         self,
@@ -913,9 +1174,158 @@ def _money_suspects(
     claim: Sequence[Any],
     copay: Sequence[Any],
     full: Sequence[Any],
+    *,
+    at: Any = None,
 ) -> list[int]:
     """The rows on which a rule of `_check_money_of` fails, tested with integers only
-    (費用総額 = units × the price's exact fraction, floored: `total_cost` without Decimal)."""
+    (費用総額 = units × the price's exact fraction, floored: `total_cost` without Decimal),
+    in row order.
+
+    Whether a rule applies to a row depends on which of its figures are stated. Over the rows
+    where each figure is stated on all or on none of them (a column of a usual file is either,
+    the 区分支給限度 split and the 利用者負担 alike) and no ３０日超区分 is "1", that is known
+    for the whole column, and each rule is one C pass over the columns (`_money_flags`). The
+    rows with an empty figure in a column that has stated ones, or a ３０日超区分 "1", are
+    tested row by row (`_money_loop`), as are all rows when they are most of them.
+    """
+    if not rows:
+        return []
+    figures: tuple[Sequence[Any], ...] = (managed, over_type, within_type, over, within, amount)
+    figures += (price, cost, rate, claim, copay, full)
+    at = at or _picker(rows)  # `at`: the caller's picker of `rows`
+
+    def pick(column: Sequence[Any]) -> Sequence[Any]:
+        # A column empty in every row (most of the 区分支給限度 split) is not picked.
+        return _EMPTY if column[0] is None and uniform(column) else at(column)
+
+    picked = list(map(pick, figures))
+    odd: set[int] = set()
+    for values in picked:
+        empty = _empty_count(values)
+        if empty and empty != len(values):
+            odd.update(compress(rows, map(is_, values, repeat(None))))
+    thirty = pick(over_30)
+    if "1" in thirty:
+        odd.update(compress(rows, map(eq, thirty, repeat("1"))))
+    columns: tuple[Sequence[Any], ...] = (managed, over_type, within_type, over, within)
+    columns += (amount, over_30, price, cost, rate, claim, copay, full)
+    if 2 * len(odd) > len(rows):
+        return _money_loop(rows, *columns)
+    if not odd:
+        return _money_flags(rows, *picked)
+    clean = list(compress(rows, map(not_, map(odd.__contains__, rows))))
+    at = _picker(clean)
+    flagged = _money_flags(clean, *map(pick, figures))
+    return sorted([*flagged, *_money_loop(sorted(odd), *columns)])
+
+
+_EMPTY: tuple[None] = (None,)  # a figure no row states, as `_money_flags` reads it
+
+
+def _empty_count(values: Sequence[Any]) -> int:
+    """How many of `values` are None, without `==` on each (an int's or a Decimal's
+    comparison with None costs a Python-level round of NotImplemented)."""
+    if uniform(values):
+        return len(values) if values[0] is None else 0
+    try:
+        sum(values)  # numbers all: a None (or a text) would not add up
+    except TypeError:
+        return sum(map(is_, values, repeat(None)))
+    return 0
+
+
+def _money_flags(
+    rows: Sequence[int],
+    managed: Sequence[Any],
+    over_type: Sequence[Any],
+    within_type: Sequence[Any],
+    over: Sequence[Any],
+    within: Sequence[Any],
+    amount: Sequence[Any],
+    price: Sequence[Any],
+    cost: Sequence[Any],
+    rate: Sequence[Any],
+    claim: Sequence[Any],
+    copay: Sequence[Any],
+    full: Sequence[Any],
+) -> list[int]:
+    """`_money_loop`'s rules over rows where each figure (the columns given at the rows) is
+    stated on every row or on none, and no ３０日超区分 is "1": a rule applies to all rows or to
+    none, and runs as C passes over the columns."""
+    if not rows:
+        return []
+
+    def stated(values: Sequence[Any] | None) -> bool:
+        return values is not None and values[0] is not None
+
+    def plus(one: Sequence[Any], other: Sequence[Any]) -> Iterable[Any]:
+        # (one or 0) + (other or 0), of columns of which at least one is stated
+        if not stated(other):
+            return one
+        return map(add, one, other) if stated(one) else other
+
+    numerators: Iterable[int] = ()
+    denominators: Iterable[int] = ()
+    if stated(price) and uniform(price):  # one price object (the usual file): one fraction
+        numerator, denominator = price[0].as_integer_ratio()
+    elif stated(price):
+        # 単位数単価 as an exact fraction, each distinct price object once (prices are shared).
+        ids = list(map(id, price))
+        ratio_of = {
+            key: value.as_integer_ratio()
+            for key, value in dict(zip(ids, price, strict=True)).items()
+        }
+        ratios = list(map(ratio_of.__getitem__, ids))
+        numerators, denominators = list(map(_FIRST, ratios)), list(map(_SECOND, ratios))
+
+    def priced(units: Sequence[Any]) -> Iterable[Any]:
+        if numerators:
+            return map(floordiv, map(mul, units, numerators), denominators)
+        return map(floordiv, map(mul, units, repeat(numerator)), repeat(denominator))
+
+    # Each rule that applies is one pass making what the rows should state, compared with
+    # what they do in one C comparison; only a rule some row fails looks for the rows.
+    failing: set[int] = set()
+
+    def expect(stated: Sequence[Any], expected: Iterable[Any]) -> None:
+        expected = tuple(expected)
+        if tuple(stated) != expected:
+            failing.update(compress(rows, map(ne, stated, expected)))
+
+    if stated(managed) and (stated(over_type) or stated(within_type)):
+        expect(managed, plus(over_type, within_type))
+    basis = within_type if stated(within_type) else managed
+    if stated(basis) and (stated(over) or stated(within)):
+        expect(basis, plus(over, within))
+    insured = within if stated(within) else (amount if not stated(managed) else None)
+    if stated(price) and stated(cost) and stated(insured):
+        expect(cost, priced(insured))  # type: ignore[arg-type]
+    if stated(cost) and stated(rate) and stated(claim):
+        expect(claim, map(floordiv, map(mul, cost, rate), repeat(100)))
+    if stated(cost) and stated(claim) and stated(copay):
+        expect(copay, map(sub, cost, claim))
+    if stated(price) and stated(full) and stated(over):  # beyond the limit: 区分支給限度超
+        expect(full, priced(over))
+    return sorted(failing)
+
+
+def _money_loop(
+    rows: Sequence[int],
+    managed: Sequence[Any],
+    over_type: Sequence[Any],
+    within_type: Sequence[Any],
+    over: Sequence[Any],
+    within: Sequence[Any],
+    amount: Sequence[Any],
+    over_30: Sequence[Any],
+    price: Sequence[Any],
+    cost: Sequence[Any],
+    rate: Sequence[Any],
+    claim: Sequence[Any],
+    copay: Sequence[Any],
+    full: Sequence[Any],
+) -> list[int]:
+    """`_money_suspects` row by row: any row, any mix of stated and empty figures."""
     ratios: dict[int, tuple[int, int]] = {}  # id(単位数単価) → its fraction (prices are shared)
     failing = []
     at = _picker(rows)
@@ -960,6 +1370,24 @@ def _money_suspects(
     return failing
 
 
+def _equal(one: Sequence[Any], other: Sequence[Any]) -> bool:
+    """Whether two sequences hold equal values in order (a tuple and a list compared as
+    such: column from a file, one picked, one joined)."""
+    if type(one) is type(other):
+        return one == other
+    return list(one) == list(other)
+
+
+_MONTHLY_STARTS = tuple(f"\n{service_type}" for service_type in sorted(MONTHLY_SERVICE_TYPES))
+
+
+def _monthly(codes: set[str | None]) -> bool:
+    """Whether some code is of a monthly service (told over all codes joined, in C; a code
+    holding a line break may seem one, which costs a closer look, never a missed one)."""
+    joined = "\n" + "\n".join(codes - _NO_CODES if None in codes else codes)  # type: ignore[arg-type]
+    return any(map(joined.__contains__, _MONTHLY_STARTS))
+
+
 def _column(columns_of: ColumnsOf, file: CareplanFile, name: str) -> Sequence[Any]:
     """The file's column `name`; all None when its layout has no such item (TAIS in 202208)."""
     if any(column.attribute == name for column in file.layout.columns):
@@ -975,7 +1403,14 @@ def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
 
 
 def _picker(rows: Sequence[int]) -> Any:
-    """A function giving a column's values at `rows` (in C: `itemgetter`)."""
+    """A function giving a column's values at `rows` (in C: `itemgetter`; a slice of the
+    column when the rows are evenly spaced, as the details and the 全合計 of a file of one
+    line a user are, which copies instead of indexing each row)."""
+    if len(rows) > 2:
+        start, stop = rows[0], rows[-1] + 1
+        spaced = range(start, stop, max(rows[1] - start, 1))
+        if len(spaced) == len(rows) and list(rows) == list(spaced):
+            return itemgetter(slice(start, stop, spaced.step))
     if len(rows) > 1:
         return itemgetter(*rows)
     return lambda column: [column[g] for g in rows]
