@@ -86,17 +86,17 @@ def test_the_swap_keeps_the_quote_count_but_not_the_delimiter_pattern() -> None:
     data = _file(rows)
     canonical = _file([_row(n) for n in range(3)])
     assert data.count(b'"') == canonical.count(b'"')
-    records = read_leniently(data, name=PLAN_NAME).file.records
-    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), column)
 
 
 def test_an_unquoted_free_text_is_caught_by_the_count() -> None:
     rows = [_row(n) for n in range(3)]
     _PLANTS["unquoted_free"](rows[2])
     data = _file(rows)
-    records = read_leniently(data, name=PLAN_NAME).file.records
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
     assert _canonical._delimiter_pattern(LAYOUT).fullmatch(delimiters_of(data))
-    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+    assert not delimiters_are_canonical(LAYOUT, delimiters_of(data), column)
 
 
 def test_a_canonical_file_is_proven_by_its_delimiters() -> None:
@@ -104,8 +104,8 @@ def test_a_canonical_file_is_proven_by_its_delimiters() -> None:
     _PLANTS["comma_inside"](rows[1])
     _PLANTS["line_break_inside"](rows[3])
     data = _file(rows)
-    records = read_leniently(data, name=PLAN_NAME).file.records
-    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), column)
 
 
 def test_the_last_line_without_crlf_is_found_with_the_fast_path(
@@ -167,8 +167,8 @@ def test_records_with_a_line_break_inside_are_proven_by_their_delimiters() -> No
     for row in rows:
         _PLANTS["line_break_inside"](row)
     data = _file(rows)
-    records = read_leniently(data, name=PLAN_NAME).file.records
-    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), records)
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    assert delimiters_are_canonical(LAYOUT, delimiters_of(data), column)
 
 
 def test_the_repeated_record_must_itself_be_canonical() -> None:
@@ -178,7 +178,7 @@ def test_the_repeated_record_must_itself_be_canonical() -> None:
     for row in rows:
         _PLANTS["quoted_bare"](row)
     data = _file(rows)
-    records = read_leniently(data, name=PLAN_NAME).file.records
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
     delimiters = delimiters_of(data)
     assert delimiters == delimiters[: delimiters.index(b"\r\n") + 2] * 4
-    assert not delimiters_are_canonical(LAYOUT, delimiters, records)
+    assert not delimiters_are_canonical(LAYOUT, delimiters, column)

@@ -18,6 +18,7 @@ import attrs
 
 from .._issue import Issue
 from ..errors import FormatError
+from ._columns import Columns
 from ._file import CareplanFile
 from ._filename import FileName
 from ._reader import read_leniently
@@ -33,6 +34,9 @@ class Decoded:
     """The typed records (those that could be read), or None when nothing could be read."""
     issues: tuple[Issue, ...]
     """The codec's own findings: errors of reading, and notes on how the bytes were written."""
+    columns: Columns | None = attrs.field(default=None, eq=False, repr=False)
+    """The file's values column by column, when the codec made them while decoding (the
+    rules then use them rather than transposing the records again); None otherwise."""
 
 
 class Codec(Protocol):
@@ -78,7 +82,7 @@ class CsvCodec:
             return Decoded(None, tuple(issues))
         # Errors of reading, notes and `read.not_canonical` (the reader says where and why).
         issues += _labelled(_without_bom_note(reading.issues, encoding_issue), label)
-        return Decoded(reading.file, tuple(issues))
+        return Decoded(reading.file, tuple(issues), reading.columns)
 
     def encode(self, file: CareplanFile) -> bytes:
         return file.to_bytes()

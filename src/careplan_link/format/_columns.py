@@ -29,9 +29,14 @@ class Columns:
     over the records per column.
     """
 
-    def __init__(self, file: CareplanFile) -> None:
+    def __init__(self, file: CareplanFile, values: Sequence[Sequence[Any]] | None = None) -> None:
+        """`values`: the file's values column by column, in the layout's order, when the reader
+        made them already (it transposes records while they are still in the cache)."""
         self._file = file
         self._values: dict[str, Sequence[Any]] | None = None
+        if values is not None:
+            names = [column.attribute for column in file.layout.columns]
+            self._values = dict(zip(names, values, strict=True))
         self._distinct: dict[str, set[Any]] = {}
         # Columns whose values hash in Python (YearMonth, the special values): a set of them
         # would call that hash once per record. The reader gives equal texts one value object,
@@ -135,3 +140,8 @@ class ColumnsOf:
         if made is None:
             made = self._made[id(file)] = (file, Columns(file))
         return made[1]
+
+    def adopt(self, file: CareplanFile, columns: Columns) -> Columns:
+        """Use `columns` (made by whoever read `file`) as the file's for the rest of the run."""
+        self._made[id(file)] = (file, columns)
+        return columns

@@ -41,6 +41,7 @@ from ._canonical import (
     structural_departure,
     typed_departure,
 )
+from ._columns import Columns
 from ._convert import TYPED_KINDS, parse_value, type_error_message
 from ._editions import EDITIONS
 from ._file import CareplanFile
@@ -48,7 +49,7 @@ from ._filename import FileName
 from ._layout import Kind, Layout
 from ._layouts import LAYOUTS, get_layout, layout_family
 from ._record import ReadGaps, Record
-from ._rowcode import row_builder
+from ._rowcode import builds_tuple, row_builder
 
 __all__ = [
     "DEFAULT_MAX_RECORD_BYTES",
@@ -136,6 +137,8 @@ class Reading:
     """The records that could be read; `file.gaps` says which could not (None if all could)."""
     issues: tuple[Issue, ...]
     """Errors of reading, notes (BOM, header line, blank lines) and `read.not_canonical`."""
+    columns: Columns = attrs.field(eq=False, repr=False)
+    """The file's values column by column, for the rules (made while reading)."""
 
 
 def read_leniently(
@@ -162,14 +165,15 @@ def read_leniently(
             max_record_bytes=max_record_bytes,
             share_texts=True,
         )
-        records = _collect(reader)
+        records, values = _collect_with_columns(reader)
     file = reader.file(records)
+    columns = Columns(file, values)
     issues = [*reader.finished_errors(len(records)), *reader.notes]
     if not reader.errors and not reader.notes:
-        departure = reader.departure(file)
+        departure = reader.departure(file, columns)
         if departure is not None:
             issues.append(departure.issue(reader.file_label))
-    return Reading(file=file, issues=tuple(issues))
+    return Reading(file=file, issues=tuple(issues), columns=columns)
 
 
 def _collect(reader: _Reader) -> tuple[Record, ...]:
@@ -179,6 +183,37 @@ def _collect(reader: _Reader) -> tuple[Record, ...]:
     gc.disable()
     try:
         return tuple(reader.records())
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# Records are turned into columns this many at a time, as they are read.
+_COLUMN_BLOCK = 512
+
+
+def _collect_with_columns(reader: _Reader) -> tuple[tuple[Record, ...], list[list[Any]] | None]:
+    """`_collect`, and the records' values column by column (None when the layout's records
+    are not the tuples of their values: `builds_tuple`).
+
+    Validation's rules read every file column by column. Transposing the records once all are
+    read touches every value again from cold memory (each value's reference count is
+    written); a block of records just made is still in the cache, and transposing it there
+    costs about a third less (measured on a 第7表 of 40,000 distinct lines)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        made = reader.records()
+        records: list[Record] = []
+        columns: list[list[Any]] | None = None
+        while block := list(itertools.islice(made, _COLUMN_BLOCK)):
+            if not records and builds_tuple(reader.layout):
+                columns = [[] for _ in reader.layout.columns]
+            records += block
+            if columns is not None:
+                for column, values in zip(columns, zip(*block, strict=True), strict=True):
+                    column.extend(values)
+        return tuple(records), columns
     finally:
         if was_enabled:
             gc.enable()
@@ -805,8 +840,9 @@ class _Reader:
         self.check_form = False
         self._lines._stop_tracking()
 
-    def departure(self, file: CareplanFile) -> Departure | None:
-        """Where the file, read without error, first departs from canonical form."""
+    def departure(self, file: CareplanFile, columns: Columns) -> Departure | None:
+        """Where the file, read without error, first departs from canonical form (`columns`:
+        the file's)."""
         if not self._lines.track:
             return None
         typed = None
@@ -819,7 +855,7 @@ class _Reader:
         # Most files are canonical: their delimiters alone prove it, over a fifth of the text;
         # the full check runs where they cannot, and says where and why.
         if self._lines.quote_pairs or not delimiters_are_canonical(
-            self.layout, b"".join(self._lines.delimiters), file.records
+            self.layout, b"".join(self._lines.delimiters), columns.__getitem__
         ):
             structural = structural_departure(self.layout, "".join(texts), file.record_lines)
         encoding = None

@@ -293,7 +293,11 @@ def _check_file(
         decoded.file,
         entry.label,
         identifier_checks=identifier_checks,
-        columns=columns_of(decoded.file),
+        columns=(
+            columns_of(decoded.file)
+            if decoded.columns is None
+            else columns_of.adopt(decoded.file, decoded.columns)
+        ),
     )
     issues += _without_unreadable_comparisons(records, name)
     return issues, decoded.file, name_ok
