@@ -11,7 +11,13 @@ from typing import Any
 from ._layout import Kind
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, NoTime, YearMonth, ZeroDate, ZeroMonth
 
-__all__ = ["TYPED_KINDS", "format_value", "parse_value", "type_error_message"]
+__all__ = [
+    "READ_ONLY_CANONICALLY",
+    "TYPED_KINDS",
+    "format_value",
+    "parse_value",
+    "type_error_message",
+]
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -76,6 +82,9 @@ _PARSERS: dict[Kind, Callable[[str], Any]] = {
 
 #: Kinds whose items are converted from text (all others stay `str`).
 TYPED_KINDS = frozenset(_PARSERS)
+#: Kinds whose parser reads only their canonical text (a fixed number of ASCII digits, each
+#: value written back with as many): a text that can be read needs no canonical-form check.
+READ_ONLY_CANONICALLY = frozenset({Kind.YYYYMMDD, Kind.HHMM})
 
 _MESSAGES: dict[Kind, tuple[str, str]] = {
     Kind.INTEGER: ("整数（半角数字）ではありません", "not an integer (ASCII digits)"),

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from types import CodeType
 from typing import Any
 
-from ._convert import TYPED_KINDS, format_value, parse_value
+from ._convert import READ_ONLY_CANONICALLY, TYPED_KINDS, format_value, parse_value
 from ._layout import Kind, Layout
 from ._record import Record, is_tuple_record
 
@@ -51,7 +51,8 @@ class _Converter:
         self.cache: dict[str, Any] = {"": None}
         self.kind = kind
         self.index = index
-        self.departures = departures
+        # Texts of these kinds are canonical whenever they can be read: nothing to check.
+        self.departures = None if kind in READ_ONLY_CANONICALLY else departures
 
     def convert(self, text: str) -> Any:
         value = parse_value(self.kind, text)
