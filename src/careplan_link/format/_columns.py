@@ -38,6 +38,7 @@ class Columns:
             names = [column.attribute for column in file.layout.columns]
             self._values = dict(zip(names, values, strict=True))
         self._distinct: dict[str, set[Any]] = {}
+        self._joined: dict[str, str | None] = {}
         # Columns whose values hash in Python (YearMonth, the special values): a set of them
         # would call that hash once per record. The reader gives equal texts one value object,
         # so such a column is first reduced by identity, in C, and only the few distinct
@@ -77,11 +78,48 @@ class Columns:
             distinct = self._distinct[attribute] = set(values)
         return distinct
 
-    def checkable(self, attribute: str) -> Collection[Any]:
+    def joined(self, attribute: str) -> str | None:
+        """The column's values joined by line feeds, when they are all texts (None when one
+        is None or of another type): the item rules match a pattern in it, the file rules
+        and the control-character rule search it, each once for the whole column."""
+        if attribute in self._joined:
+            return self._joined[attribute]
+        try:
+            joined: str | None = "\n".join(self[attribute])
+        except TypeError:
+            joined = None
+        self._joined[attribute] = joined
+        return joined
+
+    def single(self, attribute: str) -> bool:
+        """Whether the column holds one value throughout (`len(distinct) == 1`), told without
+        a set of its values where it plainly holds several: its first and last (or middle)
+        values differ, told by two comparisons (a 被保険者番号 a user in a file of many)."""
+        distinct = self._distinct.get(attribute)
+        if distinct is None:
+            column = self[attribute]
+            if uniform(column):
+                return True
+            if column:
+                first = column[0]
+                for other in (column[-1], column[len(column) // 2]):
+                    # Values that are neither one object nor equal are two distinct values of
+                    # the set (`is not` first: a value unequal to itself is one set element).
+                    if other is not first and other != first:
+                        return False
+            distinct = self.distinct(attribute)
+        return len(distinct) == 1
+
+    def checkable(self, attribute: str, *, mostly_distinct: int = _SAMPLE // 2) -> Collection[Any]:
         """What a rule that tests every value in C should test: the distinct values (a set)
         when the column repeats its values, or the column itself when a sample of it shows
         mostly different values (names, 被保険者番号, amounts of a file of many users), where
-        hashing every value into a set would cost more than the test it saves."""
+        hashing every value into a set would cost more than the test it saves.
+
+        `mostly_distinct`: how many distinct values among the sample's `_SAMPLE` make the
+        column "mostly different"; a rule whose test of a value costs less than hashing it
+        gives a lower number (a 第7表 of a detail line and a 全合計 a user holds each amount
+        twice: half its values differ)."""
         distinct = self._distinct.get(attribute)
         if distinct is not None:
             return distinct
@@ -89,7 +127,7 @@ class Columns:
         if (
             len(values) > 2 * _SAMPLE
             and attribute not in self._python_hashed
-            and len(set(values[:_SAMPLE])) > _SAMPLE // 2
+            and len(set(values[:_SAMPLE])) > mostly_distinct
         ):
             return values
         return self.distinct(attribute)

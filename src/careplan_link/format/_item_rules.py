@@ -7,15 +7,17 @@ every line), then reported at every record holding a bad value.
 from __future__ import annotations
 
 import datetime
+import operator
 import re
 import unicodedata
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
+from itertools import compress, repeat
 from typing import Any
 
 from .._issue import Severity
 from ..identifiers import insured_number, insurer_number, office_number, service_code, service_type
-from ._columns import Columns
+from ._columns import _SAMPLE, Columns
 from ._file import CareplanFile
 from ._findings import Findings
 from ._layout import Column, Kind, Layout
@@ -62,7 +64,14 @@ def check_items(
         # Most columns of most files are clean: one check of all their values at once, in C,
         # decides it (of the distinct values, or of the whole column when its values mostly
         # differ); only a column that fails it is looked at value by value.
-        values = columns.checkable(column.attribute)
+        raw = _raw_check(layout, column, identifier_checks)
+        if raw is None:
+            values = columns.checkable(column.attribute)
+        else:
+            values = columns.checkable(column.attribute, mostly_distinct=_mostly_distinct(column))
+            # Not the set: the whole column (the values' types not yet known).
+            if not isinstance(values, set) and raw(columns, column.attribute):
+                continue
         if _column_is_clean(layout, column, values, identifier_checks):
             continue
         _report(
@@ -131,6 +140,25 @@ False also means "cannot tell in bulk": the values are then checked one by one."
 
 _CHECKS: dict[tuple[int, int], tuple[Layout, Column, ColumnCheck]] = {}
 
+RawCheck = Callable[[Columns, str], bool]
+"""Whether no value of a whole column (any values: None, special values, other types) breaks
+a rule, told without the set of the values' types: its tests fail on a value of another type
+(`Columns.joined` takes only texts; `len` no number, date or special value). False also means
+"cannot tell": `_column_is_clean` then decides."""
+
+_RAW_CHECKS: dict[tuple[int, int], tuple[Layout, Column, RawCheck | None]] = {}
+
+
+def _mostly_distinct(column: Column) -> int:
+    """`Columns.checkable`'s "mostly distinct" for a column with a raw check. Texts of a
+    fixed width (`_fixed_width`) are tested, joined, for less than a set of them costs, so a
+    set pays only where a sample of the column shows few values (a 第7表's 被保険者番号 or
+    service codes, each held by a detail line and the 全合計, are tested whole); another
+    text's test (a pattern's match, a length) costs more than hashing it, which the reader
+    has mostly done already (the default). (Integers were measured too: adding and comparing
+    them whole costs what their set does.)"""
+    return _SAMPLE // 8 if _fixed_width(column) is not None else _SAMPLE // 2
+
 
 def _column_is_clean(
     layout: Layout, column: Column, checkable: Collection[Any], identifier_checks: bool
@@ -194,6 +222,60 @@ def _cannot_tell(values: Collection[Any], types: set[type]) -> bool:
     return False
 
 
+def _raw_check(layout: Layout, column: Column, identifier_checks: bool) -> RawCheck | None:
+    """The raw check of `column`, made once per layout and column; None for the columns that
+    have none (their values are checked in the set of their types, or one by one: the
+    事業所番号 and 保険者番号 when their published structure is checked)."""
+    if identifier_checks and column.attribute in _IDENTIFIER_COLUMNS:
+        return None
+    key = (id(layout), id(column))
+    entry = _RAW_CHECKS.get(key)
+    if entry is None:
+        # The layout and column are kept with their check, so their ids are never reused.
+        entry = _RAW_CHECKS[key] = (layout, column, _make_raw_check(layout, column))
+    return entry[2]
+
+
+def _present(column: Column, values: Sequence[Any]) -> Sequence[Any]:
+    """The values, without the empty items (None) of an optional column (a 第7表's amounts
+    are empty on its 全合計 lines), picked in C; a required one's are left in (and fail the
+    test: `required.missing`)."""
+    if column.required or None not in values[:_SAMPLE]:
+        # (An empty item further on fails the test: the column is then checked in its set.)
+        return values
+    return list(compress(values, map(operator.is_not, values, repeat(None))))
+
+
+def _make_raw_check(layout: Layout, column: Column) -> RawCheck | None:
+    """The `RawCheck` of `column`: what its `ColumnCheck` decides, for a column of values of
+    the column's own type only, with the type told by the test itself (the differential
+    tests in tests/format/test_rule_speed_paths2.py hold them together)."""
+    kind = column.kind
+    limit = column.max_length
+    if kind is Kind.FREE_TEXT:
+        if limit is None:
+            return None
+
+        def free_text(columns: Columns, attribute: str) -> bool:
+            # `len` of None, a number, a date or a special value fails; a value that has a
+            # length but is no text (none of a read file) has no item rule to break.
+            try:
+                return max(map(len, _present(column, columns[attribute]))) <= limit
+            except (TypeError, ValueError):
+                return False  # (ValueError: no value)
+
+        return free_text
+    text = _text_check(column)
+    if text is None:
+        return None
+
+    def texts(columns: Columns, attribute: str) -> bool:
+        joined = columns.joined(attribute)  # texts only: None or any other type fails
+        return joined is not None and text(columns[attribute], joined)
+
+    return texts
+
+
 def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
     """A function deciding in bulk what `_problems` decides value by value (same rules; the
     differential test in tests/format/test_item_rules_bulk.py holds them together)."""
@@ -223,9 +305,29 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         return dates
     if kind in (Kind.HHMM, Kind.YYYYMM):
         return lambda values, types: types <= _UNCHECKED_TYPES
+    text = _text_check(column)
+    if text is None:
+        return _cannot_tell
+
+    def texts(values: Collection[Any], types: set[type]) -> bool:
+        if types != {str}:
+            return False  # (nor are there values: a set of types of none is empty)
+        return text(values, "\n".join(values))
+
+    return texts
+
+
+TextCheck = Callable[[Collection[str], str], bool]
+"""Whether no text of a column (given with the texts joined by line feeds) breaks a rule."""
+
+
+def _text_check(column: Column) -> TextCheck | None:
+    """The bulk check of the texts of a column of a text pattern (None: no bulk check)."""
     pattern = _text_pattern(column)
     if pattern is None:
-        return _cannot_tell
+        return None
+    kind = column.kind
+    limit = column.max_length
     # All values at once: joined by line feeds, one match of the pattern then more after a
     # line feed each. The patterns match no line feed, so that is exact once no value holds
     # one (counted).
@@ -235,12 +337,18 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
     checks_length = kind is not Kind.CODE
     if kind is Kind.ALPHANUMERIC and column.attribute == "insured_no":
         checks_length = False
+    # Patterns of a fixed width within the item length: a value they match is not too long
+    # (their digits count, `{n}`, is the item length; a service code is 6 characters).
+    if kind is Kind.DIGITS or (
+        kind is Kind.SERVICE_CODE and limit is not None and limit >= service_code.LENGTH
+    ):
+        checks_length = False
     length_limit = limit if checks_length else None
+    fixed = _fixed_width(column)
 
-    def text(values: Collection[Any], types: set[type]) -> bool:
-        if types != {str}:
-            return False  # (nor are there values: a set of types of none is empty)
-        joined = "\n".join(values)
+    def text(values: Collection[str], joined: str) -> bool:
+        if fixed is not None and _all_fixed_width(values, joined, *fixed):
+            return True  # the usual column, told without the pattern
         return (
             joined.isascii()
             and joined.count("\n") == len(values) - 1
@@ -249,6 +357,43 @@ def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:
         )
 
     return text
+
+
+_DIGITS = b"0123456789"
+_UPPER_ALPHANUMERIC = _DIGITS + b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _fixed_width(column: Column) -> tuple[int, bytes] | None:
+    """A width and the ASCII characters of which every text of that width matches the
+    column's pattern (`_text_pattern`) and keeps within its item length: then a value of
+    that width, of those characters only, breaks no rule of the column (None: no such)."""
+    kind = column.kind
+    limit = column.max_length
+    if kind is Kind.DIGITS and limit:
+        return limit, _DIGITS  # `[0-9]{limit}`
+    if kind is Kind.ALPHANUMERIC and column.attribute == "insured_no":
+        return insured_number.LENGTH, _DIGITS  # `[0-9]{10}|H[0-9]{9}`, no length rule
+    if kind is Kind.SERVICE_CODE and limit is not None and limit >= service_code.LENGTH:
+        return service_code.LENGTH, _UPPER_ALPHANUMERIC  # `[0-9A-Z]{2}[0-9A-Z]{4}`
+    if kind is Kind.FLAG31 and limit is not None and limit >= 31:
+        return 31, b"01"  # `[01]{31}`
+    return None
+
+
+def _all_fixed_width(values: Collection[str], joined: str, width: int, allowed: bytes) -> bool:
+    """Whether every text of `values` (`joined` by line feeds) is `width` characters of
+    `allowed` ones, told in C by a few passes over the joined texts: of the expected length,
+    ASCII, of the allowed characters and line feeds only, with a line feed every `width`
+    characters and nowhere else. (The usual column of 被保険者番号, 事業所番号 or service
+    codes; cheaper than matching the pattern.)"""
+    count = len(values)
+    return (
+        len(joined) == count * (width + 1) - 1
+        and joined.isascii()
+        and not joined.encode("ascii").translate(None, allowed + b"\n")
+        and joined.count("\n") == count - 1
+        and joined[width :: width + 1] == "\n" * (count - 1)
+    )
 
 
 def _text_pattern(column: Column) -> re.Pattern[str] | None:

@@ -54,8 +54,14 @@ def _check_control_characters(file: CareplanFile, findings: Findings, columns: C
         # clean column costs no set of its values and no search per value; over its one value
         # when it holds one throughout (a 第6表's provider and planner names, mostly).
         values = columns[column.attribute]
-        texts = values[:1] if uniform(values) else values
-        if _CONTROL.search("".join(filter(None, texts))) is None:
+        if uniform(values):
+            text = "".join(filter(None, values[:1]))
+        else:
+            # The column joined once for the rules (by line feeds, which are no control
+            # character here), or its texts when it holds an empty item.
+            joined = columns.joined(column.attribute)
+            text = "".join(filter(None, values)) if joined is None else joined
+        if not _holds_control(text):
             continue
         for index in columns.where(column.attribute, _has_control):
             text = columns[column.attribute][index]
@@ -75,6 +81,17 @@ def _check_control_characters(file: CareplanFile, findings: Findings, columns: C
                 column=column,
                 value=text,
             )
+
+
+# Every byte but the controls': what `_holds_control` deletes. In UTF-8 a character other than
+# the ASCII ones is bytes of 0x80 and up, so a control byte is a control character.
+_NOT_CONTROL_BYTES = bytes(byte for byte in range(256) if not _CONTROL.match(chr(byte)))
+
+
+def _holds_control(text: str) -> bool:
+    """`_CONTROL.search(text) is not None`, told by deleting every other byte of the text in
+    UTF-8, in C: a third of the search's cost over a column of names."""
+    return bool(text.encode("utf-8", "surrogatepass").translate(None, _NOT_CONTROL_BYTES))
 
 
 def _has_control(value: object) -> bool:

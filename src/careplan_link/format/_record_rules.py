@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import operator
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Container, Iterable, Sequence, Set
 from itertools import compress, repeat
@@ -94,7 +95,7 @@ def _telling_columns(
     return [
         hashable_column(layout, columns, attribute, identity)
         for attribute in attributes
-        if len(columns.distinct(attribute)) != 1
+        if not columns.single(attribute)
     ]
 
 
@@ -132,9 +133,13 @@ def _where_pairs(values: Sequence[Any], bad: Callable[[Any], object]) -> list[in
     return _indices_in(values, bad_values)
 
 
-def _picked(values: Sequence[Any], indices: Iterable[int]) -> list[Any]:
-    """The values at `indices`, fetched in C."""
-    return list(map(values.__getitem__, indices))
+def _picked(values: Sequence[Any], indices: Sequence[int]) -> Sequence[Any]:
+    """The values at `indices`, fetched in C (by one `itemgetter` of them all: half the cost
+    of a call of `__getitem__` each)."""
+    if len(indices) < 2:
+        return [values[index] for index in indices]
+    picked: tuple[Any, ...] = operator.itemgetter(*indices)(values)
+    return picked
 
 
 def _check_scope_and_equipment(
@@ -144,8 +149,16 @@ def _check_scope_and_equipment(
     or 福祉用具届出コード, on the records whose code is none of `total_codes`.
 
     Usually no code is of those types: told by one pass over the distinct codes' first two
-    characters, in C; only then are the codes of each type looked at one by one."""
+    characters, in C, or by one search of all the codes when their set is not made (a file
+    where most lines have their own code); only then are the codes of each type looked at
+    one by one."""
     codes = columns["service_code"]
+    # The set of codes when they repeat (made once for the rules), else one search of them.
+    checkable = columns.checkable("service_code")
+    if not isinstance(checkable, set) and not _may_start_with(
+        columns, "service_code", _SCOPE_OR_EQUIPMENT_START
+    ):
+        return
     named = list(filter(None, columns.distinct("service_code")))
     if not any(map(_SCOPE_OR_EQUIPMENT.__contains__, map(_FIRST_TWO, named))):
         return
@@ -153,6 +166,37 @@ def _check_scope_and_equipment(
         _check_scope(file, findings, index, codes[index])
     equipment = _indices_in(codes, _codes_of_types(named, _EQUIPMENT_TYPES) - total_codes)
     _check_equipment(findings, _tais_column(file.layout), equipment, columns)
+
+
+def _starting_with(prefixes: Collection[str]) -> re.Pattern[str]:
+    """A pattern found in `_joined` texts where a text starts with one of `prefixes`
+    (2 characters each: grouped by the first, which the search tells fastest)."""
+    by_first: dict[str, list[str]] = defaultdict(list)
+    for prefix in sorted(prefixes):
+        by_first[prefix[0]].append(re.escape(prefix[1:]))
+    return re.compile(
+        "\n(?:" + "|".join(f"{re.escape(a)}(?:{'|'.join(b)})" for a, b in by_first.items()) + ")"
+    )
+
+
+def _joined(columns: Columns, attribute: str) -> str | None:
+    """The column's texts, each after a line feed (None left out; empty ones may be kept:
+    they start with no prefix and hold no letters); None when a value is no text."""
+    joined = columns.joined(attribute)  # the usual column, of texts only: joined once
+    if joined is not None:
+        return "\n" + joined
+    try:
+        return "\n" + "\n".join(filter(None, columns[attribute]))
+    except TypeError:
+        return None
+
+
+def _may_start_with(columns: Columns, attribute: str, starts: re.Pattern[str]) -> bool:
+    """False when no text of the column starts with one of the 2-character prefixes of
+    `starts` (`_starting_with`), told by one search of them all, in C. True when one may (a
+    text holding a line feed may look like two); then the caller looks value by value."""
+    joined = _joined(columns, attribute)
+    return joined is None or starts.search(joined) is not None
 
 
 def _codes_of_types(codes: list[str], types: Collection[str]) -> set[str]:
@@ -323,6 +367,7 @@ def _check_month_column(
 # 福祉用具貸与 (居宅, 予防).
 _EQUIPMENT_TYPES = frozenset({"17", "67"})
 _SCOPE_OR_EQUIPMENT = OUT_OF_SCOPE | _EQUIPMENT_TYPES
+_SCOPE_OR_EQUIPMENT_START = _starting_with(_SCOPE_OR_EQUIPMENT)
 
 
 def _service_type(code: str | None) -> str | None:
@@ -477,15 +522,25 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     codes = columns["service_code"]
     # The total and subtotal records, found from the distinct codes (a file where every line
     # has its own code holds as many codes as lines: they are told apart in C).
-    distinct_codes = columns.distinct("service_code")
-    named = list(filter(None, distinct_codes))
-    grand_codes = distinct_codes & {_GRAND_TOTAL_CODE}
-    total_codes = set(grand_codes)
-    # A subtotal's code ends in letters: codes of digits only (one test of them all joined,
-    # in C: the usual file's lines and 全合計) hold none.
-    if not "".join(named).isdigit():
-        subtotals = map(str.endswith, named, repeat(_SUBTOTAL_SUFFIXES))
-        total_codes |= {code for code in compress(named, subtotals) if len(code) == 6}
+    # The set of codes when they repeat (made once for the rules), else one search of them.
+    checkable = columns.checkable("service_code")
+    joined = None if isinstance(checkable, set) else _joined(columns, "service_code")
+    if joined is not None and not any(map(joined.__contains__, _SUBTOTAL_SUFFIXES)):
+        # No code holds a subtotal's letters (one search of all the codes, in C: the usual
+        # file's lines and 全合計): the totals are the 全合計, and no set of the codes is
+        # made (a file of many users holds nearly as many codes as lines).
+        grand_codes = {_GRAND_TOTAL_CODE} if _GRAND_TOTAL_CODE in codes else set()
+        total_codes = set(grand_codes)
+    else:
+        distinct_codes = columns.distinct("service_code")
+        named = list(filter(None, distinct_codes))
+        grand_codes = distinct_codes & {_GRAND_TOTAL_CODE}
+        total_codes = set(grand_codes)
+        # A subtotal's code ends in letters: codes of digits only (one test of them all
+        # joined, in C: the usual file's lines and 全合計) hold none.
+        if not "".join(named).isdigit():
+            subtotals = map(str.endswith, named, repeat(_SUBTOTAL_SUFFIXES))
+            total_codes |= {code for code in compress(named, subtotals) if len(code) == 6}
     is_total = list(map(total_codes.__contains__, codes))
     total_rows = list(compress(range(len(codes)), is_total))
     if total_codes == grand_codes:
@@ -500,13 +555,17 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     users = _keys(user_columns, len(codes))
     # A record that could not be read may be the total or subtotal that looks missing.
     complete = file.gaps is None or not file.gaps.unread_records
-    _check_grand_totals(findings, code_column, users, grand_rows, complete)
+    grand_users = _check_grand_totals(findings, code_column, users, grand_rows, complete)
     if not complete:
         return
     # Several detail lines of one service type need their subtotal (AAAA). When no user has
-    # two lines that are no totals, none has (a set's size, in C).
+    # two lines that are no totals, none has: the lines' users are those of the 全合計, one
+    # each, in the same order (the usual file: compared in C, mostly by identity), or else
+    # as many as their set.
     line_users = list(compress(users, map(operator.not_, is_total)))
-    if len(set(line_users)) == len(line_users):
+    if (grand_users is not None and line_users == grand_users) or len(set(line_users)) == len(
+        line_users
+    ):
         return
     _check_subtotals(file, findings, columns, user_columns)
 
@@ -593,13 +652,16 @@ def _check_grand_totals(
     users: Sequence[Any],
     grand_rows: list[int],
     complete: bool,
-) -> None:
-    """One 全合計 per user and month (users in the order they first appear)."""
+) -> list[Any] | None:
+    """One 全合計 per user and month (users in the order they first appear). Gives the users
+    of the 全合計 records in order when they are distinct (else None)."""
     # The usual case, exactly one each: the 全合計 users are distinct and every user is one
     # of them (set lookups, in C).
-    grand_users = set(_picked(users, grand_rows))
-    if len(grand_users) == len(grand_rows) and grand_users.issuperset(users):
-        return
+    picked = list(_picked(users, grand_rows))
+    grand_users = set(picked)
+    distinct = len(grand_users) == len(grand_rows)
+    if distinct and grand_users.issuperset(users):
+        return picked
     totals: dict[Any, list[int]] = defaultdict(list)
     for index in grand_rows:
         totals[users[index]].append(index)
@@ -627,6 +689,7 @@ def _check_grand_totals(
                 column=code_column,
                 value=_GRAND_TOTAL_CODE,
             )
+    return picked if distinct else None
 
 
 def _check_total_rows(
@@ -642,7 +705,11 @@ def _check_total_rows(
     layout = file.layout
     units = columns["units"]
     column = layout.column("units")
-    not_zero = map(operator.not_, map((0, None).__contains__, _picked(units, total_rows)))
+    total_units = _picked(units, total_rows)
+    # The usual file: every total's 単位数 is 0 (counted in C, by identity first).
+    not_zero: Iterable[bool] = ()
+    if total_units.count(0) + total_units.count(None) != len(total_units):
+        not_zero = map(operator.not_, map((0, None).__contains__, total_units))
     for index in compress(total_rows, not_zero):
         findings.add(
             "table7.total_units",
@@ -671,7 +738,10 @@ def _check_total_rows(
             )
     offices = columns["provider_office_no"]
     column = layout.column("provider_office_no")
-    other = map(operator.ne, _picked(offices, grand_rows), repeat(_GRAND_TOTAL_OFFICE))
+    grand_offices = _picked(offices, grand_rows)
+    other: Iterable[bool] = ()
+    if grand_offices.count(_GRAND_TOTAL_OFFICE) != len(grand_offices):
+        other = map(operator.ne, grand_offices, repeat(_GRAND_TOTAL_OFFICE))
     for index in compress(grand_rows, other):
         findings.add(
             "table7.grand_total_office",
