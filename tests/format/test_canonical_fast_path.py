@@ -182,3 +182,69 @@ def test_the_repeated_record_must_itself_be_canonical() -> None:
     delimiters = delimiters_of(data)
     assert delimiters == delimiters[: delimiters.index(b"\r\n") + 2] * 4
     assert not delimiters_are_canonical(LAYOUT, delimiters, column)
+
+
+def _two_kinds(count: int) -> list[list[str]]:
+    """Rows of two delimiter skeletons, as a 第7表's details and 全合計 lines: every third
+    row leaves its provider's name empty (a canonical empty item has no quotes)."""
+    rows = [_row(n) for n in range(count)]
+    for row in rows[::3]:
+        row[PROVIDER] = ""
+    return rows
+
+
+def test_records_of_a_few_skeletons_are_proven_by_each_skeleton() -> None:
+    data = _file(_two_kinds(9))
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    delimiters = delimiters_of(data)
+    assert not _canonical._repeats_one_record(LAYOUT, delimiters)
+    assert _canonical._few_records_all_match(LAYOUT, delimiters)
+    assert delimiters_are_canonical(LAYOUT, delimiters, column)
+
+
+@pytest.mark.parametrize("plant", sorted(_PLANTS))
+@pytest.mark.parametrize("where", [0, 1, 8])
+def test_a_departure_among_few_skeletons_is_found_the_same_with_the_fast_path(
+    plant: str, where: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _two_kinds(9)
+    _PLANTS[plant](rows[where])
+    data = _file(rows)
+    fast, full = _issues(data, True, monkeypatch), _issues(data, False, monkeypatch)
+    assert fast == full
+    canonical = plant in ("inner_quote", "comma_inside", "line_break_inside")
+    assert (fast == []) is canonical
+    if not canonical:
+        assert fast[0].record == where + 1  # type: ignore[attr-defined]
+
+
+def test_a_line_break_inside_quotes_leaves_the_skeletons_to_the_whole_match() -> None:
+    """The piece before a CRLF inside quotes has an odd number of quotes: no record pattern
+    matches it, and the whole match proves the file instead."""
+    rows = _two_kinds(6)
+    _PLANTS["line_break_inside"](rows[4])
+    data = _file(rows)
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    delimiters = delimiters_of(data)
+    assert not _canonical._few_records_all_match(LAYOUT, delimiters)
+    assert delimiters_are_canonical(LAYOUT, delimiters, column)
+
+
+def test_many_skeletons_are_matched_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """More distinct skeletons than `_FEW_SKELETONS`: the cut is not worth it; the result is
+    the whole match's."""
+    monkeypatch.setattr(_canonical, "_FEW_SKELETONS", 1)
+    rows = _two_kinds(9)
+    data = _file(rows)
+    column = read_leniently(data, name=PLAN_NAME).columns.__getitem__
+    delimiters = delimiters_of(data)
+    assert not _canonical._few_records_all_match(LAYOUT, delimiters)
+    assert delimiters_are_canonical(LAYOUT, delimiters, column)
+    _PLANTS["quoted_bare"](rows[5])
+    bad = delimiters_of(_file(rows))
+    assert not delimiters_are_canonical(LAYOUT, bad, column)
+
+
+def test_a_last_record_without_crlf_is_not_proven_by_the_skeletons() -> None:
+    data = _file(_two_kinds(4), last_newline="")
+    assert not _canonical._few_records_all_match(LAYOUT, delimiters_of(data))

@@ -77,12 +77,20 @@ def delimiters_of(data: bytes) -> bytes:
 
 
 @functools.cache
-def _delimiter_pattern(layout: Layout) -> re.Pattern[bytes]:
-    """`canonical_line_pattern` with the items' content taken out: a bare item leaves nothing,
-    a quoted free text its two quotes and the commas and line breaks inside it."""
+def _record_pattern(layout: Layout) -> re.Pattern[bytes]:
+    """`canonical_line_pattern` of one record with the items' content taken out, and without
+    its CRLF: a bare item leaves nothing, a quoted free text its two quotes and the commas and
+    line breaks inside it."""
     free = rb'(?:"[^"]*+")?'
-    items = [free if column.kind is Kind.FREE_TEXT else b"" for column in layout.columns]
-    return re.compile(b"(?:" + b",".join(items) + rb"\r\n)*+")
+    return re.compile(
+        b",".join(free if column.kind is Kind.FREE_TEXT else b"" for column in layout.columns)
+    )
+
+
+@functools.cache
+def _delimiter_pattern(layout: Layout) -> re.Pattern[bytes]:
+    """The delimiters of a whole canonical file: records of `_record_pattern`, each with CRLF."""
+    return re.compile(b"(?:" + _record_pattern(layout).pattern + rb"\r\n)*+")
 
 
 def delimiters_are_canonical(
@@ -103,6 +111,7 @@ def delimiters_are_canonical(
     """
     if (
         not _repeats_one_record(layout, delimiters)
+        and not _few_records_all_match(layout, delimiters)
         and _delimiter_pattern(layout).fullmatch(delimiters) is None
     ):
         return False
@@ -125,6 +134,28 @@ def _repeats_one_record(layout: Layout, delimiters: bytes) -> bool:
         delimiters == first * (len(delimiters) // end)
         and _delimiter_pattern(layout).fullmatch(first) is not None
     )
+
+
+# Records of a file with more distinct delimiter skeletons than this are matched as a whole.
+_FEW_SKELETONS = 64
+
+
+def _few_records_all_match(layout: Layout, delimiters: bytes) -> bool:
+    """Whether `delimiters`, cut at every CRLF, are a few distinct records that each match the
+    one-record pattern: then the delimiter pattern matches them all.
+
+    A 第7表 has two kinds of record (details quote the provider's name, the 全合計 leaves it
+    empty), so its delimiters are not one record repeated; its distinct skeletons are still
+    few, and matching them costs a cut and a set instead of a regex pass over every record. A
+    CRLF inside a quoted text leaves the piece before it with an odd number of quotes, which
+    the one-record pattern (quotes in pairs) refuses, and the caller matches the whole."""
+    if not delimiters.endswith(b"\r\n"):
+        return False
+    skeletons = set(delimiters[:-2].split(b"\r\n"))
+    if len(skeletons) > _FEW_SKELETONS:
+        return False
+    pattern = _record_pattern(layout)
+    return all(pattern.fullmatch(skeleton) is not None for skeleton in skeletons)
 
 
 def _non_empty_free_texts(layout: Layout, column: Callable[[str], Sequence[object]]) -> int:
