@@ -78,6 +78,11 @@ class Columns:
             distinct = self._distinct[attribute] = set(values)
         return distinct
 
+    def made_distinct(self, attribute: str) -> set[Any] | None:
+        """The column's distinct values when a rule has asked for them already (`distinct`),
+        else None: a rule that can do without them then makes no set."""
+        return self._distinct.get(attribute)
+
     def joined(self, attribute: str) -> str | None:
         """The column's values joined by line feeds, when they are all texts (None when one
         is None or of another type): the item rules match a pattern in it, the file rules
@@ -127,6 +132,7 @@ class Columns:
         if (
             len(values) > 2 * _SAMPLE
             and attribute not in self._python_hashed
+            and not _probably_uniform(values)
             and len(set(values[:_SAMPLE])) > mostly_distinct
         ):
             return values
@@ -138,6 +144,14 @@ class Columns:
         if not bad_values:
             return []
         return [index for index, value in enumerate(self[attribute]) if value in bad_values]
+
+
+def _probably_uniform(values: Sequence[Any]) -> bool:
+    """Whether the first, middle and last values are one object: then the column most
+    likely holds that value throughout (`uniform` tells), and no sample of it is hashed
+    to tell whether its values mostly differ (most columns of most files hold one value)."""
+    first = values[0]
+    return values[-1] is first and values[len(values) // 2] is first
 
 
 def uniform(values: Sequence[Any]) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime
 import operator
 import re
+import sys
 import unicodedata
+from array import array
 from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from itertools import compress, repeat
@@ -17,7 +19,7 @@ from typing import Any
 
 from .._issue import Severity
 from ..identifiers import insured_number, insurer_number, office_number, service_code, service_type
-from ._columns import _SAMPLE, Columns
+from ._columns import _SAMPLE, Columns, uniform
 from ._file import CareplanFile
 from ._findings import Findings
 from ._layout import Column, Kind, Layout
@@ -58,7 +60,7 @@ def check_items(
         if column.kind is Kind.FREE_TEXT and column.max_length is None:
             # Free text of any length: only emptiness can be wrong, and only if required. (Its
             # values are not gathered into a set: names that all differ would make that dear.)
-            if column.required and None in columns[column.attribute]:
+            if column.required and _holds_none(columns[column.attribute]):
                 _report(findings, layout, column, columns, {None}, identifier_checks)
             continue
         # Most columns of most files are clean: one check of all their values at once, in C,
@@ -77,6 +79,15 @@ def check_items(
         _report(
             findings, layout, column, columns, columns.distinct(column.attribute), identifier_checks
         )
+
+
+def _holds_none(values: Sequence[Any]) -> bool:
+    """`None in values`, told first without comparing None to every text: a column of one
+    value throughout holds None only if that is its value, and a column of true values
+    (non-empty texts: names) holds none. (`in` compares None to each text by `__eq__`.)"""
+    if uniform(values):
+        return values[0] is None
+    return not all(values) and None in values
 
 
 def _report(
@@ -155,9 +166,12 @@ def _mostly_distinct(column: Column) -> int:
     set pays only where a sample of the column shows few values (a 第7表's 被保険者番号 or
     service codes, each held by a detail line and the 全合計, are tested whole); another
     text's test (a pattern's match, a length) costs more than hashing it, which the reader
-    has mostly done already (the default). (Integers were measured too: adding and comparing
-    them whole costs what their set does.)"""
-    return _SAMPLE // 8 if _fixed_width(column) is not None else _SAMPLE // 2
+    has mostly done already (the default). Integers are tested whole in C too
+    (`_integer_raw_check`), for less than their set costs: a 第7表's amounts, each held by
+    one detail line (its 全合計 line holds 0 or nothing), are tested whole."""
+    if column.kind is Kind.INTEGER or _fixed_width(column) is not None:
+        return _SAMPLE // 8
+    return _SAMPLE // 2
 
 
 def _column_is_clean(
@@ -252,6 +266,8 @@ def _make_raw_check(layout: Layout, column: Column) -> RawCheck | None:
     tests in tests/format/test_rule_speed_paths2.py hold them together)."""
     kind = column.kind
     limit = column.max_length
+    if kind is Kind.INTEGER:
+        return _integer_raw_check(layout, column)
     if kind is Kind.FREE_TEXT:
         if limit is None:
             return None
@@ -274,6 +290,67 @@ def _make_raw_check(layout: Layout, column: Column) -> RawCheck | None:
         return joined is not None and text(columns[attribute], joined)
 
     return texts
+
+
+# An array of 4-byte unsigned integers: building it from a column tests, in C, that every
+# value is an int (or a bool: the value rules treat it as one) between 0 and 2 ** 32.
+_UINT32 = next(code for code in "HILQ" if array(code).itemsize == 4)
+# The offset of each byte of such an integer, least significant first, in the array's bytes.
+_BYTE_AT = (0, 1, 2, 3) if sys.byteorder == "little" else (3, 2, 1, 0)
+
+
+def _integer_raw_check(layout: Layout, column: Column) -> RawCheck | None:
+    """The `RawCheck` of an integer column: what `_integer_check` decides of the column's
+    values, told without sets. The column goes whole into an array of unsigned 32-bit
+    integers (in C: a value of another type, a negative one or None stops it: the column is
+    then checked in its set), and its bytes tell that every value is below the item's
+    bound. An optional column's empty items are left out by `filter`, exactly: the values
+    it drops must be as many as the column's None (a 0 among them, or any other false value,
+    leaves the column to its set). The 番号 (1 to 99) have none: their column is small."""
+    if layout.id == "table2" and column.attribute in ("need_no", "goal_no", "support_no"):
+        return None
+    limit = column.max_length
+    if limit is not None and limit < 1:
+        return None
+    bound = None if limit is None else 10**limit
+    required = column.required
+
+    def integers(columns: Columns, attribute: str) -> bool:
+        values = columns[attribute]
+        try:
+            held = array(_UINT32, values)
+        except (TypeError, OverflowError):
+            if required:
+                return False  # (None is required.missing; negative: checked in the set)
+            try:
+                held = array(_UINT32, filter(None, values))
+            except (TypeError, OverflowError):
+                return False
+            if len(values) - len(held) != values.count(None):
+                return False
+        return bound is None or _below(held, bound)
+
+    return integers
+
+
+def _below(held: array[int], bound: int) -> bool:
+    """Whether every integer of `held` (an array of `_UINT32`) is below `bound` (> 0), told
+    by its bytes in C where a few comparisons can: every byte above the bound's leading one
+    is 0 and that byte is below the bound's (then the value is below the bound with the
+    lower bytes taken as 0, which is at most the bound). Otherwise by `max`."""
+    if bound >= 1 << 32:
+        return True
+    if not held:
+        return True
+    data = held.tobytes()
+    top = (bound.bit_length() - 1) // 8  # the bound's leading byte
+    for byte in range(top + 1, 4):
+        if data[_BYTE_AT[byte] :: 4].count(0) != len(held):
+            return max(held) < bound
+    lead = bound >> (8 * top)
+    if not data[_BYTE_AT[top] :: 4].translate(None, bytes(range(lead))):
+        return True
+    return max(held) < bound
 
 
 def _make_column_check(layout: Layout, column: Column) -> ColumnCheck:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import compress
 from typing import Any
 
@@ -65,6 +65,10 @@ _PREFIX_OF = {layout_id: get_layout(layout_id).prefix for layout_id in
                "yobo_basic", "yobo_plan", "yobo_basic_delete", "yobo_plan_delete")}  # fmt: skip
 
 
+# A file (by identity) and the key items whose keys are compared.
+_Compared = tuple[int, tuple[str, ...]]
+
+
 class _Keys:
     """Each file's record keys, computed once: several rules compare the same keys.
 
@@ -79,6 +83,7 @@ class _Keys:
         self._identity = IdentityNumbers()
         self._keys: dict[tuple[int, tuple[str, ...]], Sequence[Any]] = {}
         self._sets: dict[tuple[tuple[int, ...], tuple[str, ...]], set[Any]] = {}
+        self._same: dict[tuple[_Compared, _Compared], bool] = {}
 
     def telling(self, compared: list[tuple[CareplanFile, tuple[str, ...]]]) -> list[int]:
         """The positions of the key items that may tell `compared` files' keys apart (each
@@ -89,14 +94,41 @@ class _Keys:
             values: list[Any] = []
             for file, attributes in compared:
                 column = self.columns_of(file)[attributes[position]]
-                # One value throughout: counted in C (equal values are one object, mostly).
-                if column and not uniform(column):
+                if column and not self._one_value(file, attributes[position]):
                     values = []
                     break
                 values += column[:1]
             if not values or any(value != values[0] for value in values):
                 positions.append(position)
         return positions
+
+    def _one_value(self, file: CareplanFile, attribute: str) -> bool:
+        """Whether the file's column holds one value throughout: its set's size where a rule
+        has made it (the item rules, mostly), else counted in C (`uniform`: equal values are
+        one object, mostly)."""
+        columns = self.columns_of(file)
+        made = columns.made_distinct(attribute)
+        if made is not None:
+            return len(made) == 1
+        return uniform(columns[attribute])
+
+    def same(
+        self,
+        file: CareplanFile,
+        attributes: tuple[str, ...],
+        other: CareplanFile,
+        other_attributes: tuple[str, ...],
+    ) -> bool:
+        """`_same` of the two files' keys, compared once for both ways (a 補足 against its
+        第6表, then the 第6表 against its 補足)."""
+        one, two = (id(file), attributes), (id(other), other_attributes)
+        key = (one, two) if one <= two else (two, one)
+        same = self._same.get(key)
+        if same is None:
+            same = self._same[key] = _same(
+                self.of(file, attributes), self.of(other, other_attributes)
+            )
+        return same
 
     def of(self, file: CareplanFile, attributes: tuple[str, ...]) -> Sequence[Any]:
         """The file's keys of these items, in record order (a key of one item is its value)."""
@@ -119,8 +151,30 @@ class _Keys:
     def union(self, files: list[CareplanFile], attributes: tuple[str, ...]) -> set[Any]:
         key = (tuple(map(id, files)), attributes)
         if key not in self._sets:
-            self._sets[key] = set().union(*(self.of(f, attributes) for f in files))
+            if len(files) == 1 and self._plain(files[0], attributes):
+                # The keys are a column's values: its distinct values are the set (made
+                # once for every rule; the item rules have often made it already).
+                self._sets[key] = self.columns_of(files[0]).distinct(attributes[0])
+            else:
+                self._sets[key] = set().union(*(self.of(f, attributes) for f in files))
         return self._sets[key]
+
+    def few(self, file: CareplanFile, attributes: tuple[str, ...]) -> Collection[Any]:
+        """The file's keys (`of`), or their distinct values where a rule has made them
+        already (a 第6表's 被保険者番号: twenty records a user), for telling whether each
+        key is among others: the same answer for fewer lookups."""
+        if self._plain(file, attributes):
+            made = self.columns_of(file).made_distinct(attributes[0])
+            if made is not None:
+                return made
+        return self.of(file, attributes)
+
+    def _plain(self, file: CareplanFile, attributes: tuple[str, ...]) -> bool:
+        """Whether the file's keys of these items are one column's values, as they are."""
+        return (
+            len(attributes) == 1
+            and self.of(file, attributes) is self.columns_of(file)[attributes[0]]
+        )
 
 
 def _at(items: tuple[str, ...], positions: list[int]) -> tuple[str, ...]:
@@ -225,13 +279,14 @@ def _check_parent_keys(
     for file in by_layout[child_id]:
         findings = Findings(file)
         column = file.layout.column(child_keys[-1])
-        child_keys_of_file = keys.of(file, _at(child_keys, telling))
-        if len(parent_files) == 1 and _same(
-            child_keys_of_file, keys.of(parent_files[0], parent_attributes)
+        child_attributes = _at(child_keys, telling)
+        child_keys_of_file = keys.of(file, child_attributes)
+        if len(parent_files) == 1 and keys.same(
+            file, child_attributes, parent_files[0], parent_attributes
         ):
             continue
         known = keys.union(parent_files, parent_attributes)
-        if known.issuperset(child_keys_of_file):
+        if known.issuperset(keys.few(file, child_attributes)):
             continue
         reported = keys.columns_of(file)[child_keys[-1]]
         for index in _missing(child_keys_of_file, known):
@@ -266,10 +321,10 @@ def _check_every_parent_has_supplement(
         findings = Findings(file)
         column = file.layout.column(key_items[-1])
         parents = keys.of(file, telling)
-        if len(supplements) == 1 and _same(parents, keys.of(supplements[0], telling)):
+        if len(supplements) == 1 and keys.same(file, telling, supplements[0], telling):
             continue
         supplied = keys.union(supplements, telling)
-        if supplied.issuperset(parents):
+        if supplied.issuperset(keys.few(file, telling)):
             continue
         values = keys.columns_of(file)[key_items[-1]]
         reported: set[object] = set()
