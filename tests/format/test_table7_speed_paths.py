@@ -149,6 +149,14 @@ def test_lines_are_keyed_on_the_items_that_vary(monkeypatch: pytest.MonkeyPatch)
         return tally_by_position(*args, **kwargs)
 
     monkeypatch.setattr(_table7_rules, "tally_by_position", tally)
+    # Of サービス回数 1 each, the lines are not tallied but looked up on the same items.
+    lookup = _Check._agrees_by_lookup
+
+    def looked_up(self: _Check, columns: Any, varying: Any) -> bool:
+        keyed.append(list(varying))
+        return lookup(self, columns, varying)
+
+    monkeypatch.setattr(_Check, "_agrees_by_lookup", looked_up)
     files = _one_line_a_user(10, records_a_line=2)
     parsed = _parsed(files)
     check, table6 = _check_of(parsed)

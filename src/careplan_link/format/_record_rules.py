@@ -14,10 +14,13 @@ import datetime
 import itertools
 import operator
 import re
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Container, Iterable, Sequence, Set
 from itertools import compress, repeat
 from typing import Any
+
+import attrs
 
 from ._columns import Columns
 from ._editions import EDITIONS, ValueMeaning
@@ -28,7 +31,13 @@ from ._layouts import KNOWN_CSV_VERSIONS
 from ._scope import OUT_OF_SCOPE, SERVICE_TYPE_NAMES
 from ._values import NO_TIME, ZERO_DATE, ZERO_MONTH, YearMonth
 
-__all__ = ["IdentityNumbers", "check_file_rules", "hashable_column"]
+__all__ = [
+    "GrandTotalRows",
+    "IdentityNumbers",
+    "check_file_rules",
+    "grand_total_rows",
+    "hashable_column",
+]
 
 
 def check_file_rules(file: CareplanFile, findings: Findings, columns: Columns) -> None:
@@ -155,7 +164,7 @@ def _check_scope_and_equipment(
     codes = columns["service_code"]
     # The set of codes when they repeat (made once for the rules), else one search of them.
     checkable = columns.checkable("service_code")
-    if not isinstance(checkable, set) and not _may_start_with(
+    if not _few(checkable) and not _may_start_with(
         columns, "service_code", _SCOPE_OR_EQUIPMENT_START
     ):
         return
@@ -166,6 +175,17 @@ def _check_scope_and_equipment(
         _check_scope(file, findings, index, codes[index])
     equipment = _indices_in(codes, _codes_of_types(named, _EQUIPMENT_TYPES) - total_codes)
     _check_equipment(findings, _tais_column(file.layout), equipment, columns)
+
+
+# A set of more distinct values than this is searched as the column joined (one search in C)
+# rather than value by value: a 第7表 of a detail line and a 全合計 a user holds half as many
+# distinct codes as rows, a set (`Columns.checkable`) though each is looked at once.
+_FEW = 256
+
+
+def _few(checkable: Collection[Any]) -> bool:
+    """Whether the column's values to check (`Columns.checkable`) are a set of few."""
+    return isinstance(checkable, set) and len(checkable) <= _FEW
 
 
 def _starting_with(prefixes: Collection[str]) -> re.Pattern[str]:
@@ -524,7 +544,7 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     # has its own code holds as many codes as lines: they are told apart in C).
     # The set of codes when they repeat (made once for the rules), else one search of them.
     checkable = columns.checkable("service_code")
-    joined = None if isinstance(checkable, set) else _joined(columns, "service_code")
+    joined = None if _few(checkable) else _joined(columns, "service_code")
     if joined is not None and not any(map(joined.__contains__, _SUBTOTAL_SUFFIXES)):
         # No code holds a subtotal's letters (one search of all the codes, in C: the usual
         # file's lines and 全合計): the totals are the 全合計, and no set of the codes is
@@ -555,19 +575,42 @@ def _check_table7(file: CareplanFile, findings: Findings, columns: Columns) -> N
     users = _keys(user_columns, len(codes))
     # A record that could not be read may be the total or subtotal that looks missing.
     complete = file.gaps is None or not file.gaps.unread_records
-    grand_users = _check_grand_totals(findings, code_column, users, grand_rows, complete)
+    grand_users, one_each = _check_grand_totals(findings, code_column, users, grand_rows, complete)
+    not_total = list(map(operator.not_, is_total))
+    if total_codes == grand_codes:  # no 種類別小計: the 全合計 rows are the total rows
+        _GRAND_TOTAL_ROWS[columns] = GrandTotalRows(not_total, grand_rows, one_each)
     if not complete:
         return
     # Several detail lines of one service type need their subtotal (AAAA). When no user has
     # two lines that are no totals, none has: the lines' users are those of the 全合計, one
     # each, in the same order (the usual file: compared in C, mostly by identity), or else
     # as many as their set.
-    line_users = list(compress(users, map(operator.not_, is_total)))
+    line_users = list(compress(users, not_total))
     if (grand_users is not None and line_users == grand_users) or len(set(line_users)) == len(
         line_users
     ):
         return
     _check_subtotals(file, findings, columns, user_columns)
+
+
+@attrs.frozen
+class GrandTotalRows:
+    """What the 第7表 file rules found of a file without 種類別小計 (`grand_total_rows`), for
+    the arithmetic (`_table7_rules`), which would otherwise find it again."""
+
+    not_grand: list[bool]  # by row: whether its サービスコード is other than the 全合計's
+    rows: list[int]  # the 全合計 rows, in order
+    one_each: bool  # every user (保険者番号, 被保険者番号, 対象年月) has exactly one
+
+
+# By the file's `Columns` (one validation run's): kept while they are.
+_GRAND_TOTAL_ROWS: weakref.WeakKeyDictionary[Columns, GrandTotalRows] = weakref.WeakKeyDictionary()
+
+
+def grand_total_rows(columns: Columns) -> GrandTotalRows | None:
+    """The 全合計 rows the file rules found in the 第7表 file of `columns`, None when they
+    have not run on it or it holds 種類別小計."""
+    return _GRAND_TOTAL_ROWS.get(columns)
 
 
 def _check_subtotals(
@@ -652,16 +695,17 @@ def _check_grand_totals(
     users: Sequence[Any],
     grand_rows: list[int],
     complete: bool,
-) -> list[Any] | None:
+) -> tuple[list[Any] | None, bool]:
     """One 全合計 per user and month (users in the order they first appear). Gives the users
-    of the 全合計 records in order when they are distinct (else None)."""
+    of the 全合計 records in order when they are distinct (else None), and whether every user
+    has exactly one."""
     # The usual case, exactly one each: the 全合計 users are distinct and every user is one
     # of them (set lookups, in C).
     picked = list(_picked(users, grand_rows))
     grand_users = set(picked)
     distinct = len(grand_users) == len(grand_rows)
     if distinct and grand_users.issuperset(users):
-        return picked
+        return picked, True
     totals: dict[Any, list[int]] = defaultdict(list)
     for index in grand_rows:
         totals[users[index]].append(index)
@@ -689,7 +733,7 @@ def _check_grand_totals(
                 column=code_column,
                 value=_GRAND_TOTAL_CODE,
             )
-    return picked if distinct else None
+    return (picked if distinct else None), False
 
 
 def _check_total_rows(

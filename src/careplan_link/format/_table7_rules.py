@@ -23,6 +23,7 @@ test_table7_fast_paths.py hold them to it.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from itertools import accumulate, chain, compress, count, islice, repeat
@@ -54,6 +55,7 @@ from ._bundle import Bundle
 from ._columns import ColumnsOf, uniform
 from ._file import CareplanFile
 from ._findings import Findings
+from ._record_rules import grand_total_rows
 from ._table7_calc import (
     GRAND_TOTAL_SERVICE_CODE,
     MONTHLY_SERVICE_TYPES,
@@ -203,15 +205,9 @@ def _limits(supplements: Iterable[CareplanFile], columns_of: ColumnsOf, shared: 
         columns = columns_of(files[0])
         insurers = columns["insurer_no"]
         if uniform(insurers):
-            # One 保険者番号 (the usual file): keyed by 被保険者番号 alone, no pair made.
-            stated = columns["benefit_limit"]
-            by_insured = dict(
-                compress(
-                    zip(columns["insured_no"], stated, strict=True),
-                    map(is_not, stated, repeat(None)),
-                )
-            )
-            return _Limits(by_insured, insurers[0])
+            # One 保険者番号 (the usual file): keyed by 被保険者番号 alone, no pair made; the
+            # dict made only when a user is looked up (`_Limits.of`).
+            return _Limits(None, insurers[0], columns["insured_no"], columns["benefit_limit"])
     limits: dict[Any, int] = {}
     for file in files:
         if shared and _has(file, "benefit_limit"):
@@ -233,21 +229,44 @@ def _limits(supplements: Iterable[CareplanFile], columns_of: ColumnsOf, shared: 
 _NO_INSURER = object()  # `_Limits` keyed by (保険者番号, 被保険者番号)
 
 
-@attrs.frozen
+@attrs.define
 class _Limits:
     """区分支給限度基準額 by user: keyed by 被保険者番号 when all are of one `insurer`, else by
-    (保険者番号, 被保険者番号)."""
+    (保険者番号, 被保険者番号); made of `insureds` and `stated` when first needed (None)."""
 
-    by_key: Mapping[Any, int]
+    _by_key: Mapping[Any, int] | None
     insurer: Any = _NO_INSURER
+    # The one 利用者補足情報 file's 被保険者番号 and 区分支給限度基準額, record by record
+    # (`by_key` made of them), when it is of one `insurer`.
+    insureds: Sequence[Any] | None = None
+    stated: Sequence[Any] | None = None
 
-    def of(self, insurers: Sequence[Any], insureds: Sequence[Any]) -> list[int | None]:
+    @property
+    def by_key(self) -> Mapping[Any, int]:
+        """The limits by key (a later record wins; an empty limit is none)."""
+        if self._by_key is None:
+            stated = self.stated or ()
+            self._by_key = dict(
+                compress(
+                    zip(self.insureds or (), stated, strict=True),
+                    map(is_not, stated, repeat(None)),
+                )
+            )
+        return self._by_key
+
+    def of(
+        self, insurers: Sequence[Any], insureds: Sequence[Any], *, distinct: bool = False
+    ) -> list[int | None]:
         """The limits of the users (保険者番号 and 被保険者番号 in parallel), None where none
-        is given."""
+        is given; `distinct`: the 被保険者番号 are known to differ."""
         if self.insurer is _NO_INSURER:
             return list(map(self.by_key.get, zip(insurers, insureds, strict=True)))
         if uniform(insurers):
             if insurers[0] == self.insurer:
+                if distinct and self.insureds is not None and _equal(insureds, self.insureds):
+                    # The users are the 補足's records, in order, each once (the usual pair
+                    # of files): each user's limit is its record's, read without a lookup.
+                    return list(self.stated)  # type: ignore[arg-type]
                 return list(map(self.by_key.get, insureds))
             return [None] * len(insurers)
         return [
@@ -257,7 +276,7 @@ class _Limits:
 
 
 def _has(file: CareplanFile, name: str) -> bool:
-    return any(column.attribute == name for column in file.layout.columns)
+    return name in _attributes(file)
 
 
 class _Months:
@@ -330,7 +349,9 @@ class _Check:
         # unless every code is digits (details and 全合計 only, told in C), each distinct code
         # (known to the item rules already) classified once, the rows picked in C.
         rows = range(len(codes))
-        kind_of = None if _all_digits(codes) else _kinds(self._distinct("service_code"))
+        # The 全合計 rows and whether every user has one, as the file rules found them.
+        known = grand_total_rows(columns_of(table7[0])) if len(table7) == 1 else None
+        kind_of = None if self._plain_codes() else _kinds(self._distinct("service_code"))
         # Lines a 全合計 adds up (種類別小計 and details): `is_term`.
         self.is_term: list[bool]
         if kind_of is not None and not {_SUBTOTAL, _NO_CODE}.isdisjoint(kind_of.values()):
@@ -341,11 +362,15 @@ class _Check:
             self.is_term = list(map(contains, repeat(_TERMS), kinds))
         else:
             # The usual file, of details and 全合計 only: the rows told apart by their code,
-            # the 全合計's, compared in C (no kind looked up for each row).
-            is_total = list(map(eq, codes, repeat(GRAND_TOTAL_SERVICE_CODE)))
-            self.totals = list(compress(rows, is_total))
+            # the 全合計's, compared in C (no kind looked up for each row), or as the file
+            # rules found them already.
+            if known is not None:
+                self.totals, self.is_term = known.rows, known.not_grand
+            else:
+                is_total = list(map(eq, codes, repeat(GRAND_TOTAL_SERVICE_CODE)))
+                self.totals = list(compress(rows, is_total))
+                self.is_term = list(map(not_, is_total))
             self.subtotals = []
-            self.is_term = list(map(not_, is_total))
             self.details = list(compress(rows, self.is_term))
         # Each row's user as its rank, users numbered in order of first appearance (the order
         # the checks report in): each row's key hashed once, to the position of the user's
@@ -353,14 +378,17 @@ class _Check:
         # 被保険者番号 alone when the file has one 保険者番号 and one month (the usual file: no
         # key tuple made), else (保険者番号, 被保険者番号, month).
         users: Iterable[Any] = self.col["insured_no"]
+        self.user_by_insured = True  # a user is known by its 被保険者番号 alone
         if len(self._distinct("insurer_no")) > 1 or len(self._distinct("target_month")) > 1:
             users = zip(self.col["insurer_no"], users, self.month_no, strict=True)
+            self.user_by_insured = False
         self.at_details = _picker(self.details)  # a detail row's values of a column
         # Per user (by rank), how many rows adding to the 全合計 there are up to its last row,
         # and whether that is one each (`_user_sums`, made when first needed).
         self._terms_made: tuple[list[int], bool] | None = None
         self._blocks: dict[tuple[Any, ...], list[int]] | None = None
         self._runs_made: tuple[list[int] | None, Any] | None = None
+        self._at_totals: Any = None  # a picker of the 全合計 rows, when made already
         if not isinstance(users, Sequence):
             users = list(users)
         # Where the user changes from one row to the next: when every user's rows are one
@@ -368,11 +396,17 @@ class _Check:
         # it, summed in C, and the runs' ends are each user's last row (`_runs`).
         changes = list(map(ne, users, islice(users, 1, None)))
         runs = changes.count(True) + 1
-        if len(set(compress(users, chain((True,), changes)))) == runs:  # runs' users differ
+        lasts = list(compress(range(len(users)), chain(changes, (True,))))
+        # The runs' users differ: told by a set of them, or, when every user has one 全合計
+        # and the runs end at the 全合計 rows, known (a user of two runs would have two).
+        ends_at_totals = known is not None and known.one_each and lasts == self.totals
+        if ends_at_totals or len(set(compress(users, chain((True,), changes)))) == runs:
             self.user_count = runs
             self.user_no = list(accumulate(chain((0,), changes)))
-            lasts = list(compress(range(len(users)), chain(changes, (True,))))
-            self._runs_made = (None, _picker(lasts))
+            at_lasts = _picker(lasts)
+            self._runs_made = (None, at_lasts)
+            if ends_at_totals:
+                self._at_totals = at_lasts  # the 全合計 rows are the runs' ends
         else:
             first: dict[Any, int] = {}
             positions = list(map(first.setdefault, users, count()))
@@ -381,6 +415,18 @@ class _Check:
             self.user_no = list(map(rank_of.__getitem__, positions))
         # Found problems: (order, row, attribute, code, severity, ja, en, value).
         self.pending: list[tuple[tuple[Any, ...], int, str, str, Severity, str, str, object]] = []
+
+    def _plain_codes(self) -> bool:
+        """Whether every code is stated and none is a 種類別小計's (details and 全合計 only:
+        the usual file), told in C: by a search of the file's codes joined, which the item
+        rules made already, for the subtotals' letters; else by one test of all the codes
+        joined for digits only."""
+        if len(self.table7) == 1:
+            joined = self.columns_of(self.table7[0]).joined("service_code")
+            if joined is not None:
+                # A code holding a subtotal's letters is no code of digits only either.
+                return not any(map(joined.__contains__, SUBTOTAL_SUFFIXES))
+        return _all_digits(self.col["service_code"])
 
     def _distinct(self, name: str) -> set[Any]:
         """The distinct values of a column of the 第7表 file(s) (each file's made once a run)."""
@@ -693,9 +739,10 @@ class _Check:
         user_no = self.user_no
         # Each user's first 全合計 row (a later one is not checked), in C: the 全合計 rows
         # themselves when their users' ranks increase (one a user, the usual file).
-        firsts, at_firsts = totals, _picker(totals)
+        firsts, at_firsts = totals, self._at_totals or _picker(totals)
         users = at_firsts(user_no)
-        if not all(map(lt, users, islice(users, 1, None))):
+        increasing = all(map(lt, users, islice(users, 1, None)))
+        if not increasing:
             firsts = list(
                 dict(
                     zip(map(user_no.__getitem__, reversed(totals)), reversed(totals), strict=True)
@@ -704,13 +751,25 @@ class _Check:
             firsts.reverse()
             at_firsts = _picker(firsts)
             users = at_firsts(user_no)
-        by_user = _picker(users)
-        limit_of = self.limits.of(at_firsts(col["insurer_no"]), at_firsts(col["insured_no"]))
+        # A user's item of a per-user list: the list itself (a slice of it) when the users
+        # are 0, 1, 2 … (increasing from 0 to one less than their number: every user's).
+        by_user = (
+            itemgetter(slice(0, len(users)))
+            if increasing and users[0] == 0 and users[-1] == len(users) - 1
+            else _picker(users)
+        )
+        # The first 全合計 rows are of distinct users: of distinct 被保険者番号 when a user is
+        # known by it alone.
+        limit_of = self.limits.of(
+            at_firsts(col["insurer_no"]),
+            at_firsts(col["insured_no"]),
+            distinct=self.user_by_insured,
+        )
         # Every user at once: each stated 全合計 figure against its user's sum (per-user sums
         # from prefix sums, `_user_sums`); only the users whose figure differs get an issue.
         # The issues of one user keep the rule-by-rule order (figures in TOTALLED order, then
         # the limit): the pending list is sorted stably by user.
-        sums: dict[str, tuple[list[int], list[int]]] = {}
+        sums: dict[str, tuple[Sequence[int], Sequence[int]]] = {}
         for no in TOTALLED:
             name = _NAMES[no]
             stated = at_firsts(col[name])
@@ -800,7 +859,9 @@ class _Check:
             self._runs_made = (order, _picker(lasts))
         return self._runs_made
 
-    def _user_sums(self, name: str, *, count_stated: bool = True) -> tuple[list[int], list[int]]:
+    def _user_sums(
+        self, name: str, *, count_stated: bool = True
+    ) -> tuple[Sequence[int], Sequence[int]]:
         """Per user (by rank): the sum of the figure's 全合計 terms (what `grand_total_terms`
         adds for one user: a 種類別小計 stating the figure stands for the lines it covers), and
         how many terms are stated (an empty list with `count_stated=False`). Summed for all
@@ -821,7 +882,11 @@ class _Check:
         if order is None and counted is self.is_term and not count_stated:
             # Each user's rows one run, and every term counted (the usual file): running sums
             # of the terms alone (picked in C), read where each user's terms end.
-            values = list(compress(figures, counted))
+            # Without 種類別小計 the terms are the detail rows (picked as a slice when
+            # evenly spaced, as in the file of one line a user).
+            values: Sequence[Any] = (
+                self.at_details(figures) if not self.subtotals else list(compress(figures, counted))
+            )
             if _empty_count(values):
                 values = list(map(_NONE_AS_ZERO.get, values, values))
             if self._terms_made is None:
@@ -940,7 +1005,7 @@ class _Check:
             return False  # one line a file at most: not worth a shortcut
         if any(columns["prorated_days"]):
             return False  # 日割: 回数 counted by another rule (`tally.days`)
-        if _monthly(columns.distinct("service_code")):
+        if _monthly_column(columns):
             return False  # monthly services: 回数 counted by another rule
         if len(records) == len(details) and all(
             map(_equal, map(columns.__getitem__, varying), varying.values())
@@ -948,16 +1013,25 @@ class _Check:
             # Record i has detail i's key (the file of one record a line): when the keys are
             # distinct (one varying item's values are, the 被保険者番号 of a user a line, or
             # the keys), each record is its line, counted once, with its own 単位数.
-            if not any(len(set(stated)) == len(details) for stated in varying.values()) and len(
-                set(zip(*varying.values(), strict=True))
-            ) != len(details):
+            if (
+                not self._distinct_insured(varying)
+                and not any(len(set(stated)) == len(details) for stated in varying.values())
+                and len(set(zip(*varying.values(), strict=True))) != len(details)
+            ):
                 return False  # a line of several records, or of several detail lines
             counts = columns["service_count"]  # an empty サービス回数 counts once
-            times6: list[Any] = list(map(_NONE_AS_ONE.get, counts, counts))
-            units6: Any = columns["units"]
-            return _equal(times6, at_details(col["times"])) and _equal(
-                units6, self._copied_units(at_details)
-            )
+            times7 = at_details(col["times"])
+            if counts.count(1) == len(counts):  # each record once (the usual file), in C
+                if times7.count(1) != len(times7):
+                    return False
+            elif not _equal(list(map(_NONE_AS_ONE.get, counts, counts)), times7):
+                return False
+            return _equal(columns["units"], self._copied_units(at_details))
+        counts = columns["service_count"]
+        if counts.count(1) == len(counts):
+            # Every サービス回数 is 1 (the usual file): a line's 回数 is its number of records,
+            # and no tally of lines is needed (`_agrees_by_lookup`).
+            return self._agrees_by_lookup(columns, varying)
         tally = tally_by_position(records, columns.__getitem__, names=list(varying))
         keys6 = list(tally.first)  # one per line, in order of first appearance
         keys7 = list(zip(*varying.values(), strict=True))
@@ -986,13 +1060,45 @@ class _Check:
             )
         )
 
-    def _copied_units(self, at_rows: Any) -> list[Any]:
+    def _agrees_by_lookup(self, columns: Any, varying: Mapping[str, Sequence[Any]]) -> bool:
+        """`_agrees_in_bulk` for a 第6表 whose サービス回数 are all 1, without a tally of its
+        lines: the records counted, in C, by their key (of the `varying` items) and 単位数, and
+        each detail line (its key, picked at the detail rows, and the 単位数 it copies) looked
+        up among those counts. True when the details' keys are distinct, each detail's (key,
+        単位数) is counted as many times as its 回数, and there are no other (key, 単位数)
+        pairs: every record has its line's detail and states its 単位数, every detail line
+        has records, as many as its 回数."""
+        details = self.details
+        keys7: Sequence[Any] = (
+            next(iter(varying.values()))  # one item: its values are the keys
+            if len(varying) == 1
+            else list(zip(*varying.values(), strict=True))
+        )
+        if len(set(keys7)) != len(details):
+            return False  # two detail lines of one key
+        counted = Counter(zip(*map(columns.__getitem__, varying), columns["units"], strict=True))
+        if len(counted) != len(details):
+            return False  # a record of no detail line, or a line of several 単位数
+        copied = self._copied_units(self.at_details)
+        found = list(map(counted.get, zip(*varying.values(), copied, strict=True)))
+        return None not in found and found == list(self.at_details(self.col["times"]))
+
+    def _distinct_insured(self, varying: Mapping[str, Sequence[Any]]) -> bool:
+        """Whether the details' 被保険者番号 (`varying`'s) are told distinct without a set of
+        them: users are their 被保険者番号 alone (`user_by_insured`) and the details' users
+        increase (the file of one detail a user, in C)."""
+        if "insured_no" not in varying or not self.user_by_insured:
+            return False
+        users = self.at_details(self.user_no)
+        return all(map(lt, users, islice(users, 1, None)))
+
+    def _copied_units(self, at_rows: Any) -> Sequence[Any]:
         """What the rows (picked by `at_rows`) state of the 第6表's 単位数: the 割引後単位数
         where stated, else the 単位数."""
         col = self.col
         copied = at_rows(col["discounted_units"])
         if copied.count(None) == len(copied):
-            return list(at_rows(col["units"]))
+            return at_rows(col["units"])  # type: ignore[no-any-return]
         return [
             d if d is not None else u for d, u in zip(copied, at_rows(col["units"]), strict=True)
         ]
@@ -1381,6 +1487,18 @@ def _equal(one: Sequence[Any], other: Sequence[Any]) -> bool:
 _MONTHLY_STARTS = tuple(f"\n{service_type}" for service_type in sorted(MONTHLY_SERVICE_TYPES))
 
 
+def _monthly_column(columns: Any) -> bool:
+    """`_monthly` of a file's service codes, searched in the column joined when the item rules
+    made it (no set of the codes, nor a join of them, made again)."""
+    joined = columns.joined("service_code")
+    if joined is None:
+        return _monthly(columns.distinct("service_code"))
+    return joined.startswith(_MONTHLY_TYPES) or any(map(joined.__contains__, _MONTHLY_STARTS))
+
+
+_MONTHLY_TYPES = tuple(sorted(MONTHLY_SERVICE_TYPES))
+
+
 def _monthly(codes: set[str | None]) -> bool:
     """Whether some code is of a monthly service (told over all codes joined, in C; a code
     holding a line break may seem one, which costs a closer look, never a missed one)."""
@@ -1390,9 +1508,25 @@ def _monthly(codes: set[str | None]) -> bool:
 
 def _column(columns_of: ColumnsOf, file: CareplanFile, name: str) -> Sequence[Any]:
     """The file's column `name`; all None when its layout has no such item (TAIS in 202208)."""
-    if any(column.attribute == name for column in file.layout.columns):
+    if name in _attributes(file):
         return columns_of(file)[name]
     return (None,) * len(file.records)
+
+
+_ATTRIBUTES: dict[int, tuple[Any, frozenset[str]]] = {}  # id(layout) → (layout, its items)
+
+
+def _attributes(file: CareplanFile) -> frozenset[str]:
+    """The attribute names of the file's layout (a layout is one of a few shared objects: its
+    names are collected once, not once for each column read)."""
+    layout = file.layout
+    known = _ATTRIBUTES.get(id(layout))
+    if known is None or known[0] is not layout:
+        known = _ATTRIBUTES[id(layout)] = (
+            layout,
+            frozenset(column.attribute for column in layout.columns),
+        )
+    return known[1]
 
 
 def _joined(columns: list[Sequence[Any]]) -> Sequence[Any]:
