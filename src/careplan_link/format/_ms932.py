@@ -146,8 +146,28 @@ def bad_characters(text: str) -> list[tuple[int, str]]:
     return [(m.start(), m.group()) for m in _BAD_DECODED.finditer(text)]
 
 
+# The bad characters other than U+0080 have the high byte (in UTF-16) DC (the lone surrogates
+# U+DC80-U+DCFF) or E0-F8 (the private-use area): `has_bad_characters` deletes every other
+# byte from a text's high bytes.
+_NOT_BAD_HIGH_BYTES = bytes(
+    byte for byte in range(256) if byte != 0xDC and not 0xE0 <= byte <= 0xF8
+)
+
+
 def has_bad_characters(text: str) -> bool:
-    return _BAD_DECODED.search(text) is not None
+    """Whether a decoded text holds a character that is no MS932 character.
+
+    The regular expression alone tests every character in 5-7 ns, up to a fifth of a parse
+    (123 of ~650 ms for 100k 第6表 records). Three passes in C over the text's UTF-16 code
+    units cost a third to a half of that (59 ms there): U+0080 is looked for directly, and
+    every other bad character has one of a few high bytes (DC, E0-F8). Only a text that has
+    one (the second half of a surrogate pair may have DC too) is searched by the expression,
+    which decides.
+    """
+    if "\x80" in text:
+        return True
+    high = text.encode("utf-16-le", "surrogatepass")[1::2].translate(None, _NOT_BAD_HIGH_BYTES)
+    return bool(high) and _BAD_DECODED.search(text) is not None
 
 
 def describe_bad_character(char: str, *, utf8: bool = False) -> str:

@@ -1,0 +1,55 @@
+"""`has_bad_characters` (three passes in C over the UTF-16 code units, the expression deciding
+only for texts that might hold one) against the expression alone (`bad_characters`), which is
+the definition: for every character, alone and among others, at every place of a text."""
+
+from __future__ import annotations
+
+import pytest
+
+from careplan_link import FormatError, parse_plan
+from careplan_link.format._ms932 import bad_characters, has_bad_characters
+
+NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
+ROW = (
+    '202407,131011,0000000001,20250325,202504,1370100016,"佐藤 ケアマネ",244,,20250401,,'
+    '0900,1000,1,111211,,,,,1370200022,"{name}",,0,1370100016,\r\n'
+)
+
+
+def test_every_bmp_character_is_told_as_the_expression_tells_it() -> None:
+    # Lone surrogates included: decoding with `surrogateescape` makes U+DC80-U+DCFF.
+    for code in range(0x10000):
+        char = chr(code)
+        expected = bool(bad_characters(char))
+        for text in (char, f"漢{char}", f"a{char}字", f"{char}あい"):
+            assert has_bad_characters(text) is expected, (hex(code), text)
+
+
+@pytest.mark.parametrize("code", [0x10000, 0x20BB7, 0x2A6D6, 0xF0000, 0x10FFFF])
+def test_characters_beyond_the_bmp_are_no_bad_characters(code: int) -> None:
+    # Their surrogate pairs have the high byte DC (U+DC00-U+DFFF): the expression decides.
+    text = f"吉{chr(code)}野"
+    assert not bad_characters(text)
+    assert has_bad_characters(text) is False
+    assert has_bad_characters(f"{text}\ue000") is True
+
+
+@pytest.mark.parametrize(
+    "char", ["\x80", "\ue000", "\ue757", "\uf8f0", "\uf8ff", "\udc80", "\udcff"]
+)
+def test_one_bad_character_is_found_anywhere_in_a_long_text(char: str) -> None:
+    text = "訪問介護ステーション　すみれ,0900,1000\r\n" * 2000
+    for place in (0, len(text) // 2, len(text) - 1, len(text)):
+        assert has_bad_characters(text[:place] + char + text[place:]) is True
+    assert has_bad_characters(text) is False
+
+
+def test_a_file_with_a_gaiji_is_refused_by_the_reader_at_its_place() -> None:
+    good = ROW.format(name="すみれ").encode("cp932")
+    bad = ROW.format(name="すみ\ue000れ").encode("cp932")  # 外字 0xF040
+    data = good * 3000 + bad + good * 10
+    with pytest.raises(FormatError) as raised:
+        parse_plan(data, name=NAME)
+    (issue,) = raised.value.issues
+    assert (issue.record, issue.column) == (3001, 21)
+    assert parse_plan(good * 3010, name=NAME).records[-1].provider_name == "すみれ"  # type: ignore[attr-defined]
