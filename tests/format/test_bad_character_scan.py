@@ -1,13 +1,22 @@
-"""`has_bad_characters` (three passes in C over the UTF-16 code units, the expression deciding
-only for texts that might hold one) against the expression alone (`bad_characters`), which is
-the definition: for every character, alone and among others, at every place of a text."""
+"""The fast searches for characters against the expressions that define them: `has_bad_characters`
+(three passes in C over the UTF-16 code units, the expression deciding only for texts that might
+hold one) against `bad_characters`, for every character, alone and among others, at every place
+of a text; `has_bad_or_ambiguous_characters` (only quoted pieces searched when the rest is
+ASCII) against its expression over the whole text."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from careplan_link import FormatError, parse_plan
-from careplan_link.format._ms932 import bad_characters, has_bad_characters
+from careplan_link.format._ms932 import (
+    _bad_or_ambiguous_pattern,
+    bad_characters,
+    has_bad_characters,
+    has_bad_or_ambiguous_characters,
+)
 
 NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
 ROW = (
@@ -53,3 +62,53 @@ def test_a_file_with_a_gaiji_is_refused_by_the_reader_at_its_place() -> None:
     (issue,) = raised.value.issues
     assert (issue.record, issue.column) == (3001, 21)
     assert parse_plan(good * 3010, name=NAME).records[-1].provider_name == "すみれ"  # type: ignore[attr-defined]
+
+
+# The search of a chunk while the canonical form is checked: only the quoted pieces are
+# searched when the rest is ASCII.
+ALPHABET = [
+    "a",
+    "1",
+    ",",
+    '"',
+    '""',
+    "\r\n",
+    "あ",
+    "漢",
+    "　",
+    "髙",
+    "≒",
+    "①",
+    "\ue000",
+    "\x80",
+    "\udc80",
+]
+
+
+def _by_the_expression(text: str) -> bool:
+    return _bad_or_ambiguous_pattern().search(text) is not None
+
+
+@given(st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join))
+@settings(max_examples=2000, deadline=None)
+def test_quoted_pieces_searched_alone_find_what_the_whole_search_finds(text: str) -> None:
+    assert has_bad_or_ambiguous_characters(text) is _by_the_expression(text)
+
+
+@pytest.mark.parametrize("char", ["髙", "≒", "\ue000", "\x80", "\udc80"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        '1,"{c}",2\r\n',  # inside a quoted item
+        "1,{c},2\r\n",  # in an unquoted item
+        '1,"a""{c}",2\r\n',  # after a doubled quote
+        '{c}",1,"あ"\r\n',  # a chunk that starts inside a quoted item
+        '1,"あ",2{c}\r\n"',  # after the last quote, an odd one
+        "{c}",  # no quote at all
+    ],
+)
+def test_a_bad_or_ambiguous_character_is_found_wherever_it_stands(char: str, shape: str) -> None:
+    clean = '0000000001,"佐藤 ケアマネ",20250401\r\n' * 500
+    text = clean + shape.format(c=char) + clean
+    assert has_bad_or_ambiguous_characters(text) is True
+    assert has_bad_or_ambiguous_characters(clean + shape.format(c="あ") + clean) is False

@@ -127,13 +127,26 @@ def _bad_or_ambiguous_pattern() -> re.Pattern[str]:
 
 
 def has_bad_or_ambiguous_characters(text: str) -> bool:
-    """One scan for characters that are no MS932 characters or that have several codes.
+    """Whether a decoded text holds characters that are no MS932 characters or that have
+    several codes.
 
     A decoded text with neither came from exactly the bytes its encoding gives back, so the
     canonical-form check need not compare bytes (the NEC and IBM extensions hold duplicates
     of JIS characters and of each other: ≒ is 0x81E0 and 0x8790, 髙 0xFBFC and 0xEEE0).
+
+    Both kinds are outside ASCII, and a standard file's text outside ASCII is its quoted free
+    text: when the text between the quoted pieces is ASCII (one pass in C), only the quoted
+    pieces are searched, which halves the time or better (the expression tests every
+    character it is given in about 5 ns). Splitting at every quote also splits at a doubled
+    quote or where a chunk starts inside a quoted item; that only moves text between the
+    two kinds of piece, and every character is still either searched or known ASCII.
     """
-    return _bad_or_ambiguous_pattern().search(text) is not None
+    pattern = _bad_or_ambiguous_pattern()
+    pieces = text.split('"')
+    if "".join(pieces[0::2]).isascii():
+        del pieces[0::2]
+        text = "".join(pieces)
+    return pattern.search(text) is not None
 
 
 def decode(data: bytes) -> str:
