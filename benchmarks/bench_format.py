@@ -22,8 +22,9 @@ For each it prints time ratios (lower is better) against floors timed in the sam
   ≤ 3.0x the read floor;
 - the growth of peak RSS while `iter_records` streams 1M records (target < 50 MB), measured in a
   fresh process so that nothing else of this run counts.
-Machines are noisy: each timing is the least CPU time of several runs taken in turns with its
-floor (`_timing.interleaved`), and only ratios are compared.
+Machines are noisy: the library and its floors take turns, each timed in CPU time
+(`_timing.turns`), and the judged figure is the median of the turns' own ratios
+(`_timing.Ratio`; the ratio of each side's least time is printed beside it).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from _timing import interleaved
+from _timing import Ratio, turns
 from careplan_link import iter_records, parse_plan, write_file  # noqa: F401  (iter_records: child)
 
 DATA = Path(__file__).resolve().parent / ".data"
@@ -174,7 +175,7 @@ def bench_size(kind: str, count: int, shape: str, runs: int) -> None:
     assert len(parsed.records) == count
     assert parsed.to_bytes() == data, "benchmark data must be canonical"
     plain_rows = floor_read(data)
-    times = interleaved(
+    times = turns(
         runs,
         {
             "floor": (lambda: floor_read(data), True),
@@ -183,15 +184,15 @@ def bench_size(kind: str, count: int, shape: str, runs: int) -> None:
             "write": (lambda: write_file(parsed.records, name), False),
         },
     )
-    floor, parse = times["floor"], times["parse"]
-    write_floor, write = times["write_floor"], times["write"]
     judged = count >= 100_000
-    read_ratio, write_ratio = parse / floor, write / write_floor
+    read = Ratio.of(times["parse"], times["floor"])
+    write = Ratio.of(times["write"], times["write_floor"])
     print(
-        f"{kind:<10} {shape:<9} {count:>9,}  parse_plan {count / parse:>9,.0f} rec/s "
-        f"{read_ratio:4.2f}x floor ({_verdict(read_ratio, READ_TARGETS[shape], judged)})  "
-        f"write_file {count / write:>9,.0f} rec/s {write_ratio:4.2f}x floor "
-        f"({_verdict(write_ratio, WRITE_TARGETS[shape], judged)})"
+        f"{kind:<10} {shape:<9} {count:>9,}  parse_plan {count / min(times['parse']):>9,.0f} rec/s "
+        f"{read.median:4.2f}x floor ({_verdict(read.median, READ_TARGETS[shape], judged)}; "
+        f"{read.spread()})  write_file {count / min(times['write']):>9,.0f} rec/s "
+        f"{write.median:4.2f}x floor ({_verdict(write.median, WRITE_TARGETS[shape], judged)}; "
+        f"{write.spread()})"
     )
 
 
@@ -227,17 +228,19 @@ def bench_every_layout(count: int, runs: int) -> None:
             draw()
         file_name = names[0]
         data = write_file((records * (count // len(records) + 1))[:count], file_name)  # type: ignore[arg-type]
-        times = interleaved(
+        times = turns(
             runs,
             {
                 "floor": (lambda: floor_read(data), True),  # noqa: B023
                 "parse": (lambda: parse_plan(data, name=file_name), True),  # noqa: B023
             },
         )
-        floor, parse = times["floor"], times["parse"]
-        ratio = parse / floor
-        worst = max(worst, ratio)
-        print(f"  {layout_id:<22} {count:>6,} records  parse_plan {ratio:4.2f}x floor")
+        ratio = Ratio.of(times["parse"], times["floor"])
+        worst = max(worst, ratio.median)
+        print(
+            f"  {layout_id:<22} {count:>6,} records  parse_plan {ratio.median:4.2f}x floor "
+            f"({ratio.spread()})"
+        )
     ok = "ok" if worst <= SMALL_TARGET else "ABOVE TARGET"
     print(f"  worst layout at {count:,} records: {worst:.2f}x (target ≤ {SMALL_TARGET}, {ok})")
 
@@ -289,7 +292,7 @@ def main() -> None:
     for shape in SHAPES:
         for kind in ROW_MAKERS:
             for size in (1000, 100_000):
-                bench_size(kind, size, shape, runs=20 if size <= 1000 else 5)
+                bench_size(kind, size, shape, runs=20 if size <= 1000 else 7)
     print("every v4.1 layout, 1k records:")
     bench_every_layout(1000, runs=20)
     bench_streaming_memory(50_000 if args.quick else 1_000_000)

@@ -12,21 +12,18 @@ everything, not of reporting. Target: validation ≤ 1.5× parsing in both shape
 Both sides run with the cyclic garbage collector paused, after a full collection: `validate`
 pauses it for its whole run, `parse_plan` only while it makes records, so a parse floor left
 with the collector on would pay for collections validation never makes, and flatter the ratio.
-They take turns, and each is timed in CPU time (`timed`). The judged ratio is the least time of
-validation over the least time of parsing (each side at its quietest turn); the median and
-quartiles of the turns' own ratios are printed beside it, to show how far apart turns fell.
+They take turns, each timed in CPU time (`_timing.turns`), and the judged ratio is the median
+of the turns' own ratios (`_timing.Ratio`), printed with their quartiles and with the ratio of
+each side's least time (what this script judged before; docs/testing.md says why it changed).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import statistics
-import time
-from collections.abc import Callable
 
-from _timing import gc_paused
+from _timing import Ratio, turns
 from careplan_link import parse_plan, validate
 from careplan_link.format._ms932 import encode
 
@@ -112,40 +109,8 @@ def make_unit(records: int, shape: str = "realistic") -> dict[str, bytes]:
     }
 
 
-# Turns of each side. Five turns gave the same code 1.26, 1.41 and 1.59 in three runs on a
-# shared machine (distinct shape): the least time of a side needs enough turns to include a
-# quiet moment of the machine.
+# Turns of each side: the judged figure is the median of the turns' own ratios.
 TURNS = 11
-
-
-def timed(actions: dict[str, Callable[[], object]], runs: int = TURNS) -> dict[str, list[float]]:
-    """Each action's CPU time in each of `runs` turns, each run from a collected heap with the
-    collector paused.
-
-    The actions take turns (parse, validate, parse, validate …) so that a change of the
-    machine's speed falls on both sides of the ratio: timed one block after the other, the
-    parse floor of one run measured 182 ms and of the next 323 ms for the same work on a shared
-    machine, and the ratio moved with it. CPU time leaves out what other processes take.
-    """
-    times: dict[str, list[float]] = {name: [] for name in actions}
-    for _ in range(runs):
-        for name, action in actions.items():
-            gc.collect()
-            with gc_paused():
-                started = time.process_time()
-                action()
-                times[name].append(time.process_time() - started)
-    return times
-
-
-def _spread(ratios: list[float]) -> str:
-    """The median and quartiles of the turns' own ratios (how far one turn is to be trusted)."""
-    ordered = sorted(ratios)
-    quartile = len(ordered) // 4
-    return (
-        f"per turn {statistics.median(ordered):.2f} "
-        f"[{ordered[quartile]:.2f}–{ordered[-1 - quartile]:.2f}]"
-    )
 
 
 def main() -> None:
@@ -158,20 +123,21 @@ def main() -> None:
         unit = make_unit(records, shape)
         report = validate(unit)
         assert report.ok, [str(i) for i in report.errors[:5]]
-        times = timed(
+
+        times = turns(
+            TURNS,
             {
-                "parse": lambda: [parse_plan(data, name=name) for name, data in unit.items()],  # noqa: B023
-                "validate": lambda: validate(unit),  # noqa: B023
-            }
+                "parse": (lambda: [parse_plan(d, name=n) for n, d in unit.items()], True),  # noqa: B023
+                "validate": (lambda: validate(unit), True),  # noqa: B023
+            },
         )
-        parse, check = min(times["parse"]), min(times["validate"])
-        ratio = check / parse
-        verdict = "ok" if ratio <= 1.5 else "ABOVE TARGET"
-        turns = [v / p for p, v in zip(times["parse"], times["validate"], strict=True)]
+        ratio = Ratio.of(times["validate"], times["parse"])
+        verdict = "ok" if ratio.median <= 1.5 else "ABOVE TARGET"
         print(
             f"  {shape:<9} ({sum(map(len, unit.values())) / 1e6:.1f} MB in 3 files)  "
-            f"parse only {parse * 1000:6.0f} ms  validate {check * 1000:6.0f} ms  "
-            f"ratio {ratio:.2f}× parsing (target ≤ 1.5, {verdict}; {_spread(turns)}); "
+            f"parse only {statistics.median(times['parse']) * 1000:6.0f} ms  "
+            f"validate {statistics.median(times['validate']) * 1000:6.0f} ms  "
+            f"ratio {ratio.median:.2f}× parsing (target ≤ 1.5, {verdict}; {ratio.spread()}); "
             f"{len(report.issues)} issues"
         )
 
