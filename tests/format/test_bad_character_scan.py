@@ -112,3 +112,10 @@ def test_a_bad_or_ambiguous_character_is_found_wherever_it_stands(char: str, sha
     text = clean + shape.format(c=char) + clean
     assert has_bad_or_ambiguous_characters(text) is True
     assert has_bad_or_ambiguous_characters(clean + shape.format(c="あ") + clean) is False
+
+
+@pytest.mark.parametrize("char", ["髙", "≒", "\ue000", "\x80", "\udc80"])
+def test_a_character_between_quoted_pieces_of_ascii_is_found(char: str) -> None:
+    clean = '0000000001,"Sato",20250401\r\n' * 500
+    assert has_bad_or_ambiguous_characters(clean + f'1,"abc",{char}\r\n' + clean) is True
+    assert has_bad_or_ambiguous_characters(clean + '1,"abc",あ\r\n' + clean) is False
