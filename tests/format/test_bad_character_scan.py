@@ -6,6 +6,8 @@ ASCII) against its expression over the whole text."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,3 +121,20 @@ def test_a_character_between_quoted_pieces_of_ascii_is_found(char: str) -> None:
     clean = '0000000001,"Sato",20250401\r\n' * 500
     assert has_bad_or_ambiguous_characters(clean + f'1,"abc",{char}\r\n' + clean) is True
     assert has_bad_or_ambiguous_characters(clean + '1,"abc",あ\r\n' + clean) is False
+
+
+@pytest.mark.parametrize("unit", ['あ"', '"', '"佐藤",1,', '"' + "あ" * 12 + '"'])
+def test_a_text_of_many_quotes_is_searched_whole_without_a_string_per_piece(unit: str) -> None:
+    # Split at every quote, `あ"` repeated made a string per character: 23 times the text's
+    # memory and ten times the search's time. Such a text is searched whole.
+    text = unit * (200_000 // len(unit))
+    found = text + "髙"
+    _bad_or_ambiguous_pattern()  # compiled once per process, outside the measure
+    tracemalloc.start()
+    try:
+        assert has_bad_or_ambiguous_characters(text) is False
+        assert has_bad_or_ambiguous_characters(found) is True
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < text.__sizeof__()
