@@ -18,6 +18,7 @@ from careplan_link.format._ms932 import (
     bad_characters,
     has_bad_characters,
     has_bad_or_ambiguous_characters,
+    scan_characters,
 )
 
 NAME = "UPPLAN_202504_1370100016_43_1370200022_11_20250325093000.CSV"
@@ -95,6 +96,33 @@ def _by_the_expression(text: str) -> bool:
 @settings(max_examples=500, deadline=None)
 def test_quoted_pieces_searched_alone_find_what_the_whole_search_finds(text: str) -> None:
     assert has_bad_or_ambiguous_characters(text) is _by_the_expression(text)
+    found, doubled = scan_characters(text, text.count('"'))
+    assert found is _by_the_expression(text)
+    assert doubled in (None, '""' in text)
+
+
+@pytest.mark.parametrize(
+    ("text", "doubled"),
+    [
+        ('"あ",1,"い"\r\n', False),  # a quote first: the empty end piece is no pair
+        ('"あ",1,"', False),  # a quote first and one last
+        ('"あ""い",1\r\n', True),  # a doubled quote inside a quoted item
+        ('1,"",2,"あ"', True),  # an empty quoted item
+        ('""あ",1\r\n', True),  # a chunk that starts with a pair
+        ('1,"あ"""', True),  # and one that ends with a pair
+        ("あ,1\r\n", False),  # no quote at all
+    ],
+)
+def test_the_pieces_tell_whether_two_quotes_stand_side_by_side(text: str, doubled: bool) -> None:
+    padding = "0000000001,20250401,すみれ\r\n" * 40  # not quote-dense: the text is split
+    for whole in (padding + text, text + padding):
+        assert scan_characters(whole, whole.count('"')) == (False, doubled)
+
+
+def test_a_quote_dense_text_leaves_the_pair_question_open() -> None:
+    text = '"あ",' * 1000
+    assert scan_characters(text, text.count('"')) == (False, None)
+    assert scan_characters(text + "髙", text.count('"')) == (True, None)
 
 
 @pytest.mark.parametrize("char", ["髙", "≒", "\ue000", "\x80", "\udc80"])

@@ -41,6 +41,12 @@ _PLANTS: dict[str, Callable[[list[str]], None]] = {
         row.__setitem__(UNITS, f'"{row[UNITS]}"'),
         row.__setitem__(PLANNER, row[PLANNER].strip('"')),
     ),
+    # Balanced: one quoted item too many (an empty one), one too few. Only the `""` in the
+    # bytes tells the fast path that the count and the pattern cannot be trusted.
+    "empty_quoted_and_unquoted_free": lambda row: (
+        row.__setitem__(PROVIDER, '""'),
+        row.__setitem__(PLANNER, row[PLANNER].strip('"')),
+    ),
     "inner_quote": lambda row: row.__setitem__(PLANNER, '"佐藤 ""花子"""'),  # canonical
     "comma_inside": lambda row: row.__setitem__(PLANNER, '"佐藤, 花子"'),  # canonical
     "line_break_inside": lambda row: row.__setitem__(PLANNER, '"佐藤\r\n花子"'),  # canonical

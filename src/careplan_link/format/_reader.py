@@ -332,7 +332,6 @@ class _Lines:
         # (then only the full check can tell): the fast path of the structural check.
         self.delimiters: list[bytes] = []
         self.quote_pairs = False
-        self._chunk_is_plain = False
 
     # -- lines -------------------------------------------------------------------------------
 
@@ -349,14 +348,6 @@ class _Lines:
             if data is None:
                 return
             text = self._decode(data)
-            if self.track:
-                if not self._chunk_is_plain:
-                    self.ambiguous.append((len(self.texts), text, data))
-                self.texts.append(text)
-                # A chunk ends at a line end, so no `""` lies across two chunks.
-                self.quote_pairs = self.quote_pairs or b'""' in data
-                if not self.quote_pairs:
-                    self.delimiters.append(delimiters_of(data))
             yield io.StringIO(text, newline="")
 
     def _next_chunk(self) -> bytes | None:
@@ -520,12 +511,8 @@ class _Lines:
         # several codes at once; the separate scan for bad ones runs only when it finds some.
         # ASCII text (a str knows whether it is, without a scan) has no bad character and no
         # character with several codes.
-        if self.track:
-            self._chunk_is_plain = text.isascii() or not _ms932.has_bad_or_ambiguous_characters(
-                text
-            )
-            if self._chunk_is_plain:
-                return text
+        if self.track and self._scan_for_form(text, data):
+            return text
         if not self.saw_bad_characters and not text.isascii() and _ms932.has_bad_characters(text):
             self.saw_bad_characters = True
             self.plain = False
@@ -543,6 +530,27 @@ class _Lines:
                     ]
                 )
         return text
+
+    def _scan_for_form(self, text: str, data: bytes) -> bool:
+        """Keep what the canonical-form check needs of a chunk: its text, its delimiters and
+        whether it holds `""` (the structural fast path), and its bytes when it holds
+        characters with several codes. True when it holds neither those nor bad characters."""
+        delimiters = delimiters_of(data)
+        quotes = delimiters.count(b'"')
+        plain, doubled = True, None
+        if not text.isascii():
+            found, doubled = _ms932.scan_characters(text, quotes)
+            plain = not found
+        if not plain:
+            self.ambiguous.append((len(self.texts), text, data))
+        self.texts.append(text)
+        # A chunk ends at a line end, so no `""` lies across two chunks.
+        self.quote_pairs = self.quote_pairs or (
+            quotes > 1 and (b'""' in data if doubled is None else doubled)
+        )
+        if not self.quote_pairs:
+            self.delimiters.append(delimiters)
+        return plain
 
     def _stop_tracking(self) -> None:
         self.track = False
