@@ -254,3 +254,29 @@ def test_many_skeletons_are_matched_as_a_whole(monkeypatch: pytest.MonkeyPatch) 
 def test_a_last_record_without_crlf_is_not_proven_by_the_skeletons() -> None:
     data = _file(_two_kinds(4), last_newline="")
     assert not _canonical._few_records_all_match(LAYOUT, delimiters_of(data))
+
+
+# A file of many chunks: `max_record_bytes` bounds the chunk to half of it. The chunks' texts
+# are decoded again only to locate a departure, and must be the whole file's, in order.
+_SMALL_RECORDS = 2048
+
+
+@pytest.mark.parametrize("where", [3, 120, 239])
+@pytest.mark.parametrize("plant", ["quoted_bare", "unquoted_free", "duplicate_code"])
+def test_a_departure_in_a_later_chunk_is_located_as_in_one_chunk(plant: str, where: int) -> None:
+    rows = [_row(n) for n in range(240)]
+    if plant == "duplicate_code":
+        rows[where][PLANNER] = '"佐藤 ≒ 花子"'
+    else:
+        _PLANTS[plant](rows[where])
+    data = _file(rows)
+    if plant == "duplicate_code":
+        # NEC row 13's code for ≒, which Windows never writes (it writes JIS 0x81E0).
+        assert data.count(b"\x81\xe0") == 1
+        data = data.replace(b"\x81\xe0", b"\x87\x90")
+    small = read_leniently(data, name=PLAN_NAME, max_record_bytes=_SMALL_RECORDS)
+    whole = read_leniently(data, name=PLAN_NAME)
+    assert len(data) > 15 * _SMALL_RECORDS  # many chunks
+    (found,) = [i for i in small.issues if i.code == "read.not_canonical"]
+    assert [found] == [i for i in whole.issues if i.code == "read.not_canonical"]
+    assert (found.record, found.line) == (where + 1, where + 1)

@@ -309,14 +309,15 @@ def _column_at(layout: Layout, text: str, start: int, offset: int) -> Column | N
 
 def encoding_departure(
     layout: Layout,
-    texts: Sequence[str],
+    texts: Callable[[], Sequence[str]],
     ambiguous: Sequence[tuple[int, str, bytes]],
     record_lines: Sequence[int],
 ) -> Departure | None:
     """The first character written with another of its MS932 codes than Windows writes.
 
-    `texts` are the decoded chunks of the file; `ambiguous` the (position in `texts`, text,
-    bytes) of the chunks holding characters with several codes. Comparing their bytes (not only
+    `texts()` gives the decoded chunks of the file (called only to locate a departure);
+    `ambiguous` the (position among them, text, bytes) of the chunks holding characters with
+    several codes. Comparing their bytes (not only
     looking for the characters Python's codec gets wrong) also finds a duplicate code Windows
     never writes, such as NEC row 13's 0x8790 for ≒ where Windows writes 0x81E0: strict
     Shift_JIS readers reject those.
@@ -336,8 +337,9 @@ def encoding_departure(
         char = text[index]
         start = len(_ms932.encode(text[:index]))
         written = data[start : start + len(_ms932.encode(char))]
-        full = "".join(texts)
-        at = sum(map(len, texts[:position])) + index
+        chunks = texts()
+        full = "".join(chunks)
+        at = sum(map(len, chunks[:position])) + index
         match = canonical_line_pattern(layout).match(full, 0, at)
         record_start = match.end() if match is not None else 0
         line = count_lines(full[:record_start]) + 1
