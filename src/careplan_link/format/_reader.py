@@ -542,8 +542,8 @@ class _Lines:
         return _ms932.decode(data)
 
     def _scan_for_form(self, text: str, data: bytes) -> bool:
-        """Keep what the canonical-form check needs of a chunk: its text, its delimiters and
-        whether it holds `""` (the structural fast path), and its bytes when it holds
+        """Keep what the canonical-form check needs of a chunk: its bytes, its delimiters and
+        whether it holds `""` (the structural fast path), and its text too when it holds
         characters with several codes. True when it holds neither those nor bad characters."""
         delimiters = delimiters_of(data)
         quotes = delimiters.count(b'"')
