@@ -21,7 +21,7 @@ from ..errors import FormatError
 from ._columns import Columns
 from ._file import CareplanFile
 from ._filename import FileName
-from ._reader import read_leniently
+from ._reader import read_for_rules
 
 __all__ = ["CSV_CODEC", "Codec", "CsvCodec", "Decoded"]
 
@@ -65,9 +65,10 @@ class Codec(Protocol):
 class CsvCodec:
     """The standard's CSV files: MS932, quoting, CRLF, column counts, canonical bytes.
 
-    A thin face over the reader (`read_leniently`) and the writer (`write_file`): decoding also
-    reports a file written in UTF-8 (`encoding.utf8`) and still reads it, so the rest of its
-    problems show in the same run.
+    A thin face over the reader (`read_for_rules`: `read_leniently` with the records kept as
+    the columns the rules read) and the writer (`write_file`): decoding also reports a file
+    written in UTF-8 (`encoding.utf8`) and still reads it, so the rest of its problems show
+    in the same run.
     """
 
     name: str = "csv"
@@ -76,7 +77,7 @@ class CsvCodec:
         readable, encoding_issue = _encoding(label, data)
         issues = [encoding_issue] if encoding_issue is not None else []
         try:
-            reading = read_leniently(readable, name=name)
+            reading = read_for_rules(readable, name=name)
         except FormatError as error:
             issues += _labelled(_without_bom_note(error.issues, encoding_issue), label)
             return Decoded(None, tuple(issues))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import functools
+from collections.abc import Callable, Collection, Iterator, Sequence
 from operator import attrgetter
-from typing import Any
+from typing import Any, overload
 
 from ._file import CareplanFile
 from ._layout import Kind
 from ._rowcode import builds_tuple
 
-__all__ = ["Columns", "ColumnsOf", "uniform"]
+__all__ = ["ColumnRecords", "Columns", "ColumnsOf", "uniform"]
 
 # Kinds whose values are hashed by a Python function: YearMonth (an attrs class). Dates and times
 # hash in C (their special values, enums, are rare), which beats reducing by identity first.
@@ -173,6 +174,58 @@ def uniform(values: Sequence[Any]) -> bool:
         and values[len(values) // 2] is first
         and values.count(first) == len(values)
     )
+
+
+class ColumnRecords(Sequence[Any]):
+    """A file's records kept as its columns (a file read for validation: its rules read the
+    columns, and a record is made only when asked for). A sequence of the records as the
+    tuple `parse_plan` gives is: equal to it, hashed alike; iterating, slicing or comparing
+    makes every record once."""
+
+    __slots__ = ("_columns", "_made", "_make")
+
+    def __init__(self, record_type: type, columns: list[list[Any]]) -> None:
+        """`record_type`: a generated record type (`builds_tuple`), the tuple of its values."""
+        self._columns = columns
+        self._make = functools.partial(tuple.__new__, record_type)
+        self._made: tuple[Any, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self._columns[0]) if self._columns else 0
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Any, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return self._all()[index]
+        if self._made is not None:
+            return self._made[index]
+        return self._make(tuple(column[index] for column in self._columns))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ColumnRecords):
+            other = other._all()
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return self._all() == other
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return f"ColumnRecords(<{len(self)} records>)"
+
+    def _all(self) -> tuple[Any, ...]:
+        if self._made is None:
+            self._made = tuple(map(self._make, zip(*self._columns, strict=True)))
+        return self._made
 
 
 class ColumnsOf:

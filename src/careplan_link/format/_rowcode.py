@@ -29,7 +29,7 @@ from ._convert import READ_ONLY_CANONICALLY, TYPED_KINDS, format_value, parse_va
 from ._layout import Kind, Layout
 from ._record import Record, is_tuple_record
 
-__all__ = ["builds_tuple", "compile_generated", "row_builder"]
+__all__ = ["BlockTyper", "builds_tuple", "compile_generated", "row_builder"]
 
 _CACHE_LIMIT = 4096
 
@@ -378,6 +378,120 @@ def _builder_code(
     )
     direct_note = f" direct {sorted(direct)}" if direct else ""
     return compile_generated(source, f"row builder {layout.id} {layout.csv_version}{direct_note}")
+
+
+# An empty item of a text column that is not shared reads as None (`r[i] or None`), told in C
+# by `dict.get(text, text)`.
+_NONE_FOR_EMPTY: dict[str, None] = {"": None}
+
+
+class BlockTyper:
+    """Types rows of a layout column by column, a block of rows at a time, into the columns
+    themselves: what validation reads (`share_texts`), with no record made.
+
+    Validation's rules read every file column by column. Typing each row into its record and
+    transposing the records cost a Python step per item and one more C pass over every value;
+    typed column by column, each column of a block is one C call (`map` over its cache's
+    lookup, `int`, `setdefault`), and the records are made only if asked for
+    (`ColumnRecords`). The values are those `row_builder(layout, departures,
+    share_texts=True)` gives (which the reader keeps for the rows of a block that cannot be
+    typed): the same caches and converters, the same re-plan after the first
+    `_CONVERTING_SPELL` rows (columns whose values mostly differ are then typed without
+    their cache), the same departures noted. A departure is noted per column here, not per
+    row: `first_departure` finds the row the row builder would have noted it at.
+    """
+
+    def __init__(self, layout: Layout, departures: list[tuple[int, str]] | None) -> None:
+        _, _, converters = _builder_plan(layout, True)
+        self.layout = layout
+        # Per column: (its converter, whether an integer column, whether a shared text whose
+        # values may turn out to differ: both may be typed without their cache later).
+        self._columns: list[tuple[_Converter, bool, bool]] = []
+        for index, kind, converter in converters:
+            made = converter(kind, index, departures)
+            shared = converter is _Sharer and kind not in _FEW_TEXTS
+            self._columns.append((made, kind is Kind.INTEGER, shared))
+        self._tracked = [
+            (index, kind)
+            for index, kind, converter in converters
+            if converter is not _Sharer and kind not in READ_ONLY_CANONICALLY
+        ]
+        self._sizes = [len(made.cache) for made, _, _ in self._columns]
+        self._rows = 0
+        self._direct: frozenset[int] | None = None  # decided after the first spell
+
+    def type(self, rows: list[list[str]]) -> list[list[Any]]:
+        """The values of `rows` (each as wide as the layout), column by column. Raises
+        ValueError when some value cannot be typed (the caller then types the rows one by
+        one, and reports why)."""
+        direct = self._direct or frozenset()
+        typed: list[list[Any]] = []
+        for index, ((made, integer, shared), texts) in enumerate(
+            zip(self._columns, zip(*rows, strict=True), strict=True)
+        ):
+            cache = made.cache
+            if index in direct and integer:
+                typed.append(_integers(texts, cache, made.convert))
+            elif index in direct:
+                typed.append(list(map(_NONE_FOR_EMPTY.get, texts, texts)))
+            elif shared:
+                # The cache maps "" to None, and every other text to its first object.
+                typed.append(list(map(cache.setdefault, texts, texts)))
+            else:
+                try:
+                    typed.append(list(map(cache.__getitem__, texts)))
+                except KeyError:
+                    convert = made.convert
+                    typed.append([cache[t] if t in cache else convert(t) for t in texts])
+        self._rows += len(rows)
+        if self._direct is None and self._rows >= _CONVERTING_SPELL:
+            self._direct = frozenset(
+                index
+                for index, ((made, integer, shared), before) in enumerate(
+                    zip(self._columns, self._sizes, strict=True)
+                )
+                if (integer or shared)
+                and (
+                    len(made.cache) - before
+                    >= self._rows * (_DISTINCT_INTEGERS if integer else _DISTINCT_TEXTS)
+                    or (integer and len(made.cache) >= _CACHE_LIMIT)
+                )
+            )
+        return typed
+
+    def first_departure(self, rows: list[list[str]]) -> tuple[int, int, str] | None:
+        """(row, column index, text) of the first text of `rows` (typed without error) that is
+        not its value's canonical text, in the order the row builder would have met it: row by
+        row, left to right."""
+        tracked = self._tracked
+        for offset, row in enumerate(rows):
+            for index, kind in tracked:
+                text = row[index]
+                if text and format_value(kind, parse_value(kind, text)) != text:
+                    return offset, index, text
+        return None
+
+
+def _integers(
+    texts: tuple[str, ...], cache: dict[str, Any], convert: Callable[[str], Any]
+) -> list[Any]:
+    """An integer column whose values mostly differ: converted by `int` in C when every text
+    is an integer's canonical text (told by writing them back), else item by item as the
+    row builder's inline conversion does."""
+    try:
+        values = list(map(int, texts))
+    except ValueError:
+        pass
+    else:
+        # `int` also takes spaces, signs, underscores and other scripts' digits: only texts
+        # that are exactly what the value writes are canonical (and typed alike by the cache).
+        if tuple(map(str, values)) == texts:
+            return values
+    return [
+        int(t) if t.isdigit() and t.isascii() and t[0] != "0" else cache[t] if t in cache
+        else convert(t)
+        for t in texts
+    ]  # fmt: skip
 
 
 _serial = itertools.count(1)
