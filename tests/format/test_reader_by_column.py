@@ -99,7 +99,7 @@ def _read_both(data: bytes) -> tuple[Any, Any]:
 
 
 @pytest.mark.parametrize("plant", sorted(_PLANTS))
-@pytest.mark.parametrize("where", [3, 700, 1300])
+@pytest.mark.parametrize("where", [3, 1300])  # before and after the re-plan
 def test_a_fault_reads_as_the_row_by_row_read_reads_it(
     plant: str, where: int, quoted: bool, typed_by_column: list[int]
 ) -> None:
