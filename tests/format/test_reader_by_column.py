@@ -192,3 +192,26 @@ def test_column_records_equal_the_tuple_of_their_records() -> None:
     assert records != list(parsed)
     assert records != parsed[:2]
     assert "3 records" in repr(records)
+
+
+@pytest.mark.parametrize("where", [3, 200, 1300])
+@pytest.mark.parametrize("fault", ["bad_quoting", "too_long"])
+def test_rows_before_a_row_the_csv_reader_refuses_are_kept(
+    fault: str, where: int, typed_by_column: list[int]
+) -> None:
+    # The reader raises inside a block (a quote in an unquoted item; a record over the cap):
+    # the rows of the block gathered before it must be typed first, not lost.
+    rows = _rows(True)
+    if fault == "bad_quoting":
+        rows[where][6] = '"佐藤" 花子'
+    else:
+        rows[where][6] = '"' + "長" * 600 + '"'
+    data = table6_csv(*rows)
+    by_row = read_leniently(data, name=PLAN_NAME, max_record_bytes=1000)
+    by_column = read_for_rules(data, name=PLAN_NAME, max_record_bytes=1000)
+    assert by_column.file.records == by_row.file.records
+    assert by_column.file.record_lines == by_row.file.record_lines
+    assert by_column.file.gaps == by_row.file.gaps
+    assert by_column.issues == by_row.issues
+    assert len(by_column.file.records) == ROWS - 1
+    assert sum(typed_by_column) > 0

@@ -4,7 +4,8 @@
 loop; `_FAST_PATHS = False` sends every row through the general path instead. Whatever the file
 holds (quotes, line breaks inside quotes, blank lines, headers, 外字, values that cannot be
 typed, wrong item counts, records over the cap, small chunks), both must give the same records,
-line numbers, gaps and issues, in `parse_plan`, `iter_records` and `read_leniently`.
+line numbers, gaps and issues, in `parse_plan`, `iter_records`, `read_leniently` and
+validation's `read_for_rules` (which must also read as `read_leniently` does).
 """
 
 from __future__ import annotations
@@ -143,7 +144,15 @@ def _read_all(data: bytes, name: Any, cap: int) -> Any:
         file = reading.file
         return file.records, file.record_lines, file.gaps, reading.issues
 
-    return _outcome(parsed), _outcome(streamed), _outcome(lenient)
+    def for_rules() -> Any:
+        # Validation's read: typed column by column, records made from the columns.
+        reading = _reader.read_for_rules(data, name=name, max_record_bytes=cap)
+        file = reading.file
+        return tuple(file.records), file.record_lines, file.gaps, reading.issues
+
+    outcomes = _outcome(parsed), _outcome(streamed), _outcome(lenient), _outcome(for_rules)
+    assert outcomes[3] == outcomes[2]
+    return outcomes
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

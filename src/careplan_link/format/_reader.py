@@ -814,32 +814,36 @@ class _Reader:
                     # into blocks, each typed column by column (`_type_block`).
                     rows: list[list[str]] = []
                     at_lines: list[int] = []
-                    for row in reader:
-                        line = last_line + 1
-                        last_line = lines.record_end = base + reader.line_num
-                        if (
-                            len(row) != width
-                            or not lines.plain
-                            or (
-                                last_line != line
-                                and line < lines.measured_from
-                                and lines.record_too_long(line, last_line)
-                            )
-                        ):
-                            break
-                        rows.append(row)
-                        at_lines.append(line)
-                        if len(rows) == _COLUMN_BLOCK:
-                            self._type_block(rows, record_no + 1, at_lines)
-                            record_no += len(rows)
-                            rows, at_lines = [], []
-                    else:
+                    try:
+                        for row in reader:
+                            line = last_line + 1
+                            last_line = lines.record_end = base + reader.line_num
+                            if (
+                                len(row) != width
+                                or not lines.plain
+                                or (
+                                    last_line != line
+                                    and line < lines.measured_from
+                                    and lines.record_too_long(line, last_line)
+                                )
+                            ):
+                                break
+                            rows.append(row)
+                            at_lines.append(line)
+                            if len(rows) == _COLUMN_BLOCK:
+                                self._type_block(rows, record_no + 1, at_lines)
+                                record_no += len(rows)
+                                rows, at_lines = [], []
+                        else:
+                            return  # (the last rows typed below)
+                    finally:
+                        # The rows gathered before the one that left the loop (a row of
+                        # another kind, or one the csv reader or the cap refused, raised
+                        # here and handled below), or the last of the file: typed first.
                         if rows:
                             self._type_block(rows, record_no + 1, at_lines)
-                        return
-                    if rows:  # the rows before the one that left: typed before it
-                        self._type_block(rows, record_no + 1, at_lines)
-                        record_no += len(rows)
+                            record_no += len(rows)
+                            rows = []
                 elif fast and plan is not None:
                     # The steady state, once the layout is known: one physical line per row,
                     # of the layout's width, characters known good, typed by the compiled
