@@ -215,3 +215,20 @@ def test_rows_before_a_row_the_csv_reader_refuses_are_kept(
     assert by_column.issues == by_row.issues
     assert len(by_column.file.records) == ROWS - 1
     assert sum(typed_by_column) > 0
+
+
+def test_validate_reads_by_column_and_the_csv_codec_gives_a_tuple(
+    typed_by_column: list[int],
+) -> None:
+    from careplan_link import validate
+    from careplan_link.format import CSV_CODEC, FileName
+
+    data = table6_csv(*_rows(True)[:300])
+    report = validate({PLAN_NAME: data})
+    assert sum(typed_by_column) == 299  # every row but the first, which gives the layout
+    assert {i.code for i in report.issues} <= {"unit.incomplete", "unit.missing_file"}
+    typed_by_column.clear()
+    decoded = CSV_CODEC.decode(data, FileName.parse(PLAN_NAME), PLAN_NAME)
+    assert decoded.file is not None and type(decoded.file.records) is tuple
+    assert decoded.file.records == parse_plan(data, name=PLAN_NAME).records
+    assert typed_by_column == []

@@ -23,7 +23,7 @@ from ._file import CareplanFile
 from ._filename import FileName
 from ._reader import read_for_rules
 
-__all__ = ["CSV_CODEC", "Codec", "CsvCodec", "Decoded"]
+__all__ = ["CSV_CODEC", "Codec", "CsvCodec", "Decoded", "decode_csv"]
 
 
 @attrs.frozen
@@ -65,25 +65,15 @@ class Codec(Protocol):
 class CsvCodec:
     """The standard's CSV files: MS932, quoting, CRLF, column counts, canonical bytes.
 
-    A thin face over the reader (`read_for_rules`: `read_leniently` with the records kept as
-    the columns the rules read) and the writer (`write_file`): decoding also reports a file
-    written in UTF-8 (`encoding.utf8`) and still reads it, so the rest of its problems show
-    in the same run.
+    A thin face over the reader (`read_leniently`) and the writer (`write_file`): decoding also
+    reports a file written in UTF-8 (`encoding.utf8`) and still reads it, so the rest of its
+    problems show in the same run.
     """
 
     name: str = "csv"
 
     def decode(self, data: bytes, name: FileName, label: str) -> Decoded:
-        readable, encoding_issue = _encoding(label, data)
-        issues = [encoding_issue] if encoding_issue is not None else []
-        try:
-            reading = read_for_rules(readable, name=name)
-        except FormatError as error:
-            issues += _labelled(_without_bom_note(error.issues, encoding_issue), label)
-            return Decoded(None, tuple(issues))
-        # Errors of reading, notes and `read.not_canonical` (the reader says where and why).
-        issues += _labelled(_without_bom_note(reading.issues, encoding_issue), label)
-        return Decoded(reading.file, tuple(issues), reading.columns)
+        return decode_csv(data, name, label, by_column=False)
 
     def encode(self, file: CareplanFile) -> bytes:
         return file.to_bytes()
@@ -91,6 +81,21 @@ class CsvCodec:
 
 CSV_CODEC: Final = CsvCodec()
 """The CSV codec (the standard's files as they are exchanged today)."""
+
+
+def decode_csv(data: bytes, name: FileName, label: str, *, by_column: bool) -> Decoded:
+    """`CsvCodec.decode`; with `by_column` (validation's own read, `read_for_rules`), the
+    records are kept as the columns the rules read, and made only if asked for."""
+    readable, encoding_issue = _encoding(label, data)
+    issues = [encoding_issue] if encoding_issue is not None else []
+    try:
+        reading = read_for_rules(readable, name=name, by_column=by_column)
+    except FormatError as error:
+        issues += _labelled(_without_bom_note(error.issues, encoding_issue), label)
+        return Decoded(None, tuple(issues))
+    # Errors of reading, notes and `read.not_canonical` (the reader says where and why).
+    issues += _labelled(_without_bom_note(reading.issues, encoding_issue), label)
+    return Decoded(reading.file, tuple(issues), reading.columns)
 
 
 def _labelled(issues: Iterable[Issue], label: str) -> list[Issue]:

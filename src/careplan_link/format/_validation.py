@@ -18,7 +18,7 @@ import attrs
 
 from .._issue import Issue
 from ._bundle import Bundle, group_units
-from ._codec import CSV_CODEC, Codec
+from ._codec import CSV_CODEC, Codec, CsvCodec, decode_csv
 from ._columns import ColumnsOf
 from ._file import CareplanFile
 from ._filename import FileName, diagnose
@@ -285,7 +285,12 @@ def _check_file(
             )
         return issues, None, name_ok
     # The codec's findings (encoding, quoting, items it could not read …), then the model's.
-    decoded = codec.decode(entry.data, name, entry.label)
+    if type(codec) is CsvCodec:
+        # The records kept as the columns the rules read (no record is made): the CSV codec's
+        # own `decode` gives the records as a tuple, as its callers expect.
+        decoded = decode_csv(entry.data, name, entry.label, by_column=True)
+    else:
+        decoded = codec.decode(entry.data, name, entry.label)
     issues += decoded.issues
     if decoded.file is None:
         return issues, None, name_ok
