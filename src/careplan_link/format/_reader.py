@@ -936,6 +936,13 @@ class _Reader:
                     store = self.store = _ColumnStore(width)
                     self._typer = BlockTyper(self.layout, typed_texts if self.check_form else None)
             record_no += 1
+            if store is not None and len(row) == width and lines.plain:
+                # Typed by the block typer too (a block of one), so that its values are the
+                # same objects as the other rows' (the rules' tests of a column of one value,
+                # `uniform`, compare by identity first: the first row typed by the row
+                # builder's caches made every such test take its slow path).
+                self._type_block([row], record_no, [line])
+                continue
             # The common case inline (a method call per row costs as much as a column): a row
             # of the layout's width, characters already known good, typed by the compiled
             # builder; anything else goes through `_RowPlan.build`, which reports it.
